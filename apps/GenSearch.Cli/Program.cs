@@ -1,0 +1,6 @@
+using System.CommandLine;
+using GenSearch.Cli;
+
+var root = new RootCommand("GenSearch: generative search for .NET. Train, evaluate and serve search over a BEIR catalog.");
+root.Subcommands.Add(InfoCommand.Create());
+return root.Parse(args).Invoke();
