@@ -11,6 +11,7 @@ public static class Metrics
     /// <summary>Share of the relevant documents found in the top <paramref name="k"/>; 0 when there are none.</summary>
     public static double RecallAt(IReadOnlyList<string> ranked, IReadOnlyDictionary<string, int> judged, int k, int threshold)
     {
+        CheckK(k);
         int relevant = judged.Values.Count(g => g >= threshold);
         if (relevant == 0) return 0;
         int found = 0;
@@ -56,7 +57,17 @@ public static class Metrics
     /// <summary>The first <paramref name="k"/> distinct ids: a run that repeats an id must not score it twice.</summary>
     private static IEnumerable<string> Top(IReadOnlyList<string> ranked, int k)
     {
+        CheckK(k);
+        return TopCore(ranked, k);
+    }
+
+    private static void CheckK(int k)
+    {
         if (k <= 0) throw new ArgumentOutOfRangeException(nameof(k), k, "k must be positive");
+    }
+
+    private static IEnumerable<string> TopCore(IReadOnlyList<string> ranked, int k)
+    {
         var seen = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < ranked.Count && seen.Count < k; i++)
             if (seen.Add(ranked[i])) yield return ranked[i];

@@ -163,11 +163,25 @@ public sealed class Bm25 : IRetriever
     }
 
     /// <summary>Searches one query text on the calling thread.</summary>
-    public IReadOnlyList<SearchHit> Search(string text, int k) => SearchOne(text, k, new Scratch(Count));
+    public IReadOnlyList<SearchHit> Search(string text, int k)
+    {
+        if (k <= 0) throw new ArgumentOutOfRangeException(nameof(k), k, "k must be positive");
+        // One scratch per thread and index: a fresh score array per query would cost more than the search.
+        var scratch = _threadScratch ??= new Scratch(Count) { Owner = this };
+        return SearchOne(text, k, scratch);
+    }
+
+    [ThreadStatic] private static Scratch? _threadScratchStatic;
+    private Scratch? _threadScratch
+    {
+        get => _threadScratchStatic is { } s && s.Owner == this ? s : null;
+        set => _threadScratchStatic = value;
+    }
 
     /// <summary>Scratch space of one thread: a score per document and the list of documents touched.</summary>
     private sealed class Scratch(int docs)
     {
+        public object? Owner;
         public readonly float[] Scores = new float[docs];
         public readonly List<int> Touched = new();
         public readonly List<string> Terms = new();
