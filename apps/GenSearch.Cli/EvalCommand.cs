@@ -58,7 +58,7 @@ internal static class EvalCommand
                 var (built, seconds) = CliSupport.BuildBm25(set, options);
                 index = built;
                 CliSupport.Note($"indexed {index.Count:N0} documents, {index.TermCount:N0} terms in {seconds:F2} s (k1={options.K1}, b={options.B})");
-                docIds = set.Corpus().Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
+                docIds = index.DocIds.ToHashSet(StringComparer.Ordinal);
                 tag = "bm25";
             }
 

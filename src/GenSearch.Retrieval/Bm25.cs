@@ -8,12 +8,16 @@ public sealed record Bm25Options
 {
     /// <summary>
     /// Term-frequency saturation: 0 scores presence only; larger values let repeats count longer.
-    /// Default 1.2 (Lucene's and Robertson's usual value).
+    /// Default 0.3, tuned on homedepot's train split (NDCG@10 0.401 against 0.388 at Lucene's usual
+    /// 1.2): product titles rarely repeat a word, and a repeat there is seldom a sign of relevance.
     /// </summary>
-    public float K1 { get; init; } = 1.2f;
+    public float K1 { get; init; } = 0.3f;
 
-    /// <summary>Length normalisation: 0 ignores document length, 1 normalises fully by length / mean length. Default 0.75.</summary>
-    public float B { get; init; } = 0.75f;
+    /// <summary>
+    /// Length normalisation: 0 ignores document length, 1 normalises fully by length / mean length.
+    /// Default 0.85, tuned with <see cref="K1"/> on homedepot's train split (Lucene's default is 0.75).
+    /// </summary>
+    public float B { get; init; } = 0.85f;
 
     /// <summary>Stem English words with Porter2. Default on.</summary>
     public bool Stem { get; init; } = true;
@@ -71,6 +75,12 @@ public sealed class Bm25 : IRetriever
     public string Name => "bm25";
     /// <inheritdoc/>
     public int Count => _docIds.Length;
+    /// <summary>True when <paramref name="docId"/> is indexed.</summary>
+    public bool Contains(string docId) => _docIndex.ContainsKey(docId);
+
+    /// <summary>The indexed document ids in corpus order.</summary>
+    public IReadOnlyList<string> DocIds => _docIds;
+
     /// <summary>Number of distinct terms.</summary>
     public int TermCount => _idf.Length;
     /// <summary>Mean document length in terms.</summary>
@@ -117,11 +127,12 @@ public sealed class Bm25 : IRetriever
         var terms = new List<string>();
         var tf = new Dictionary<int, int>();
         var df = new List<int>();
+        var stems = new Dictionary<string, string?>(StringComparer.Ordinal);
         foreach (var doc in documents)
         {
             terms.Clear();
-            for (int r = 0; r < options.TitleRepeat; r++) analyzer.Analyze(doc.Title, terms);
-            if (doc.Text.Length > 0) analyzer.Analyze(doc.Text, terms);
+            for (int r = 0; r < options.TitleRepeat; r++) analyzer.Analyze(doc.Title, terms, stems);
+            if (doc.Text.Length > 0) analyzer.Analyze(doc.Text, terms, stems);
             tf.Clear();
             foreach (var term in terms)
             {
@@ -154,11 +165,8 @@ public sealed class Bm25 : IRetriever
     {
         if (k <= 0) throw new ArgumentOutOfRangeException(nameof(k), k, "k must be positive");
         var results = new IReadOnlyList<SearchHit>[queries.Count];
-        Parallel.For(0, queries.Count, () => new Scratch(Count), (i, _, scratch) =>
-        {
-            results[i] = SearchOne(queries[i].Text, k, scratch);
-            return scratch;
-        }, _ => { });
+        // Each worker thread keeps its scratch between batches (thread-static), so a batch costs no score arrays.
+        Parallel.For(0, queries.Count, i => results[i] = Search(queries[i].Text, k));
         return results;
     }
 

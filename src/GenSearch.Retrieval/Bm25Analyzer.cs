@@ -27,22 +27,45 @@ public sealed class Bm25Analyzer
     }
 
     /// <summary>Appends the terms of <paramref name="text"/> to <paramref name="terms"/>.</summary>
-    public void Analyze(string text, List<string> terms)
+    public void Analyze(string text, List<string> terms) => Analyze(text, terms, null);
+
+    /// <summary>
+    /// Appends the terms of <paramref name="text"/> to <paramref name="terms"/>, remembering each
+    /// word's term in <paramref name="cache"/> (word -> term; not thread-safe) so that indexing a
+    /// corpus stems and allocates each distinct word once.
+    /// </summary>
+    public void Analyze(string text, List<string> terms, Dictionary<string, string?>? cache)
     {
         var normalized = TextNormalizer.Normalize(text);
         var words = new List<Word>(normalized.Length / 4 + 4);
         WordSplitter.Split(normalized, words);
+        var lookup = cache?.GetAlternateLookup<ReadOnlySpan<char>>();
         foreach (var w in words)
         {
             if (w.Kind == WordKind.Symbol) continue;
-            var s = w.Text(normalized).ToString();
-            if (w.Kind == WordKind.Letters)
+            var span = w.Text(normalized);
+            if (w.Kind is not (WordKind.Letters or WordKind.Unit)) { terms.Add(span.ToString()); continue; }
+            if (lookup is { } l && l.TryGetValue(span, out var cached))
             {
-                if (_stopWords != null && _stopWords.Contains(s)) continue;
-                if (_stem) s = EnglishStemmer.Stem(s);
+                if (cached != null) terms.Add(cached);
+                continue;
             }
-            terms.Add(s);
+            var word = span.ToString();
+            var term = TermOf(word, w.Kind);
+            if (cache != null) cache[word] = term;
+            if (term != null) terms.Add(term);
         }
+    }
+
+    /// <summary>
+    /// The term of a letter word or canonical unit; null for a stop word. Units are stemmed like words
+    /// so that "10 sq. ft." (unit "square") meets "square feet"; no canonical unit is a stop word, so a
+    /// cache keyed by the text alone stays right for both kinds.
+    /// </summary>
+    private string? TermOf(string word, WordKind kind)
+    {
+        if (kind == WordKind.Letters && _stopWords != null && _stopWords.Contains(word)) return null;
+        return _stem ? EnglishStemmer.Stem(word) : word;
     }
 
     /// <summary>The terms of <paramref name="text"/>.</summary>
