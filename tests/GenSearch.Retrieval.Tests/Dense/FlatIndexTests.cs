@@ -184,3 +184,20 @@ public class FlatIndexTests
         }
     }
 }
+
+public class VectorRetrieverTests
+{
+    [Fact]
+    public void Maps_row_ids_to_corpus_ids_through_the_query_encoder()
+    {
+        var index = new FlatIndex(2);
+        index.Add([1f, 0f, 0f, 1f, 0.6f, 0.8f]);
+        var retriever = new VectorRetriever("dense", index, ["a", "b", "c"],
+            queries => queries.SelectMany(q => q.Text == "x" ? new[] { 1f, 0f } : [0f, 1f]).ToArray());
+        var hits = retriever.Search([new GenSearch.Data.Query("q1", "x"), new GenSearch.Data.Query("q2", "y")], 2);
+        Assert.Equal(["a", "c"], hits[0].Select(h => h.Id));
+        Assert.Equal(["b", "c"], hits[1].Select(h => h.Id));
+        Assert.Equal(0.8f, hits[1][1].Score);
+        Assert.Throws<ArgumentException>(() => new VectorRetriever("dense", index, ["a"], _ => []));
+    }
+}
