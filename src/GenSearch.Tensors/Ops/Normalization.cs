@@ -28,7 +28,7 @@ public sealed partial class Tensor
         });
     }
 
-    /// <summary>Log-softmax over the last axis (stable: subtracts the row maximum).</summary>
+    /// <summary>Log-softmax over the last axis (stable: subtracts the row maximum). An all -infinity row gives log(1/n), as <see cref="Softmax"/> gives 1/n.</summary>
     public Tensor LogSoftmax()
     {
         int n = Shape[^1], rows = n == 0 ? 0 : Size / n;
@@ -37,6 +37,8 @@ public sealed partial class Tensor
         {
             var x = Data.AsSpan(r * n, n); var y = result.Data.AsSpan(r * n, n);
             float max = TensorPrimitives.Max(x);
+            // Everything masked: log of Softmax's uniform row, not -inf - -inf = NaN.
+            if (float.IsNegativeInfinity(max)) { y.Fill(-MathF.Log(n)); continue; }
             TensorPrimitives.Subtract(x, max, y);
             float logSum = MathF.Log(SumExp(y));
             TensorPrimitives.Subtract(y, logSum, y);
