@@ -16,12 +16,9 @@ public static class Twins
         for (int i = 0; i < expected.Length; i++)
         {
             double e = expected[i], a = actual[i];
-            if (double.IsNaN(e) || double.IsInfinity(e))
-            {
-                Assert.True(e.Equals(a), $"{context}: element {i} is {a:G9}, expected {e}");
-                continue;
-            }
-            Assert.True(Math.Abs(a - e) <= atol + rtol * Math.Abs(e), $"{context}: element {i} is {a:G9}, expected {e:G9}");
+            // The message is built only on failure: formatting it per element would dominate the run time.
+            bool ok = double.IsNaN(e) || double.IsInfinity(e) ? e.Equals(a) : Math.Abs(a - e) <= atol + rtol * Math.Abs(e);
+            if (!ok) Assert.Fail($"{context}: element {i} is {a:G9}, expected {e:G9}");
         }
     }
 
