@@ -122,6 +122,32 @@ public class NormalizationTests
     }
 
     [Fact]
+    public void LayerNormParameterGradientsDoNotDependOnThreadTiming()
+    {
+        // Each thread sums its rows' dGamma/dBeta; adding those partial sums in completion order would
+        // make training runs differ in the last bits from run to run. They must be bit-identical.
+        int saved = Kernels.KernelThreads.Count;
+        try
+        {
+            Kernels.KernelThreads.Count = 8;
+            int n = 16, rows = 16 * Tensor.ElementwiseGrain / n;
+            var x = Tensor.FromArray(Twins.RandomArray(21, rows * n, -3f, 3f), rows, n);
+            var upstream = Tensor.FromArray(Twins.RandomArray(22, rows * n, -1f, 1f), rows, n);
+            float[]? first = null;
+            for (int run = 0; run < 12; run++)
+            {
+                var gamma = Tensor.Full(1f, n); gamma.RequiresGrad = true;
+                var beta = Tensor.Zeros(n); beta.RequiresGrad = true;
+                (Tensor.LayerNorm(x, gamma, beta) * upstream).SumAll().Backward();
+                var grads = gamma.Grad!.Concat(beta.Grad!).ToArray();
+                if (first is null) first = grads;
+                else Assert.Equal(first, grads);
+            }
+        }
+        finally { Kernels.KernelThreads.Count = saved; }
+    }
+
+    [Fact]
     public void LayerNormRejectsWrongParameterSizes()
     {
         var ex = Assert.Throws<ArgumentException>(() => Tensor.LayerNorm(Tensor.Zeros(2, 4), Tensor.Zeros(3), Tensor.Zeros(4)));

@@ -118,8 +118,9 @@ public sealed partial class Tensor
             var g = output.Grad!;
             float[]? dx = x.RequiresGrad ? GC.AllocateUninitializedArray<float>(x.Size) : null;
             bool wantGamma = gamma.RequiresGrad, wantBeta = beta.RequiresGrad;
-            // Each range sums its own dGamma/dBeta; the partial sums are added at the end.
-            var partials = new List<(float[] Gamma, float[] Beta)>();
+            // Each range sums its own dGamma/dBeta; the partial sums are added at the end in row order
+            // (keyed by first row), so the result does not depend on which thread finished first.
+            var partials = new SortedList<int, (float[] Gamma, float[] Beta)>();
             KernelParallel.ForRanges(rows, rowGrain, (first, last) =>
             {
                 var dGamma = new float[n]; var dBeta = new float[n];
@@ -142,9 +143,9 @@ public sealed partial class Tensor
                     TensorPrimitives.Subtract(d, meanD, d);
                     TensorPrimitives.Multiply(d, rstd[r], d);
                 }
-                lock (partials) partials.Add((dGamma, dBeta));
+                lock (partials) partials.Add(first, (dGamma, dBeta));
             });
-            foreach (var (dGamma, dBeta) in partials)
+            foreach (var (dGamma, dBeta) in partials.Values)
             {
                 if (wantGamma) gamma.AccumulateGrad(dGamma);
                 if (wantBeta) beta.AccumulateGrad(dBeta);
