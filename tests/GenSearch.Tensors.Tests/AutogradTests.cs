@@ -87,6 +87,54 @@ public class AutogradTests
         Twins.AssertClose(grad, h.Grad!, rtol: 1e-5, atol: 1e-6, context: "shared intermediate");
     }
 
+    /// <summary>Every differentiable op, as a function of its inputs, for the accumulation checks.</summary>
+    public static TheoryData<string> OpNames => new(AccumulatingOps.Keys);
+
+    private static readonly Dictionary<string, (Func<Tensor[], Tensor> F, Func<Tensor[]> Inputs)> AccumulatingOps = new()
+    {
+        ["Add"] = (x => x[0] + x[1], () => [Param(1, 3, 4), Param(2, 4)]),
+        ["Sub"] = (x => x[0] - x[1], () => [Param(1, 3, 4), Param(2, 3, 1)]),
+        ["Mul"] = (x => x[0] * x[1], () => [Param(1, 3, 4), Param(2, 4)]),
+        ["Div"] = (x => x[0] / (x[1] * x[1] + 1f), () => [Param(1, 3, 4), Param(2, 4)]),
+        ["Unary"] = (x => x[0].Exp() + x[0].Tanh() + x[0].Sigmoid() + x[0].Gelu() + x[0].Relu() + x[0].Square(), () => [Param(1, 3, 5)]),
+        ["Reduce"] = (x => x[0].Sum(1) + x[0].Mean(1) + x[0].Max(1), () => [Param(1, 3, 5)]),
+        ["Shape"] = (x => x[0].Reshape(5, 3).Transpose(0, 1).Slice(1, 1, 3) + Tensor.Concat([x[0], x[0]], 1).Slice(1, 2, 3), () => [Param(1, 3, 5)]),
+        ["Softmax"] = (x => x[0].Softmax() + x[0].LogSoftmax(), () => [Param(1, 3, 5)]),
+        ["LayerNorm"] = (x => Tensor.LayerNorm(x[0], x[1], x[2]), () => [Param(1, 3, 5), Param(2, 5), Param(3, 5)]),
+        ["MatMul"] = (x => Tensor.MatMul(x[0], x[1], transB: true), () => [Param(1, 2, 3, 4), Param(2, 5, 4)]),
+        ["Linear"] = (x => Tensor.Linear(x[0], x[1], x[2]), () => [Param(1, 2, 3, 4), Param(2, 5, 4), Param(3, 5)]),
+        ["Embedding"] = (x => Tensor.Embedding(x[0], [1, 3, 1], 3), () => [Param(1, 5, 2)]),
+        ["MaskedFill"] = (x => x[0].MaskedFill([true, false, false], [3, 1], 0f), () => [Param(1, 3, 4)]),
+        ["Dropout"] = (x => x[0].Dropout(0.5f, new Rng(3)), () => [Param(1, 3, 4)]),
+        ["StraightThrough"] = (x => Tensor.StraightThrough(x[0], x[0] * 2f), () => [Param(1, 3, 4)]),
+        ["CrossEntropy"] = (x => Tensor.CrossEntropy(x[0], [1, Tensor.IgnoreIndex, 4]), () => [Param(1, 3, 5)]),
+        ["Pairwise"] = (x => Tensor.PairwiseSquaredDistance(x[0], x[1]), () => [Param(1, 3, 4), Param(2, 5, 4)]),
+        ["Attention"] = (x => Tensor.Attention(x[0], x[1], x[2], 2, causal: true), () => [Param(1, 2, 3, 4), Param(2, 2, 3, 4), Param(3, 2, 3, 4)]),
+    };
+
+    private static Tensor Projected(Tensor y) => (y * Twins.Random(77, y.Shape)).SumAll();
+
+    [Theory]
+    [MemberData(nameof(OpNames))]
+    public void EveryOpAddsIntoAnExistingGradient(string op)
+    {
+        // Once: the reference gradients. Then a second graph without ZeroGrad must double them, and an
+        // op used twice in one graph (each input reached through two nodes) must double them too.
+        var (f, makeInputs) = AccumulatingOps[op];
+        var inputs = makeInputs();
+        Projected(f(inputs)).Backward();
+        var once = inputs.Select(t => (float[])t.Grad!.Clone()).ToArray();
+
+        Projected(f(inputs)).Backward();
+        for (int i = 0; i < inputs.Length; i++)
+            Twins.AssertClose(once[i].Select(g => 2f * g).ToArray(), inputs[i].Grad!, rtol: 1e-5, atol: 1e-6, context: $"{op} input {i}, two graphs");
+
+        var fresh = makeInputs();
+        (Projected(f(fresh)) + Projected(f(fresh))).Backward();
+        for (int i = 0; i < fresh.Length; i++)
+            Twins.AssertClose(once[i].Select(g => 2f * g).ToArray(), fresh[i].Grad!, rtol: 1e-5, atol: 1e-6, context: $"{op} input {i}, used twice");
+    }
+
     [Fact]
     public void IntermediateGradientsAreReleasedAndLeavesKeepTheirs()
     {
