@@ -89,7 +89,7 @@ public class NormalizationTests
     [Fact]
     public void LayerNormMatchesDoubleTwinAtEveryRowLength()
     {
-        foreach (int n in KernelTests.Lengths.Where(n => n > 0))
+        foreach (int n in KernelTests.Lengths)
         {
             var x = Tensor.FromArray(Twins.RandomArray(n, 4 * n, -3f, 3f), 2, 2, n);
             var gamma = Tensor.Uniform(new Rng((ulong)n + 1), 0.5f, 1.5f, n);
@@ -145,6 +145,15 @@ public class NormalizationTests
             }
         }
         finally { Kernels.KernelThreads.Count = saved; }
+    }
+
+    [Fact]
+    public void ScalarInputIsAClearErrorNotAnIndexFault()
+    {
+        var scalar = Tensor.Scalar(1f);
+        Assert.Contains("Softmax", Assert.Throws<ArgumentException>(() => scalar.Softmax()).Message);
+        Assert.Contains("LogSoftmax", Assert.Throws<ArgumentException>(() => scalar.LogSoftmax()).Message);
+        Assert.Contains("LayerNorm", Assert.Throws<ArgumentException>(() => Tensor.LayerNorm(scalar, Tensor.Full(1f, 1), Tensor.Zeros(1))).Message);
     }
 
     [Fact]

@@ -8,6 +8,7 @@ public sealed partial class Tensor
     /// <summary>Softmax over the last axis.</summary>
     public Tensor Softmax()
     {
+        if (Rank == 0) Throw.Shape("Softmax", "needs rank >= 1 (it normalises the last axis), got a scalar");
         int n = Shape[^1], rows = n == 0 ? 0 : Size / n;
         var result = Uninitialized(Shape);
         for (int r = 0; r < rows; r++) SoftmaxRow(Data.AsSpan(r * n, n), result.Data.AsSpan(r * n, n));
@@ -31,6 +32,7 @@ public sealed partial class Tensor
     /// <summary>Log-softmax over the last axis (stable: subtracts the row maximum). An all -infinity row gives log(1/n), as <see cref="Softmax"/> gives 1/n.</summary>
     public Tensor LogSoftmax()
     {
+        if (Rank == 0) Throw.Shape("LogSoftmax", "needs rank >= 1 (it normalises the last axis), got a scalar");
         int n = Shape[^1], rows = n == 0 ? 0 : Size / n;
         var result = Uninitialized(Shape);
         for (int r = 0; r < rows; r++)
@@ -92,6 +94,7 @@ public sealed partial class Tensor
     /// </summary>
     public static Tensor LayerNorm(Tensor x, Tensor gamma, Tensor beta, float eps = 1e-5f)
     {
+        if (x.Rank == 0) Throw.Shape("LayerNorm", "needs rank >= 1 (it normalises the last axis), got a scalar");
         int n = x.Shape[^1], rows = n == 0 ? 0 : x.Size / n;
         if (gamma.Size != n || beta.Size != n) Throw.Shape("LayerNorm", $"gamma {gamma.ShapeString} and beta {beta.ShapeString} must have {n} elements");
         var result = Uninitialized(x.Shape);
