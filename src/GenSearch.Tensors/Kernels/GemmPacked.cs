@@ -1,0 +1,215 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace GenSearch.Tensors.Kernels;
+
+/// <summary>
+/// The single-threaded packed GEMM (GotoBLAS / BLIS loop order). For each KC x NC panel of op(B),
+/// packed once into 16-column micro-panels, and each MC x KC block of op(A), packed into 6-row
+/// micro-panels, the 6 x 16 micro-kernel sweeps the block. The B micro-panel (KC x 16 floats, 16 KB)
+/// stays in L1 while the A block (MC x KC, 144 KB) streams from L2; the B panel lives in L3.
+/// Transposes are absorbed by the packing, so the micro-kernel sees one layout.
+/// </summary>
+internal static unsafe class GemmPacked
+{
+    private const int MR = GemmMicroKernel.MR;
+    private const int NR = GemmMicroKernel.NR;
+
+    /// <summary>Depth of a packed panel: a 16-column B micro-panel of KC steps is 16 KB, half of L1.</summary>
+    public const int KC = 256;
+
+    /// <summary>Rows of a packed A block (a multiple of MR): 144 x 256 floats = 144 KB of the 512 KB L2.</summary>
+    public const int MC = 144;
+
+    /// <summary>Columns of a packed B panel (a multiple of NR): 256 x 4080 floats, about 4 MB of L3.</summary>
+    public const int NC = 4080;
+
+    /// <summary>Per-thread packing buffers, pinned so their addresses stay put; they only grow.</summary>
+    [ThreadStatic] private static float[]? t_packA;
+    [ThreadStatic] private static float[]? t_packB;
+
+    /// <summary>
+    /// C = alpha * op(A) * op(B) + beta * C on the calling thread. Pointers are to element (0, 0) of the
+    /// stored matrices; lengths were checked by the caller. m, n &gt; 0.
+    /// </summary>
+    public static void Run(bool transA, bool transB, int m, int n, int k, float alpha,
+        float* a, nint lda, float* b, nint ldb, float beta, float* c, nint ldc)
+    {
+        if (k == 0 || alpha == 0f)
+        {
+            ScaleC(m, n, beta, c, ldc);
+            return;
+        }
+
+        int ncMax = Math.Min(NC, RoundUp(n, NR));
+        int kcMax = Math.Min(KC, k);
+        float* packA = Buffer(ref t_packA, MC * kcMax);
+        float* packB = Buffer(ref t_packB, ncMax * kcMax);
+
+        for (int jc = 0; jc < n; jc += NC)
+        {
+            int nc = Math.Min(NC, n - jc);
+            for (int pc = 0; pc < k; pc += KC)
+            {
+                int kc = Math.Min(KC, k - pc);
+                // The first K panel applies the caller's beta; later ones accumulate into C.
+                float betaPanel = pc == 0 ? beta : 1f;
+                PackB(transB, b, ldb, pc, jc, kc, nc, packB);
+                for (int ic = 0; ic < m; ic += MC)
+                {
+                    int mc = Math.Min(MC, m - ic);
+                    PackA(transA, a, lda, ic, pc, mc, kc, packA);
+                    Macro(mc, nc, kc, alpha, betaPanel, packA, packB, c + ic * ldc + jc, ldc);
+                }
+            }
+        }
+    }
+
+    /// <summary>Sweeps one packed A block against one packed B panel, a 6 x 16 tile at a time.</summary>
+    private static void Macro(int mc, int nc, int kc, float alpha, float beta, float* packA, float* packB, float* c, nint ldc)
+    {
+        for (int jr = 0; jr < nc; jr += NR)
+        {
+            int cols = Math.Min(NR, nc - jr);
+            float* bp = packB + (nint)jr * kc;
+            for (int ir = 0; ir < mc; ir += MR)
+            {
+                int rows = Math.Min(MR, mc - ir);
+                float* ap = packA + (nint)ir * kc;
+                float* ct = c + ir * ldc + jr;
+                if (rows == MR && cols == NR)
+                    GemmMicroKernel.Tile(kc, ap, bp, ct, ldc, alpha, beta);
+                else
+                    GemmMicroKernel.EdgeTile(kc, ap, bp, ct, ldc, rows, cols, alpha, beta);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Packs op(A)[i0 .. i0+mc, p0 .. p0+kc] into 6-row micro-panels: panel r holds, for each step p,
+    /// the 6 values of rows 6r .. 6r+5 side by side. Rows past the edge are zero.
+    /// </summary>
+    private static void PackA(bool transA, float* a, nint lda, int i0, int p0, int mc, int kc, float* dst)
+    {
+        for (int ir = 0; ir < mc; ir += MR, dst += MR * kc)
+        {
+            int rows = Math.Min(MR, mc - ir);
+            int i = i0 + ir;
+            if (transA)
+            {
+                // Stored K x M: the 6 values of one step are contiguous.
+                float* src = a + p0 * lda + i;
+                if (rows == MR)
+                {
+                    for (int p = 0; p < kc; p++, src += lda)
+                    {
+                        float* d = dst + p * MR;
+                        d[0] = src[0]; d[1] = src[1]; d[2] = src[2]; d[3] = src[3]; d[4] = src[4]; d[5] = src[5];
+                    }
+                }
+                else
+                {
+                    for (int p = 0; p < kc; p++, src += lda)
+                    {
+                        float* d = dst + p * MR;
+                        for (int r = 0; r < MR; r++) d[r] = r < rows ? src[r] : 0f;
+                    }
+                }
+            }
+            else if (rows == MR)
+            {
+                // Stored M x K: six row streams, interleaved step by step.
+                float* r0 = a + i * lda + p0;
+                float* r1 = r0 + lda, r2 = r1 + lda, r3 = r2 + lda, r4 = r3 + lda, r5 = r4 + lda;
+                for (int p = 0; p < kc; p++)
+                {
+                    float* d = dst + p * MR;
+                    d[0] = r0[p]; d[1] = r1[p]; d[2] = r2[p]; d[3] = r3[p]; d[4] = r4[p]; d[5] = r5[p];
+                }
+            }
+            else
+            {
+                for (int r = 0; r < MR; r++)
+                {
+                    float* row = a + (i + r) * lda + p0;
+                    for (int p = 0; p < kc; p++) dst[p * MR + r] = r < rows ? row[p] : 0f;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Packs op(B)[p0 .. p0+kc, j0 .. j0+nc] into 16-column micro-panels: panel s holds, for each step p,
+    /// the 16 values of columns 16s .. 16s+15. Columns past the edge are zero.
+    /// </summary>
+    private static void PackB(bool transB, float* b, nint ldb, int p0, int j0, int kc, int nc, float* dst)
+    {
+        for (int jr = 0; jr < nc; jr += NR, dst += NR * kc)
+        {
+            int cols = Math.Min(NR, nc - jr);
+            int j = j0 + jr;
+            if (!transB)
+            {
+                // Stored K x N: the 16 values of one step are contiguous.
+                float* src = b + p0 * ldb + j;
+                if (cols == NR)
+                {
+                    for (int p = 0; p < kc; p++, src += ldb)
+                    {
+                        Vector256.Store(Vector256.Load(src), dst + p * NR);
+                        Vector256.Store(Vector256.Load(src + 8), dst + p * NR + 8);
+                    }
+                }
+                else
+                {
+                    for (int p = 0; p < kc; p++, src += ldb)
+                    {
+                        float* d = dst + p * NR;
+                        for (int s = 0; s < NR; s++) d[s] = s < cols ? src[s] : 0f;
+                    }
+                }
+            }
+            else
+            {
+                // Stored N x K: each column of op(B) is a contiguous row of B, scattered with stride 16.
+                for (int s = 0; s < NR; s++)
+                {
+                    float* d = dst + s;
+                    if (s < cols)
+                    {
+                        float* src = b + (j + s) * ldb + p0;
+                        for (int p = 0; p < kc; p++) d[p * NR] = src[p];
+                    }
+                    else
+                    {
+                        for (int p = 0; p < kc; p++) d[p * NR] = 0f;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>C = beta * C over m x n (beta == 0 writes zeros without reading C).</summary>
+    public static void ScaleC(int m, int n, float beta, float* c, nint ldc)
+    {
+        for (int i = 0; i < m; i++)
+        {
+            var row = new Span<float>(c + i * ldc, n);
+            if (beta == 0f) row.Clear();
+            else if (beta != 1f) System.Numerics.Tensors.TensorPrimitives.Multiply(row, beta, row);
+        }
+    }
+
+    private static int RoundUp(int x, int to) => (x + to - 1) / to * to;
+
+    /// <summary>A 64-byte aligned pointer to at least <paramref name="floats"/> floats of this thread's buffer.</summary>
+    private static float* Buffer(ref float[]? buffer, int floats)
+    {
+        if (buffer is null || buffer.Length < floats + 16)
+            buffer = GC.AllocateUninitializedArray<float>(floats + 16, pinned: true);
+        // Pinned (POH) arrays never move, so the address stays valid for the buffer's lifetime.
+        nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+        return (float*)((address + 63) & ~(nint)63);
+    }
+}
