@@ -58,6 +58,22 @@ public class GemmTests
                     Check(rng, ta, tb, m, n, k, 1f, 0f);
     }
 
+    [Fact]
+    public void PackedAndSmallPathsEachMatchTheReference()
+    {
+        // The public entry picks a path by size; here each path runs on shapes the other would take.
+        var rng = new Random(8);
+        foreach (var path in new[] { Path.Packed, Path.Small })
+            for (int m = 1; m <= 40; m += 3)
+                for (int n = 1; n <= 40; n += 1)
+                {
+                    var (ta, tb) = Transposes[(m + n) % 4];
+                    Check(rng, ta, tb, m, n, 1 + (m * n) % 40, 0.5f, n % 3 == 0 ? 0f : 0.5f, pad: n % 2, path: path);
+                }
+        foreach (var (ta, tb) in Transposes)
+            Check(rng, ta, tb, 64, 64, 64, 1f, 0f, path: Path.Packed);
+    }
+
     [Theory]
     [InlineData(1f, 0f)]
     [InlineData(0.5f, 1f)]
@@ -174,7 +190,9 @@ public class GemmTests
     /// the padding holds NaN, so any read outside the matrix poisons the result. With beta == 0, C starts
     /// as NaN too, since it must be written without being read.
     /// </summary>
-    private static void Check(Random rng, bool ta, bool tb, int m, int n, int k, float alpha, float beta, int pad = 0)
+    private enum Path { Public, Packed, Small }
+
+    private static void Check(Random rng, bool ta, bool tb, int m, int n, int k, float alpha, float beta, int pad = 0, Path path = Path.Public)
     {
         int aRows = ta ? k : m, aCols = ta ? m : k, bRows = tb ? n : k, bCols = tb ? k : n;
         int lda = aCols + pad, ldb = bCols + pad, ldc = n + pad;
@@ -182,7 +200,10 @@ public class GemmTests
         float[] c = beta == 0f ? Enumerable.Repeat(float.NaN, m * ldc).ToArray() : FillPadded(rng, m, n, ldc);
         float[] expected = (float[])c.Clone();
         float[] prior = (float[])c.Clone();
-        Gemm.Sgemm(ta, tb, m, n, k, alpha, a, Math.Max(1, lda), b, Math.Max(1, ldb), beta, c, Math.Max(1, ldc));
+        if (path == Path.Public)
+            Gemm.Sgemm(ta, tb, m, n, k, alpha, a, Math.Max(1, lda), b, Math.Max(1, ldb), beta, c, Math.Max(1, ldc));
+        else
+            RunPath(path, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         GemmReference.Sgemm(ta, tb, m, n, k, alpha, a, Math.Max(1, lda), b, Math.Max(1, ldb), beta, expected, Math.Max(1, ldc));
         AssertClose(expected, c, Abs(a), Abs(b), ta, tb, m, n, k, lda, ldb, ldc, alpha, beta, prior);
         // The padding of C is left as it was.
@@ -190,6 +211,16 @@ public class GemmTests
             for (int j = n; j < ldc; j++)
                 Assert.True(float.IsNaN(c[i * ldc + j]) == float.IsNaN(prior[i * ldc + j]) && (float.IsNaN(prior[i * ldc + j]) || c[i * ldc + j] == prior[i * ldc + j]),
                     $"padding of C changed at ({i}, {j})");
+    }
+
+    private static unsafe void RunPath(Path path, bool ta, bool tb, int m, int n, int k, float alpha,
+        float[] a, int lda, float[] b, int ldb, float beta, float[] c, int ldc)
+    {
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            if (path == Path.Packed) GemmPacked.Run(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+            else GemmSmall.Run(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+        }
     }
 
     private static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, ReadOnlySpan<float> absA, ReadOnlySpan<float> absB,

@@ -49,14 +49,16 @@ public static unsafe class Gemm
                     Run(transA, transB, m, n, k, alpha, pa + t * strideA, lda, pb + t * strideB, ldb, beta, pc + t * strideC, ldc, threads);
                 return;
             }
-            int parts = (int)Math.Min(threads, Math.Max(1, batch * work / ThreadingThreshold));
+            // Four runs per thread, claimed as threads come free, so a thread the scheduler delays
+            // leaves its share to the others instead of holding up the call.
+            int parts = (int)Math.Min(Math.Min(batch, 4 * threads), Math.Max(1, batch * work / ThreadingThreshold));
             nint ia = (nint)pa, ib = (nint)pb, ic = (nint)pc;
-            ForEachPart(parts, part =>
+            KernelWorkers.Run(parts, threads, part =>
             {
                 int first = (int)((long)batch * part / parts), end = (int)((long)batch * (part + 1) / parts);
                 for (int t = first; t < end; t++)
                 {
-                    GemmPacked.Run(transA, transB, m, n, k, alpha, (float*)ia + t * strideA, lda,
+                    OneThread(transA, transB, m, n, k, alpha, (float*)ia + t * strideA, lda,
                         (float*)ib + t * strideB, ldb, beta, (float*)ic + t * strideC, ldc);
                 }
             });
@@ -80,13 +82,13 @@ public static unsafe class Gemm
         parts = Math.Min(parts, (extent + unit - 1) / unit);
         if (parts <= 1)
         {
-            GemmPacked.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            OneThread(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
             return;
         }
 
         int chunk = ((extent + parts - 1) / parts + unit - 1) / unit * unit;
         nint ia = (nint)a, ib = (nint)b, ic = (nint)c;
-        ForEachPart(parts, part =>
+        KernelWorkers.Run(parts, threads, part =>
         {
             int start = part * chunk;
             int size = Math.Min(chunk, extent - start);
@@ -105,15 +107,14 @@ public static unsafe class Gemm
         });
     }
 
-    /// <summary>Runs parts 0 .. parts-1, the last on the calling thread and the rest on the thread pool.</summary>
-    private static void ForEachPart(int parts, Action<int> body)
+    /// <summary>One product on the calling thread: the direct path when small, else the packed one.</summary>
+    private static void OneThread(bool transA, bool transB, int m, int n, int k, float alpha,
+        float* a, nint lda, float* b, nint ldb, float beta, float* c, nint ldc)
     {
-        if (parts == 1)
-        {
-            body(0);
-            return;
-        }
-        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, body);
+        if (GemmSmall.Fits(m, n, k))
+            GemmSmall.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        else
+            GemmPacked.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
 
     /// <summary>Checks shapes, leading dimensions and that every addressed element lies inside its span.</summary>

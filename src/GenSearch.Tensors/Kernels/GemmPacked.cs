@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace GenSearch.Tensors.Kernels;
 
@@ -90,7 +91,7 @@ internal static unsafe class GemmPacked
     /// Packs op(A)[i0 .. i0+mc, p0 .. p0+kc] into 6-row micro-panels: panel r holds, for each step p,
     /// the 6 values of rows 6r .. 6r+5 side by side. Rows past the edge are zero.
     /// </summary>
-    private static void PackA(bool transA, float* a, nint lda, int i0, int p0, int mc, int kc, float* dst)
+    internal static void PackA(bool transA, float* a, nint lda, int i0, int p0, int mc, int kc, float* dst)
     {
         for (int ir = 0; ir < mc; ir += MR, dst += MR * kc)
         {
@@ -143,7 +144,7 @@ internal static unsafe class GemmPacked
     /// Packs op(B)[p0 .. p0+kc, j0 .. j0+nc] into 16-column micro-panels: panel s holds, for each step p,
     /// the 16 values of columns 16s .. 16s+15. Columns past the edge are zero.
     /// </summary>
-    private static void PackB(bool transB, float* b, nint ldb, int p0, int j0, int kc, int nc, float* dst)
+    internal static void PackB(bool transB, float* b, nint ldb, int p0, int j0, int kc, int nc, float* dst)
     {
         for (int jr = 0; jr < nc; jr += NR, dst += NR * kc)
         {
@@ -170,6 +171,19 @@ internal static unsafe class GemmPacked
                     }
                 }
             }
+            else if (cols == NR && Avx.IsSupported)
+            {
+                // Stored N x K: 8 x 8 blocks (8 columns of op(B), 8 steps) are transposed in registers.
+                float* src = b + j * ldb + p0;
+                int p = 0;
+                for (; p + 8 <= kc; p += 8)
+                {
+                    Transpose8x8(src + p, ldb, dst + p * NR);
+                    Transpose8x8(src + 8 * ldb + p, ldb, dst + p * NR + 8);
+                }
+                for (; p < kc; p++)
+                    for (int s = 0; s < NR; s++) dst[p * NR + s] = src[s * ldb + p];
+            }
             else
             {
                 // Stored N x K: each column of op(B) is a contiguous row of B, scattered with stride 16.
@@ -190,6 +204,36 @@ internal static unsafe class GemmPacked
         }
     }
 
+    /// <summary>
+    /// Reads 8 rows of 8 floats (row r at <c>src + r * ld</c>) and writes their transpose as 8 rows of 8
+    /// floats at <c>dst + q * 16</c>, the layout of one half of a 16-column micro-panel.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(float* src, nint ld, float* dst)
+    {
+        Vector256<float> r0 = Avx.LoadVector256(src), r1 = Avx.LoadVector256(src + ld);
+        Vector256<float> r2 = Avx.LoadVector256(src + 2 * ld), r3 = Avx.LoadVector256(src + 3 * ld);
+        Vector256<float> r4 = Avx.LoadVector256(src + 4 * ld), r5 = Avx.LoadVector256(src + 5 * ld);
+        Vector256<float> r6 = Avx.LoadVector256(src + 6 * ld), r7 = Avx.LoadVector256(src + 7 * ld);
+        // Interleave pairs of rows, then pairs of pairs, then swap 128-bit halves.
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
+        Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5);
+        Vector256<float> t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE);
+        Vector256<float> u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE);
+        Vector256<float> u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + NR, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2 * NR, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 3 * NR, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4 * NR, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 5 * NR, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6 * NR, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + 7 * NR, Avx.Permute2x128(u3, u7, 0x31));
+    }
+
     /// <summary>C = beta * C over m x n (beta == 0 writes zeros without reading C).</summary>
     public static void ScaleC(int m, int n, float beta, float* c, nint ldc)
     {
@@ -201,10 +245,10 @@ internal static unsafe class GemmPacked
         }
     }
 
-    private static int RoundUp(int x, int to) => (x + to - 1) / to * to;
+    internal static int RoundUp(int x, int to) => (x + to - 1) / to * to;
 
     /// <summary>A 64-byte aligned pointer to at least <paramref name="floats"/> floats of this thread's buffer.</summary>
-    private static float* Buffer(ref float[]? buffer, int floats)
+    internal static float* Buffer(ref float[]? buffer, int floats)
     {
         if (buffer is null || buffer.Length < floats + 16)
             buffer = GC.AllocateUninitializedArray<float>(floats + 16, pinned: true);
