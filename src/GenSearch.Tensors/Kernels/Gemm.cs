@@ -11,10 +11,11 @@ namespace GenSearch.Tensors.Kernels;
 public static unsafe class Gemm
 {
     /// <summary>
-    /// Below this many multiply-adds (m * n * k) a product stays on one thread: handing work to a second
-    /// thread costs some microseconds, as much as the whole product at this size (64 x 64 x 64 is ~10 us).
+    /// Below this many multiply-adds (m * n * k) per part, work stays on one thread: waking a second
+    /// thread costs from a few to some tens of microseconds, and 128 x 128 x 128 takes about 50 us on
+    /// one core, so smaller products would gain little or lose.
     /// </summary>
-    internal const long ThreadingThreshold = 64 * 64 * 64;
+    internal const long ThreadingThreshold = 128 * 128 * 128;
 
     /// <summary>C = alpha * op(A) * op(B) + beta * C, all row-major. op(A) is M x K, op(B) is K x N.
     /// With beta == 0, C is written without being read (it may hold garbage or NaN).</summary>

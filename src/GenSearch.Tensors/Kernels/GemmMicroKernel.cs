@@ -34,6 +34,16 @@ internal static unsafe class GemmMicroKernel
             return;
         }
 
+        // C is read only after the loop; asking for its lines now hides their latency behind the loop.
+        if (beta != 0f)
+        {
+            for (int r = 0; r < MR; r++)
+            {
+                Sse.Prefetch0(c + r * ldc);
+                Sse.Prefetch0(c + r * ldc + NR - 1);
+            }
+        }
+
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
 
