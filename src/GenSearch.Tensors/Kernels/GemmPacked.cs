@@ -120,10 +120,22 @@ internal static unsafe class GemmPacked
             }
             else if (rows == MR)
             {
-                // Stored M x K: six row streams, interleaved step by step.
+                // Stored M x K: six row streams, interleaved step by step; 8 steps at a time go through
+                // an in-register transpose whose 8-float rows are stored 6 apart, each store's last two
+                // floats overwritten by the next (the buffer has slack for the final one).
                 float* r0 = a + i * lda + p0;
                 float* r1 = r0 + lda, r2 = r1 + lda, r3 = r2 + lda, r4 = r3 + lda, r5 = r4 + lda;
-                for (int p = 0; p < kc; p++)
+                int p = 0;
+                if (Avx.IsSupported)
+                {
+                    for (; p + 8 <= kc; p += 8)
+                    {
+                        var v5 = Avx.LoadVector256(r5 + p);
+                        TransposeStore(Avx.LoadVector256(r0 + p), Avx.LoadVector256(r1 + p), Avx.LoadVector256(r2 + p),
+                            Avx.LoadVector256(r3 + p), Avx.LoadVector256(r4 + p), v5, v5, v5, dst + p * MR, MR);
+                    }
+                }
+                for (; p < kc; p++)
                 {
                     float* d = dst + p * MR;
                     d[0] = r0[p]; d[1] = r1[p]; d[2] = r2[p]; d[3] = r3[p]; d[4] = r4[p]; d[5] = r5[p];
@@ -209,12 +221,19 @@ internal static unsafe class GemmPacked
     /// floats at <c>dst + q * 16</c>, the layout of one half of a 16-column micro-panel.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8(float* src, nint ld, float* dst)
+    private static void Transpose8x8(float* src, nint ld, float* dst) =>
+        TransposeStore(Avx.LoadVector256(src), Avx.LoadVector256(src + ld), Avx.LoadVector256(src + 2 * ld),
+            Avx.LoadVector256(src + 3 * ld), Avx.LoadVector256(src + 4 * ld), Avx.LoadVector256(src + 5 * ld),
+            Avx.LoadVector256(src + 6 * ld), Avx.LoadVector256(src + 7 * ld), dst, NR);
+
+    /// <summary>
+    /// Transposes the 8 x 8 block whose rows are r0..r7 and stores its rows at <c>dst + q * stride</c>
+    /// in increasing q (so with stride &lt; 8 each store overwrites the tail of the one before).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TransposeStore(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
+        Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7, float* dst, nint stride)
     {
-        Vector256<float> r0 = Avx.LoadVector256(src), r1 = Avx.LoadVector256(src + ld);
-        Vector256<float> r2 = Avx.LoadVector256(src + 2 * ld), r3 = Avx.LoadVector256(src + 3 * ld);
-        Vector256<float> r4 = Avx.LoadVector256(src + 4 * ld), r5 = Avx.LoadVector256(src + 5 * ld);
-        Vector256<float> r6 = Avx.LoadVector256(src + 6 * ld), r7 = Avx.LoadVector256(src + 7 * ld);
         // Interleave pairs of rows, then pairs of pairs, then swap 128-bit halves.
         Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
         Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
@@ -225,13 +244,13 @@ internal static unsafe class GemmPacked
         Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE);
         Vector256<float> u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
         Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
-        Avx.Store(dst + NR, Avx.Permute2x128(u1, u5, 0x20));
-        Avx.Store(dst + 2 * NR, Avx.Permute2x128(u2, u6, 0x20));
-        Avx.Store(dst + 3 * NR, Avx.Permute2x128(u3, u7, 0x20));
-        Avx.Store(dst + 4 * NR, Avx.Permute2x128(u0, u4, 0x31));
-        Avx.Store(dst + 5 * NR, Avx.Permute2x128(u1, u5, 0x31));
-        Avx.Store(dst + 6 * NR, Avx.Permute2x128(u2, u6, 0x31));
-        Avx.Store(dst + 7 * NR, Avx.Permute2x128(u3, u7, 0x31));
+        Avx.Store(dst + stride, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2 * stride, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 3 * stride, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4 * stride, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 5 * stride, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6 * stride, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + 7 * stride, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     /// <summary>C = beta * C over m x n (beta == 0 writes zeros without reading C).</summary>
@@ -250,8 +269,9 @@ internal static unsafe class GemmPacked
     /// <summary>A 64-byte aligned pointer to at least <paramref name="floats"/> floats of this thread's buffer.</summary>
     internal static float* Buffer(ref float[]? buffer, int floats)
     {
-        if (buffer is null || buffer.Length < floats + 16)
-            buffer = GC.AllocateUninitializedArray<float>(floats + 16, pinned: true);
+        // 16 floats of slack for the 64-byte alignment, 16 more for packing stores that run past the end.
+        if (buffer is null || buffer.Length < floats + 32)
+            buffer = GC.AllocateUninitializedArray<float>(floats + 32, pinned: true);
         // Pinned (POH) arrays never move, so the address stays valid for the buffer's lifetime.
         nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
         return (float*)((address + 63) & ~(nint)63);
