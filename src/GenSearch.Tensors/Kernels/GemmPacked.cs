@@ -93,6 +93,28 @@ internal static unsafe class GemmPacked
     /// </summary>
     internal static void PackA(bool transA, float* a, nint lda, int i0, int p0, int mc, int kc, float* dst)
     {
+        int full = mc / MR * MR;
+        if (transA && full > 0)
+        {
+            // Stored K x M: one step of every full panel lies in one contiguous run of the row for that
+            // step, so walk steps outside and panels inside; each row is read once, front to back.
+            for (int p = 0; p < kc; p++)
+            {
+                float* src = a + (p0 + p) * lda + i0;
+                float* d = dst + p * MR;
+                for (int ir = 0; ir < full; ir += MR, src += MR, d += MR * kc)
+                {
+                    Vector128.Store(Vector128.Load(src), d);
+                    d[4] = src[4];
+                    d[5] = src[5];
+                }
+            }
+            if (full == mc) return;
+            // The last, partial panel goes through the general loop below.
+            i0 += full;
+            mc -= full;
+            dst += full * kc;
+        }
         for (int ir = 0; ir < mc; ir += MR, dst += MR * kc)
         {
             int rows = Math.Min(MR, mc - ir);
