@@ -173,6 +173,19 @@ public class GemmTests
     }
 
     [Fact]
+    public void BatchedWithSharedCSumsTheProductsWhenBetaIsOne()
+    {
+        var rng = new Random(9);
+        const int batch = 40, m = 9, n = 20, k = 33;
+        float[] a = Fill(rng, batch * m * k), b = Fill(rng, batch * k * n), c = Fill(rng, m * n);
+        float[] expected = (float[])c.Clone();
+        Gemm.SgemmBatched(false, false, batch, m, n, k, 1f, a, k, m * k, b, n, k * n, 1f, c, n, 0);
+        GemmReference.SgemmBatched(false, false, batch, m, n, k, 1f, a, k, m * k, b, n, k * n, 1f, expected, n, 0);
+        for (int i = 0; i < c.Length; i++)
+            Assert.True(Math.Abs(c[i] - expected[i]) <= 1e-4 * batch * k, $"C[{i}] = {c[i]}, reference {expected[i]}");
+    }
+
+    [Fact]
     public void BadArgumentsThrowNamingTheOperand()
     {
         float[] a = new float[6], b = new float[6], c = new float[4];

@@ -30,8 +30,9 @@ public static unsafe class Gemm
 
     /// <summary>
     /// <paramref name="batch"/> independent products; matrix <c>t</c> of A starts at <c>t * strideA</c>,
-    /// likewise for B and C. A stride of 0 shares one matrix across the batch. Small products
-    /// (attention over a few tokens) are spread across threads by batch, not split inside.
+    /// likewise for B and C. A stride of 0 shares one matrix across the batch; for C the products then
+    /// apply one after another (with beta == 1 they sum into C). Small products (attention over a few
+    /// tokens) are spread across threads by batch, not split inside.
     /// </summary>
     public static void SgemmBatched(bool transA, bool transB, int batch, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, long strideA, ReadOnlySpan<float> b, int ldb, long strideB,
@@ -44,7 +45,9 @@ public static unsafe class Gemm
         fixed (float* pa = a, pb = b, pc = c)
         {
             // Few large products: split each one. Many products: give each thread a run of whole ones.
-            if (threads == 1 || batch == 1 || (batch < 2 * threads && work >= ThreadingThreshold))
+            // A shared C (stride 0) is updated product after product, as the reference does, so that
+            // beta == 1 sums the batch into it.
+            if (threads == 1 || batch == 1 || strideC == 0 || (batch < 2 * threads && work >= ThreadingThreshold))
             {
                 for (int t = 0; t < batch; t++)
                     Run(transA, transB, m, n, k, alpha, pa + t * strideA, lda, pb + t * strideB, ldb, beta, pc + t * strideC, ldc, threads);
