@@ -75,7 +75,7 @@ public sealed unsafe class GemmBenchmark : IBenchmark
         float[] a = Random(m * k, 1), b = Random(k * n, 2), c = new float[m * n];
         int lda = transA ? m : k, ldb = transB ? k : n;
         int ta = transA ? Trans : NoTrans, tb = transB ? Trans : NoTrans;
-        var (ours, theirs) = Alternate(
+        var timings = Alternate(
             () => Gemm.Sgemm(transA, transB, m, n, k, 1f, a, lda, b, ldb, 0f, c, n),
             () =>
             {
@@ -84,8 +84,7 @@ public sealed unsafe class GemmBenchmark : IBenchmark
             },
             seconds);
         double flops = 2.0 * m * n * k;
-        ratios.Add(theirs / ours);
-        return [($"{name}_gflops", flops / ours / 1e9), ($"{name}_openblas_gflops", flops / theirs / 1e9), ($"{name}_vs_openblas", theirs / ours)];
+        return Figures(name, flops, timings, ratios);
     }
 
     /// <summary>
@@ -95,7 +94,7 @@ public sealed unsafe class GemmBenchmark : IBenchmark
     private (string, double)[] CompareBatched(string name, int batch, int m, int n, int k, List<double> ratios)
     {
         float[] a = Random(batch * m * k, 3), b = Random(batch * n * k, 4), c = new float[batch * m * n];
-        var (ours, theirs) = Alternate(
+        var timings = Alternate(
             () => Gemm.SgemmBatched(false, true, batch, m, n, k, 1f, a, k, m * k, b, k, n * k, 0f, c, n, m * n),
             () =>
             {
@@ -107,29 +106,71 @@ public sealed unsafe class GemmBenchmark : IBenchmark
             },
             0.6);
         double flops = 2.0 * batch * m * n * k;
-        ratios.Add(theirs / ours);
-        return [($"{name}_gflops", flops / ours / 1e9), ($"{name}_openblas_gflops", flops / theirs / 1e9), ($"{name}_vs_openblas", theirs / ours)];
+        return Figures(name, flops, timings, ratios);
     }
 
-    /// <summary>Warms both up, then times them in turn until <paramref name="seconds"/> pass; median seconds of each.</summary>
-    private static (double Ours, double Theirs) Alternate(Action ours, Action theirs, double seconds)
+    /// <summary>
+    /// Warms both up, then times them in turn until <paramref name="seconds"/> pass. Returns the median
+    /// wall seconds of each and the median CPU seconds of the calling thread, which for one thread
+    /// leaves out the time other processes held the core (both libraries then compute on the caller).
+    /// </summary>
+    private static Timings Alternate(Action ours, Action theirs, double seconds)
     {
         ours();
         theirs();
-        var a = new List<double>();
-        var b = new List<double>();
+        List<double> a = [], b = [], aCpu = [], bCpu = [];
         var total = Stopwatch.StartNew();
         while (a.Count < 3 || (total.Elapsed.TotalSeconds < seconds && a.Count < 500))
         {
-            long start = Stopwatch.GetTimestamp();
-            ours();
-            a.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
-            start = Stopwatch.GetTimestamp();
-            theirs();
-            b.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
+            Time(ours, a, aCpu);
+            Time(theirs, b, bCpu);
         }
-        return (Median(a), Median(b));
+        return new Timings(Median(a), Median(b), Median(aCpu), Median(bCpu));
     }
+
+    private static void Time(Action action, List<double> wall, List<double> cpu)
+    {
+        double cpuStart = ThreadCpuSeconds();
+        long start = Stopwatch.GetTimestamp();
+        action();
+        wall.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
+        cpu.Add(ThreadCpuSeconds() - cpuStart);
+    }
+
+    private readonly record struct Timings(double Ours, double Theirs, double OursCpu, double TheirsCpu);
+
+    /// <summary>(name, value) figures of one comparison; single-thread runs add the CPU-time ratio.</summary>
+    private static (string, double)[] Figures(string name, double flops, Timings t, List<double> ratios)
+    {
+        ratios.Add(t.Theirs / t.Ours);
+        var figures = new List<(string, double)>
+        {
+            ($"{name}_gflops", flops / t.Ours / 1e9),
+            ($"{name}_openblas_gflops", flops / t.Theirs / 1e9),
+            ($"{name}_vs_openblas", t.Theirs / t.Ours),
+        };
+        if (KernelThreads.Count == 1)
+        {
+            figures.Add(($"{name}_cpu_gflops", flops / t.OursCpu / 1e9));
+            figures.Add(($"{name}_cpu_openblas_gflops", flops / t.TheirsCpu / 1e9));
+            figures.Add(($"{name}_cpu_vs_openblas", t.TheirsCpu / t.OursCpu));
+        }
+        return [.. figures];
+    }
+
+    private const int ClockThreadCpuTime = 3; // CLOCK_THREAD_CPUTIME_ID on Linux
+
+    [DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out TimeSpec time);
+
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    private static double ThreadCpuSeconds() =>
+        ClockGetTime(ClockThreadCpuTime, out var t) == 0 ? t.Seconds + t.Nanoseconds * 1e-9 : double.NaN;
 
     private static double Median(List<double> xs)
     {

@@ -180,6 +180,27 @@ internal static unsafe class GemmPacked
     /// </summary>
     internal static void PackB(bool transB, float* b, nint ldb, int p0, int j0, int kc, int nc, float* dst)
     {
+        int full = nc / NR * NR;
+        if (!transB && full > 0)
+        {
+            // Stored K x N: walk steps outside and panels inside, so each row of B is read front to
+            // back once (one page at a time) instead of 16 floats from each of kc rows per panel.
+            for (int p = 0; p < kc; p++)
+            {
+                float* src = b + (p0 + p) * ldb + j0;
+                float* d = dst + p * NR;
+                for (int jr = 0; jr < full; jr += NR, src += NR, d += NR * kc)
+                {
+                    Vector256.Store(Vector256.Load(src), d);
+                    Vector256.Store(Vector256.Load(src + 8), d + 8);
+                }
+            }
+            if (full == nc) return;
+            // The last, partial panel goes through the general loop below.
+            j0 += full;
+            nc -= full;
+            dst += full * kc;
+        }
         for (int jr = 0; jr < nc; jr += NR, dst += NR * kc)
         {
             int cols = Math.Min(NR, nc - jr);
