@@ -10,7 +10,8 @@ The model the C# train-step benchmark mirrors:
 A batch is 256 random sequences drawn once with a fixed seed; every step trains on it.
 
 Prints `name: value` lines: torch_threads, torch_train_samples_per_s (batch / median step time, robust
-on a shared machine), torch_step_ms (that median), torch_loss_first, torch_loss_last.
+on a shared machine), torch_step_ms (that median), torch_step_cpu_ms (median process CPU time per
+step), torch_loss_first, torch_loss_last.
 Run with Debian's python (torch 1.13 CPU): /usr/bin/python3 train_step_torch.py --threads 2 --steps 20 --warmup 3
 """
 import argparse
@@ -76,18 +77,22 @@ def main():
         loss = step()
         if first is None:
             first = loss
-    times, last = [], None
+    times, cpu_times, last = [], [], None
     for _ in range(args.steps):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         last = step()
         times.append(time.perf_counter() - start)
+        cpu_times.append(time.process_time() - cpu_start)
         if first is None:
             first = last
-    times.sort()
-    median = times[len(times) // 2]
+    median = sorted(times)[len(times) // 2]
+    cpu_median = sorted(cpu_times)[len(cpu_times) // 2]
     print(f"torch_threads: {args.threads}")
     print(f"torch_train_samples_per_s: {BATCH / median:.1f}")
     print(f"torch_step_ms: {median * 1e3:.2f}")
+    # CPU seconds of the whole process per step (all its threads): on a shared machine the steadier
+    # measure of work done; with several threads it also counts time their workers spend spinning.
+    print(f"torch_step_cpu_ms: {cpu_median * 1e3:.2f}")
     print(f"torch_loss_first: {first:.4f}")
     print(f"torch_loss_last: {last:.4f}")
 
