@@ -109,9 +109,9 @@ public sealed record CodebookHealth(IReadOnlyList<LevelHealth> Levels, Collision
         foreach (var l in levels)
         {
             if (l.Utilisation < MinHealthyUtilisation)
-                w.Add($"level {l.Level}: utilisation {l.Utilisation:P1} is below {MinHealthyUtilisation:P0} (codebook collapse)");
+                w.Add($"level {l.Level}: utilisation {Pct(l.Utilisation, 1)} is below {Pct(MinHealthyUtilisation, 0)} (codebook collapse)");
             if (l.TopShare > 10.0 * l.TopTokens / l.CodebookSize && l.TopShare > 0.1)
-                w.Add($"level {l.Level}: the top 1% of tokens hold {l.TopShare:P1} of items (over-concentrated)");
+                w.Add($"level {l.Level}: the top 1% of tokens hold {Pct(l.TopShare, 1)} of items (over-concentrated)");
         }
         // Hourglass: a middle level markedly less even than the levels on both sides of it.
         for (int i = 1; i + 1 < levels.Count; i++)
@@ -125,6 +125,8 @@ public sealed record CodebookHealth(IReadOnlyList<LevelHealth> Levels, Collision
         return w;
     }
 
+    private static string Pct(double x, int digits) => (100 * x).ToString("F" + digits, CultureInfo.InvariantCulture) + "%";
+
     /// <summary>The report as a Markdown table plus collision and warning lines.</summary>
     public string ToTable()
     {
@@ -135,14 +137,14 @@ public sealed record CodebookHealth(IReadOnlyList<LevelHealth> Levels, Collision
         foreach (var l in Levels)
         {
             sb.AppendLine(string.Format(ci,
-                "| {0} | {1} | {2} | {3} | {4:P1} | {5:F3} | {6:F1} | {7:F3} | {8:P2} ({9} tok) | {10} ({11:P2}) | {12} / {13:G6} | {14:G4} | {15:P2} |",
-                l.Level, l.CodebookSize, l.Items, l.UsedTokens, l.Utilisation, l.EntropyBits, l.Perplexity, l.NormalisedEntropy,
-                l.TopShare, l.TopTokens, l.LargestBucket, l.LargestBucketShare, l.UsedPrefixes, l.PossiblePrefixes, l.PathSparsity,
-                l.PrefixCollisionRate));
+                "| {0} | {1} | {2} | {3} | {4} | {5:F3} | {6:F1} | {7:F3} | {8} ({9} tok) | {10} ({11}) | {12} / {13:G6} | {14:G4} | {15} |",
+                l.Level, l.CodebookSize, l.Items, l.UsedTokens, Pct(l.Utilisation, 1), l.EntropyBits, l.Perplexity, l.NormalisedEntropy,
+                Pct(l.TopShare, 2), l.TopTokens, l.LargestBucket, Pct(l.LargestBucketShare, 2), l.UsedPrefixes, l.PossiblePrefixes, l.PathSparsity,
+                Pct(l.PrefixCollisionRate, 2)));
         }
         sb.AppendLine();
-        sb.AppendLine(string.Format(ci, "Collisions: {0} items, {1} distinct IDs, {2} shared IDs holding {3} items, largest group {4}, collision rate {5:P2}.",
-            Collisions.Items, Collisions.DistinctIds, Collisions.CollidingGroups, Collisions.CollidingItems, Collisions.LargestGroup, Collisions.CollisionRate));
+        sb.AppendLine(string.Format(ci, "Collisions: {0} items, {1} distinct IDs, {2} shared IDs holding {3} items, largest group {4}, collision rate {5}.",
+            Collisions.Items, Collisions.DistinctIds, Collisions.CollidingGroups, Collisions.CollidingItems, Collisions.LargestGroup, Pct(Collisions.CollisionRate, 2)));
         foreach (var warning in Warnings) sb.AppendLine("Warning: " + warning);
         return sb.ToString();
     }

@@ -178,7 +178,7 @@ public sealed class ResidualKMeans : IQuantizer
     /// </summary>
     public void EncodeBalanced(float[] vectors, int count, Span<int> codes)
     {
-        int cap = Options.KMeans.CapFor(count);
+        int cap = _levels[0].Options.CapFor(count);
         if (cap == int.MaxValue) { Encode(vectors, count, codes); return; }
         EnsureTrained();
         CheckShape(vectors, count);
