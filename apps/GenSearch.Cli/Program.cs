@@ -3,4 +3,5 @@ using GenSearch.Cli;
 
 var root = new RootCommand("GenSearch: generative search for .NET. Train, evaluate and serve search over a BEIR catalog.");
 root.Subcommands.Add(InfoCommand.Create());
+root.Subcommands.Add(TokenizeCommand.Create());
 return root.Parse(args).Invoke();
