@@ -1,0 +1,103 @@
+using System.Numerics.Tensors;
+using GenSearch.Tensors.Kernels;
+
+namespace GenSearch.Tensors;
+
+public sealed partial class Tensor
+{
+    /// <summary>
+    /// Rows of <paramref name="weight"/> [V, D] picked by <paramref name="ids"/> (shape
+    /// <paramref name="idShape"/>): the result is [..idShape, D]. The backward adds into the used
+    /// rows of the weight's gradient only.
+    /// </summary>
+    public static Tensor Embedding(Tensor weight, int[] ids, params int[] idShape)
+    {
+        if (weight.Rank != 2) Throw.Shape("Embedding", $"weight must be [vocabulary, dim], got {weight.ShapeString}");
+        if (ShapeSize(idShape) != ids.Length) Throw.Shape("Embedding", $"{ids.Length} ids do not fill shape [{string.Join(", ", idShape)}]");
+        int vocab = weight.Shape[0], dim = weight.Shape[1];
+        var result = Uninitialized([.. idShape, dim]);
+        for (int i = 0; i < ids.Length; i++)
+        {
+            int id = ids[i];
+            if ((uint)id >= (uint)vocab) Throw.Argument($"Embedding: id {id} at position {i} is outside the vocabulary of {vocab}{(weight.Name is null ? "" : $" ({weight.Name})")}");
+            Array.Copy(weight.Data, id * dim, result.Data, i * dim, dim);
+        }
+        if (!NeedsGrad(weight)) return result;
+        return Record(result, [weight], output =>
+        {
+            var gw = weight.GradBuffer();
+            var g = output.Grad!;
+            for (int i = 0; i < ids.Length; i++)
+            {
+                var dst = gw.AsSpan(ids[i] * dim, dim);
+                TensorPrimitives.Add(dst, g.AsSpan(i * dim, dim), dst);
+            }
+        });
+    }
+
+    /// <summary>
+    /// Replaces the elements where <paramref name="mask"/> (shape <paramref name="maskShape"/>,
+    /// broadcast to this tensor's shape) is true by <paramref name="value"/>; no gradient flows there.
+    /// </summary>
+    public Tensor MaskedFill(bool[] mask, int[] maskShape, float value)
+    {
+        if (ShapeSize(maskShape) != mask.Length) Throw.Shape("MaskedFill", $"{mask.Length} mask values do not fill [{string.Join(", ", maskShape)}]");
+        var outShape = BroadcastPlan.BroadcastShape("MaskedFill", Shape, maskShape);
+        if (!outShape.AsSpan().SequenceEqual(Shape)) Throw.Shape("MaskedFill", $"mask [{string.Join(", ", maskShape)}] does not broadcast to {ShapeString}");
+        var plan = BroadcastPlan.ForReduction(maskShape, Shape);
+        var hit = new bool[Size];
+        int inner = plan.Inner;
+        for (int row = 0; row < plan.Rows; row++)
+            for (int j = 0; j < inner; j++)
+                hit[row * inner + j] = mask[plan.RowOffsetA[row] + (plan.InnerA ? j : 0)];
+        var result = Uninitialized(Shape);
+        for (int i = 0; i < Size; i++) result.Data[i] = hit[i] ? value : Data[i];
+        if (!NeedsGrad(this)) return result;
+        return Record(result, [this], output =>
+        {
+            var dx = GC.AllocateUninitializedArray<float>(Size);
+            var g = output.Grad!;
+            for (int i = 0; i < Size; i++) dx[i] = hit[i] ? 0f : g[i];
+            AccumulateGradOwned(dx);
+        });
+    }
+
+    /// <summary>
+    /// Inverted dropout: zeroes each element with probability <paramref name="p"/> and scales the rest
+    /// by 1 / (1 - p). Identity when <paramref name="training"/> is false or p is 0.
+    /// </summary>
+    public Tensor Dropout(float p, Rng rng, bool training = true)
+    {
+        // Written so that NaN fails the test too.
+        if (!(p >= 0f && p < 1f)) Throw.Argument($"Dropout probability {p} is outside [0, 1)");
+        if (!training || p == 0f) return this;
+        // The mask holds 1 / (1 - p) or 0 per element; the backward multiplies by the same mask.
+        var mask = GC.AllocateUninitializedArray<float>(Size);
+        DropoutMask.Fill(mask, p, rng.NextUInt64());
+        var result = Uninitialized(Shape);
+        float[] x = Data, y = result.Data;
+        KernelParallel.ForRanges(Size, ElementwiseGrain, (start, end) =>
+            TensorPrimitives.Multiply(x.AsSpan(start, end - start), mask.AsSpan(start, end - start), y.AsSpan(start, end - start)));
+        if (!NeedsGrad(this)) return result;
+        return Record(result, [this], output =>
+        {
+            var dx = GC.AllocateUninitializedArray<float>(Size);
+            var g = output.Grad!;
+            KernelParallel.ForRanges(Size, ElementwiseGrain, (start, end) =>
+                TensorPrimitives.Multiply(g.AsSpan(start, end - start), mask.AsSpan(start, end - start), dx.AsSpan(start, end - start)));
+            AccumulateGradOwned(dx);
+        });
+    }
+
+    /// <summary>
+    /// Straight-through estimator: the values of <paramref name="quantized"/>, the gradient of
+    /// <paramref name="x"/> (x + sg(quantized - x)). Vector quantizers use it to train through argmin.
+    /// </summary>
+    public static Tensor StraightThrough(Tensor x, Tensor quantized)
+    {
+        if (!x.SameShape(quantized)) Throw.Shape("StraightThrough", $"{x.ShapeString} vs {quantized.ShapeString}");
+        var result = new Tensor((float[])quantized.Data.Clone(), x.Shape);
+        if (!NeedsGrad(x)) return result;
+        return Record(result, [x], output => x.AccumulateGrad(output.Grad!));
+    }
+}

@@ -1,0 +1,159 @@
+using System.Numerics.Tensors;
+using GenSearch.Tensors.Kernels;
+
+namespace GenSearch.Tensors;
+
+public sealed partial class Tensor
+{
+    /// <summary>Softmax over the last axis.</summary>
+    public Tensor Softmax()
+    {
+        if (Rank == 0) Throw.Shape("Softmax", "needs rank >= 1 (it normalises the last axis), got a scalar");
+        int n = Shape[^1], rows = n == 0 ? 0 : Size / n;
+        var result = Uninitialized(Shape);
+        for (int r = 0; r < rows; r++) SoftmaxRow(Data.AsSpan(r * n, n), result.Data.AsSpan(r * n, n));
+        if (!NeedsGrad(this)) return result;
+        return Record(result, [this], output =>
+        {
+            // dx = y * (g - sum(g * y))
+            var dx = GC.AllocateUninitializedArray<float>(Size);
+            var y = output.Data; var g = output.Grad!;
+            for (int r = 0; r < rows; r++)
+            {
+                var yr = y.AsSpan(r * n, n); var gr = g.AsSpan(r * n, n); var d = dx.AsSpan(r * n, n);
+                float dot = TensorPrimitives.Dot(gr, yr);
+                TensorPrimitives.Subtract(gr, dot, d);
+                TensorPrimitives.Multiply(d, yr, d);
+            }
+            AccumulateGradOwned(dx);
+        });
+    }
+
+    /// <summary>Log-softmax over the last axis (stable: subtracts the row maximum). An all -infinity row gives log(1/n), as <see cref="Softmax"/> gives 1/n.</summary>
+    public Tensor LogSoftmax()
+    {
+        if (Rank == 0) Throw.Shape("LogSoftmax", "needs rank >= 1 (it normalises the last axis), got a scalar");
+        int n = Shape[^1], rows = n == 0 ? 0 : Size / n;
+        var result = Uninitialized(Shape);
+        for (int r = 0; r < rows; r++)
+        {
+            var x = Data.AsSpan(r * n, n); var y = result.Data.AsSpan(r * n, n);
+            float max = TensorPrimitives.Max(x);
+            // Everything masked: log of Softmax's uniform row, not -inf - -inf = NaN.
+            if (float.IsNegativeInfinity(max)) { y.Fill(-MathF.Log(n)); continue; }
+            TensorPrimitives.Subtract(x, max, y);
+            float logSum = MathF.Log(SumExp(y));
+            TensorPrimitives.Subtract(y, logSum, y);
+        }
+        if (!NeedsGrad(this)) return result;
+        return Record(result, [this], output =>
+        {
+            // dx = g - softmax * sum(g)
+            var dx = GC.AllocateUninitializedArray<float>(Size);
+            var y = output.Data; var g = output.Grad!;
+            for (int r = 0; r < rows; r++)
+            {
+                var d = dx.AsSpan(r * n, n); var gr = g.AsSpan(r * n, n);
+                float sum = TensorPrimitives.Sum(gr);
+                TensorPrimitives.Exp(y.AsSpan(r * n, n), d);
+                TensorPrimitives.Multiply(d, -sum, d);
+                TensorPrimitives.Add(d, gr, d);
+            }
+            AccumulateGradOwned(dx);
+        });
+    }
+
+    /// <summary>sum(exp(x)) without allocating.</summary>
+    private static float SumExp(ReadOnlySpan<float> x)
+    {
+        Span<float> buffer = stackalloc float[256]; // rows longer than 256 are done in chunks
+        float sum = 0;
+        for (int i = 0; i < x.Length; i += buffer.Length)
+        {
+            var chunk = x.Slice(i, Math.Min(buffer.Length, x.Length - i));
+            TensorPrimitives.Exp(chunk, buffer[..chunk.Length]);
+            sum += TensorPrimitives.Sum(buffer[..chunk.Length]);
+        }
+        return sum;
+    }
+
+    /// <summary>Numerically stable softmax of one row; -infinity entries get probability 0.</summary>
+    internal static void SoftmaxRow(ReadOnlySpan<float> x, Span<float> y)
+    {
+        if (x.Length == 0) return;
+        float max = TensorPrimitives.Max(x);
+        if (float.IsNegativeInfinity(max)) { y.Fill(1f / x.Length); return; } // everything masked: uniform, not NaN
+        TensorPrimitives.Subtract(x, max, y);
+        TensorPrimitives.Exp(y, y);
+        TensorPrimitives.Multiply(y, 1f / TensorPrimitives.Sum(y), y);
+    }
+
+    /// <summary>
+    /// Layer normalisation over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta, with the
+    /// biased variance as in PyTorch.
+    /// </summary>
+    public static Tensor LayerNorm(Tensor x, Tensor gamma, Tensor beta, float eps = 1e-5f)
+    {
+        if (x.Rank == 0) Throw.Shape("LayerNorm", "needs rank >= 1 (it normalises the last axis), got a scalar");
+        int n = x.Shape[^1], rows = n == 0 ? 0 : x.Size / n;
+        if (gamma.Size != n || beta.Size != n) Throw.Shape("LayerNorm", $"gamma {gamma.ShapeString} and beta {beta.ShapeString} must have {n} elements");
+        var result = Uninitialized(x.Shape);
+        var mean = new float[rows]; var rstd = new float[rows];
+        float[] xd = x.Data, yd = result.Data, gammaData = gamma.Data, betaData = beta.Data;
+        int rowGrain = Math.Max(1, ElementwiseGrain / Math.Max(1, n));
+        KernelParallel.ForRanges(rows, rowGrain, (first, last) =>
+        {
+            for (int r = first; r < last; r++)
+            {
+                var xr = xd.AsSpan(r * n, n); var yr = yd.AsSpan(r * n, n);
+                float mu = TensorPrimitives.Sum(xr) / n;
+                TensorPrimitives.Subtract(xr, mu, yr);
+                float variance = TensorPrimitives.SumOfSquares(yr) / n;
+                float rs = 1f / MathF.Sqrt(variance + eps);
+                mean[r] = mu; rstd[r] = rs;
+                TensorPrimitives.Multiply(yr, rs, yr);
+                TensorPrimitives.FusedMultiplyAdd(yr, gammaData, betaData, yr);
+            }
+        });
+        if (!NeedsGrad([x, gamma, beta])) return result;
+        return Record(result, [x, gamma, beta], output =>
+        {
+            var g = output.Grad!;
+            float[]? dx = x.RequiresGrad ? GC.AllocateUninitializedArray<float>(x.Size) : null;
+            bool wantGamma = gamma.RequiresGrad, wantBeta = beta.RequiresGrad;
+            // Each range sums its own dGamma/dBeta; the partial sums are added at the end in row order
+            // (keyed by first row), so the result does not depend on which thread finished first.
+            var partials = new SortedList<int, (float[] Gamma, float[] Beta)>();
+            KernelParallel.ForRanges(rows, rowGrain, (first, last) =>
+            {
+                var dGamma = new float[n]; var dBeta = new float[n];
+                var xhat = new float[n]; var dxhat = new float[n];
+                for (int r = first; r < last; r++)
+                {
+                    var gr = g.AsSpan(r * n, n);
+                    TensorPrimitives.Subtract(xd.AsSpan(r * n, n), mean[r], xhat);
+                    TensorPrimitives.Multiply(xhat, rstd[r], xhat);
+                    if (wantGamma) TensorPrimitives.FusedMultiplyAdd(gr, xhat, dGamma, dGamma);
+                    if (wantBeta) TensorPrimitives.Add(dBeta, gr, dBeta);
+                    if (dx is null) continue;
+                    // dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+                    TensorPrimitives.Multiply(gr, gammaData, dxhat);
+                    float meanD = TensorPrimitives.Sum(dxhat) / n;
+                    float meanDX = TensorPrimitives.Dot(dxhat, xhat) / n;
+                    var d = dx.AsSpan(r * n, n);
+                    TensorPrimitives.Multiply(xhat, -meanDX, d);
+                    TensorPrimitives.Add(d, dxhat, d);
+                    TensorPrimitives.Subtract(d, meanD, d);
+                    TensorPrimitives.Multiply(d, rstd[r], d);
+                }
+                lock (partials) partials.Add(first, (dGamma, dBeta));
+            });
+            foreach (var (dGamma, dBeta) in partials.Values)
+            {
+                if (wantGamma) gamma.AccumulateGrad(dGamma);
+                if (wantBeta) beta.AccumulateGrad(dBeta);
+            }
+            if (dx is not null) x.AccumulateGradOwned(dx);
+        });
+    }
+}

@@ -1,0 +1,105 @@
+using GenSearch.Tensors;
+
+namespace GenSearch.Nn.Tests;
+
+public class ModuleTests
+{
+    private static EncoderDecoder Model(int dim = 8) => new(new EncoderDecoderConfig
+    {
+        SourceVocabulary = 10, TargetVocabulary = 6, Dim = dim, Heads = 2, EncoderLayers = 1, DecoderLayers = 1, FfnDim = 16,
+    }, new Rng(1));
+
+    [Fact]
+    public void ParameterNamesAreDottedPaths()
+    {
+        var names = Model().NamedParameters().Select(p => p.Name).ToList();
+        Assert.Contains("encoder.0.attention.query.weight", names);
+        Assert.Contains("decoder.0.cross_attention.output.bias", names);
+        Assert.Contains("decoder_norm.weight", names);
+        Assert.Contains("head.weight", names);
+        Assert.Equal(names.Count, names.Distinct().Count());
+    }
+
+    [Fact]
+    public void LoadStateDictCopiesValuesAndNamesEveryMismatch()
+    {
+        var source = Model(); var target = new EncoderDecoder(source.Config, new Rng(99));
+        target.LoadStateDict(source.StateDict());
+        foreach (var ((_, a), (_, b)) in source.NamedParameters().Zip(target.NamedParameters()))
+            Assert.Equal(a.Data, b.Data);
+
+        var broken = source.StateDict().ToDictionary(kv => kv.Key, kv => kv.Value);
+        broken.Remove("head.bias");
+        broken["extra.weight"] = Tensor.Zeros(2);
+        broken["head.weight"] = Tensor.Zeros(3, 3);
+        var error = Assert.Throws<InvalidDataException>(() => target.LoadStateDict(broken));
+        Assert.Contains("missing 'head.bias'", error.Message);
+        Assert.Contains("unexpected 'extra.weight'", error.Message);
+        Assert.Contains("'head.weight' has shape [3, 3]", error.Message);
+        target.LoadStateDict(broken.Where(kv => kv.Key != "head.weight").ToDictionary(), strict: false);
+    }
+
+    [Fact]
+    public void AdamWVectorisedUpdateMatchesScalarFormula()
+    {
+        var rng = new Rng(3);
+        for (int n = 0; n <= 64; n++)
+        {
+            float[] p = new float[n], g = new float[n], m = new float[n], v = new float[n];
+            rng.FillNormal(p, 0, 1); rng.FillNormal(g, 0, 1); rng.FillUniform(m, -0.1f, 0.1f); rng.FillUniform(v, 0, 0.1f);
+            float[] p2 = (float[])p.Clone(), m2 = (float[])m.Clone(), v2 = (float[])v.Clone();
+            AdamW.Update(p, g, m, v, 0.99f, 0.9f, 0.999f, 0.01f, 0.3f, 1e-8f);
+            for (int i = 0; i < n; i++)
+            {
+                m2[i] = 0.9f * m2[i] + (1f - 0.9f) * g[i];
+                v2[i] = 0.999f * v2[i] + (1f - 0.999f) * g[i] * g[i];
+                p2[i] = 0.99f * p2[i] - 0.01f * m2[i] / (MathF.Sqrt(v2[i]) / 0.3f + 1e-8f);
+                Assert.Equal(p2[i], p[i], 5);
+                Assert.Equal(m2[i], m[i], 6);
+                Assert.Equal(v2[i], v[i], 6);
+            }
+        }
+    }
+
+    [Fact]
+    public void AdamWMinimisesAQuadraticAndDecaysWeights()
+    {
+        var w = Tensor.FromArray([5f, -3f, 2f, 8f], 2, 2); w.RequiresGrad = true;
+        var target = Tensor.FromArray([1f, 2f, 3f, 4f], 2, 2);
+        var optimizer = new AdamW([("w", w)], new AdamWOptions { LearningRate = 0.1f, WeightDecay = 0f });
+        for (int i = 0; i < 500; i++)
+        {
+            optimizer.ZeroGrad();
+            (w - target).Square().SumAll().Backward();
+            optimizer.StepOnce();
+        }
+        for (int i = 0; i < 4; i++) Assert.Equal(target.Data[i], w.Data[i], 1);
+
+        // With a zero gradient, only the decoupled decay moves the weights: p *= 1 - lr * wd.
+        var d = Tensor.FromArray([1f, 1f], 1, 2); d.RequiresGrad = true; d.Grad = new float[2];
+        new AdamW([("d", d)], new AdamWOptions { LearningRate = 0.1f, WeightDecay = 0.5f }).StepOnce();
+        Assert.Equal(0.95f, d.Data[0], 6);
+    }
+
+    [Fact]
+    public void ClipGradNormScalesToTheLimit()
+    {
+        var a = Tensor.Zeros(2); a.Grad = [3f, 0f];
+        var b = Tensor.Zeros(1); b.Grad = [4f];
+        float norm = AdamW.ClipGradNorm([a, b], 1f);
+        Assert.Equal(5f, norm, 5);
+        Assert.Equal(0.6f, a.Grad[0], 4);
+        Assert.Equal(0.8f, b.Grad[0], 4);
+    }
+
+    [Fact]
+    public void WarmupThenCosine()
+    {
+        var s = new WarmupCosineSchedule(1f, 10, 110, 0.1f);
+        Assert.Equal(0.1f, s.At(0), 5);
+        Assert.Equal(1f, s.At(9), 5);
+        Assert.Equal(1f, s.At(10), 5);
+        Assert.Equal(0.55f, s.At(60), 5);
+        Assert.Equal(0.1f, s.At(110), 5);
+    }
+}
