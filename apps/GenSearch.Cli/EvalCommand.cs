@@ -1,0 +1,157 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using GenSearch.Data;
+using GenSearch.Evaluation;
+using GenSearch.Retrieval;
+using GenSearch.Text;
+
+namespace GenSearch.Cli;
+
+/// <summary>
+/// <c>gensearch eval --data DIR --split dev --retriever bm25 [--run out.trec] [--report out.md|out.json]</c>:
+/// retrieves for every judged query of the split, scores the run and prints the metrics table.
+/// </summary>
+internal static class EvalCommand
+{
+    public static Command Create()
+    {
+        var data = new Option<string>("--data") { Description = "BEIR directory (corpus.jsonl, queries.jsonl, qrels/<split>.tsv).", Required = true };
+        var split = new Option<string>("--split") { Description = "Which qrels to evaluate on (qrels/<split>.tsv).", DefaultValueFactory = _ => "dev" };
+        var retriever = new Option<string>("--retriever") { Description = "The retriever to evaluate.", DefaultValueFactory = _ => "bm25" };
+        retriever.AcceptOnlyFromAmong("bm25");
+        var fromRun = new Option<string?>("--from-run") { Description = "Score this TREC run file (from any tool) instead of retrieving." };
+        var run = new Option<string?>("--run") { Description = "Write the run here in TREC format (qid Q0 docid rank score tag)." };
+        var report = new Option<string?>("--report") { Description = "Write a report here: Markdown for .md, JSON for .json." };
+        var k = new Option<int>("--k", "-k") { Description = "Results retrieved per query (at least the largest cut-off).", DefaultValueFactory = _ => 100 };
+        var threshold = new Option<int?>("--threshold") { Description = "Lowest grade that counts as relevant (default: 1 when grades go up to 2, else the top grade minus 1; homedepot: 3)." };
+        var k1 = new Option<float>("--k1") { Description = "BM25 k1 (term-frequency saturation).", DefaultValueFactory = _ => new Bm25Options().K1 };
+        var b = new Option<float>("--b") { Description = "BM25 b (length normalisation, 0..1).", DefaultValueFactory = _ => new Bm25Options().B };
+        var stop = new Option<bool>("--stopwords") { Description = "BM25: drop English stop words." };
+        var noStem = new Option<bool>("--no-stem") { Description = "BM25: do not stem." };
+        var command = new Command("eval", "Evaluate a retriever on a split: Recall, MRR, NDCG and hit rate at 10 and 100, with breakdowns.")
+        {
+            data, split, retriever, fromRun, run, report, k, threshold, k1, b, stop, noStem,
+        };
+        command.SetAction(parse => CliSupport.Guard(() =>
+        {
+            var set = CliSupport.OpenData(parse.GetValue(data));
+            string splitName = parse.GetValue(split)!;
+            int topK = parse.GetValue(k);
+            if (topK <= 0) throw new CliException("--k must be positive");
+            string? reportPath = parse.GetValue(report);
+            if (reportPath != null && !reportPath.EndsWith(".md", StringComparison.OrdinalIgnoreCase) && !reportPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+                throw new CliException($"--report '{reportPath}': the extension picks the format, .md or .json");
+
+            var queries = set.Queries().ToDictionary(q => q.Id, StringComparer.Ordinal);
+            Bm25? index = null;
+            HashSet<string> docIds;
+            string tag;
+            if (parse.GetValue(fromRun) is { } runIn)
+            {
+                docIds = set.Corpus().Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
+                tag = Path.GetFileNameWithoutExtension(runIn);
+            }
+            else
+            {
+                var options = new Bm25Options { K1 = parse.GetValue(k1), B = parse.GetValue(b), RemoveStopWords = parse.GetValue(stop), Stem = !parse.GetValue(noStem) };
+                var (built, seconds) = CliSupport.BuildBm25(set, options);
+                index = built;
+                CliSupport.Note($"indexed {index.Count:N0} documents, {index.TermCount:N0} terms in {seconds:F2} s (k1={options.K1}, b={options.B})");
+                docIds = index.DocIds.ToHashSet(StringComparer.Ordinal);
+                tag = "bm25";
+            }
+
+            var qrels = set.Qrels(splitName, queries.Keys.ToHashSet(StringComparer.Ordinal), docIds, CliSupport.Note).Qrels;
+            if (qrels.QueryCount == 0) throw new CliException($"{set.QrelsPath(splitName)}: no judgments left to evaluate");
+            int minGrade = parse.GetValue(threshold) ?? AutoThreshold(qrels);
+            var evalOptions = new EvaluationOptions { RelevanceThreshold = minGrade };
+            if (topK < evalOptions.Cutoffs.Max()) CliSupport.Note($"note: --k {topK} is below the largest cut-off {evalOptions.Cutoffs.Max()}");
+
+            Run result;
+            if (index == null) result = TrecRun.Read(parse.GetValue(fromRun)!);
+            else
+            {
+                var batch = qrels.QueryIds.Select(id => queries[id]).ToArray();
+                var sw = Stopwatch.StartNew();
+                result = CliSupport.WithProgress($"searching {batch.Length:N0} queries", batch.Length, progress =>
+                {
+                    var r = new Run();
+                    const int chunk = 256;
+                    for (int start = 0; start < batch.Length; start += chunk)
+                    {
+                        var part = batch[start..Math.Min(batch.Length, start + chunk)];
+                        var hits = index.Search(part, topK);
+                        for (int i = 0; i < part.Length; i++)
+                            r.Set(part[i].Id, hits[i].Select(h => new RankedDoc(h.Id, h.Score)).ToArray());
+                        progress(start + part.Length);
+                    }
+                    return r;
+                });
+                CliSupport.Note($"searched {batch.Length:N0} queries in {sw.Elapsed.TotalSeconds:F2} s ({batch.Length / sw.Elapsed.TotalSeconds:N0} queries/s)");
+            }
+
+            var segmentations = Segmentations(set, splitName, qrels, queries, minGrade);
+            var evaluation = Evaluator.Evaluate(qrels, result, evalOptions, segmentations);
+            string title = $"{tag} on {Path.GetFileName(Path.GetFullPath(set.Directory).TrimEnd('/'))} {splitName}";
+            var markdown = Report.Markdown(evaluation, title);
+            Console.Write(markdown);
+
+            if (parse.GetValue(run) is { } runOut) { TrecRun.Write(result, runOut, tag); CliSupport.Note($"run written to {runOut}"); }
+            if (reportPath != null)
+            {
+                var meta = new Dictionary<string, string> { ["retriever"] = tag, ["data"] = set.Directory, ["split"] = splitName };
+                if (index != null) { meta["k1"] = index.Options.K1.ToString(CultureInfo.InvariantCulture); meta["b"] = index.Options.B.ToString(CultureInfo.InvariantCulture); }
+                File.WriteAllText(reportPath, reportPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? Report.Json(evaluation, meta) : markdown);
+                CliSupport.Note($"report written to {reportPath}");
+            }
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>1 for binary or 0..2 scales; otherwise the top grade minus one (homedepot's 0..4 gives 3).</summary>
+    private static int AutoThreshold(Qrels qrels)
+    {
+        int max = qrels.QueryIds.SelectMany(q => qrels.For(q).Values).DefaultIfEmpty(1).Max();
+        return max <= 2 ? 1 : max - 1;
+    }
+
+    /// <summary>
+    /// The breakdowns: whether a query's relevant items are relevant to some training query (seen),
+    /// how often the query text occurs in the training log (interactions, else the train split's
+    /// queries), and the query's length in words.
+    /// </summary>
+    private static List<QuerySegmentation> Segmentations(BeirDataset set, string split, Qrels qrels, Dictionary<string, Query> queries, int threshold)
+    {
+        var result = new List<QuerySegmentation>();
+        if (split != "train" && File.Exists(set.QrelsPath("train")))
+        {
+            var train = BeirReader.ReadQrels(set.QrelsPath("train")).Qrels;
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var q in train.QueryIds)
+                foreach (var (doc, grade) in train.For(q))
+                    if (grade >= threshold) seen.Add(doc);
+            result.Add(new QuerySegmentation("relevant items seen in training", qid =>
+            {
+                var relevant = qrels.For(qid).Where(kv => kv.Value >= threshold).Select(kv => kv.Key).ToArray();
+                int n = relevant.Count(seen.Contains);
+                return n == relevant.Length ? "all seen" : n == 0 ? "none seen" : "some seen";
+            }));
+
+            var frequency = new Dictionary<string, int>(StringComparer.Ordinal);
+            IEnumerable<string> log = set.HasInteractions
+                ? set.Interactions().Select(i => i.Query)
+                : train.QueryIds.Where(queries.ContainsKey).Select(q => queries[q].Text);
+            foreach (var text in log) { var key = Key(text); frequency[key] = frequency.GetValueOrDefault(key) + 1; }
+            string source = set.HasInteractions ? "interactions" : "train queries";
+            result.Add(new QuerySegmentation($"query frequency in {source}", qid =>
+                frequency.GetValueOrDefault(Key(queries[qid].Text)) switch { >= 10 => "head (10+)", >= 2 => "torso (2-9)", 1 => "seen once", _ => "unseen" }));
+        }
+        result.Add(new QuerySegmentation("query length in words", qid =>
+            WordSplitter.Words(queries[qid].Text).Count switch { <= 1 => "1", 2 => "2", 3 => "3", _ => "4+" }));
+        return result;
+
+        static string Key(string text) => string.Join(' ', WordSplitter.Words(text));
+    }
+}

@@ -1,0 +1,34 @@
+namespace GenSearch.Data;
+
+/// <summary>
+/// A catalog item from <c>corpus.jsonl</c>: <c>{"_id", "title", "text"}</c> with optional numeric
+/// <c>"features"</c> and a precomputed <c>"vector"</c>.
+/// </summary>
+public sealed record Document(string Id, string Title, string Text)
+{
+    /// <summary>Named numeric features; null when the line has none.</summary>
+    public IReadOnlyDictionary<string, double>? Features { get; init; }
+    /// <summary>A precomputed embedding; null when the line has none.</summary>
+    public float[]? Vector { get; init; }
+}
+
+/// <summary>
+/// A query from <c>queries.jsonl</c> (<c>{"_id", "text"}</c>, optional <c>"user"</c>), and the record every
+/// retriever takes: later retrievers read the user and their context, BM25 reads the text only.
+/// </summary>
+public sealed record Query(string Id, string Text)
+{
+    /// <summary>The user who issued the query, when known.</summary>
+    public string? User { get; init; }
+    /// <summary>
+    /// The user's recent history (earlier queries and clicked item ids, oldest first), when known;
+    /// filled from the interactions log for personalised retrievers.
+    /// </summary>
+    public IReadOnlyList<string>? Context { get; init; }
+}
+
+/// <summary>
+/// One event of the search log <c>interactions.jsonl</c>:
+/// <c>{"user", "query", "item", "ts", "signals": {"click": 1, "watch_s": 12.5, ...}}</c>.
+/// </summary>
+public sealed record Interaction(string User, string Query, string? Item, double Timestamp, IReadOnlyDictionary<string, double> Signals);

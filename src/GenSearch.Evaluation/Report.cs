@@ -1,0 +1,84 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace GenSearch.Evaluation;
+
+/// <summary>Markdown and JSON reports of an <see cref="EvaluationResult"/>.</summary>
+public static class Report
+{
+    /// <summary>
+    /// The headline metrics as a Markdown table (one row per metric), then each breakdown as a table.
+    /// Readable on a terminal as it is; <paramref name="title"/> heads it.
+    /// </summary>
+    public static string Markdown(EvaluationResult result, string title)
+    {
+        var sb = new StringBuilder();
+        sb.Append("## ").AppendLine(title).AppendLine();
+        sb.AppendLine($"{result.Queries} queries with a relevant item (grade >= {result.Options.RelevanceThreshold}); " +
+                      $"{result.SkippedNoRelevant} judged queries without one left out; {result.MissingFromRun} with no results.");
+        sb.AppendLine();
+        sb.AppendLine("| metric | value |").AppendLine("|---|---:|");
+        foreach (var (name, value) in result.Metrics) sb.AppendLine($"| {name} | {F(value)} |");
+        foreach (var breakdown in result.Breakdowns)
+        {
+            var names = result.Metrics.Select(m => m.Key).ToArray();
+            sb.AppendLine().Append("### by ").AppendLine(breakdown.Name).AppendLine();
+            sb.Append("| bucket | queries | ").Append(string.Join(" | ", names)).AppendLine(" |");
+            sb.Append("|---|---:|").Append(string.Concat(names.Select(_ => "---:|"))).AppendLine();
+            foreach (var b in breakdown.Buckets)
+                sb.Append($"| {b.Bucket} | {b.Queries} | ").Append(string.Join(" | ", names.Select(n => F(b.Metrics[n])))).AppendLine(" |");
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// A JSON report: each metric as a top-level key ("Recall@10": 0.45, ...), "queries" (the count
+    /// evaluated), "relevance_threshold", "breakdowns" and "per_query"; <paramref name="meta"/> adds
+    /// top-level string fields such as the retriever and split.
+    /// </summary>
+    public static string Json(EvaluationResult result, IReadOnlyDictionary<string, string>? meta = null)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            foreach (var (k, v) in meta ?? new Dictionary<string, string>()) w.WriteString(k, v);
+            foreach (var (name, value) in result.Metrics) w.WriteNumber(name, Math.Round(value, 6));
+            w.WriteNumber("queries", result.Queries);
+            w.WriteNumber("skipped_no_relevant", result.SkippedNoRelevant);
+            w.WriteNumber("missing_from_run", result.MissingFromRun);
+            w.WriteNumber("relevance_threshold", result.Options.RelevanceThreshold);
+            w.WriteStartObject("breakdowns");
+            foreach (var b in result.Breakdowns)
+            {
+                w.WriteStartArray(b.Name);
+                foreach (var bucket in b.Buckets)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("bucket", bucket.Bucket);
+                    w.WriteNumber("queries", bucket.Queries);
+                    foreach (var (n, v) in bucket.Metrics) w.WriteNumber(n, Math.Round(v, 6));
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+            }
+            w.WriteEndObject();
+            w.WriteStartArray("per_query");
+            foreach (var q in result.PerQuery)
+            {
+                w.WriteStartObject();
+                w.WriteString("query", q.QueryId);
+                w.WriteNumber("relevant", q.Relevant);
+                w.WriteNumber("retrieved", q.Retrieved);
+                foreach (var (n, v) in q.Metrics) w.WriteNumber(n, Math.Round(v, 6));
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    private static string F(double v) => v.ToString("F4", CultureInfo.InvariantCulture);
+}
