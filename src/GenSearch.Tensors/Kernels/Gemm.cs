@@ -138,9 +138,9 @@ public static unsafe class Gemm
 
     private static void CheckMatrix(string name, int rows, int cols, int ld, int length, int batch, long stride)
     {
-        if (ld < Math.Max(1, cols))
+        if (rows == 0 || cols == 0) return; // an empty matrix addresses nothing, whatever its leading dimension
+        if (ld < cols)
             Fail($"Sgemm: leading dimension of {name} is {ld}, less than its {cols} stored columns");
-        if (rows == 0 || cols == 0) return;
         long needed = (long)(batch - 1) * stride + (long)(rows - 1) * ld + cols;
         if (needed > length)
             Fail($"Sgemm: {name} needs {needed} elements for {batch} x {rows} x {cols} (ld {ld}, stride {stride}) but has {length}");
