@@ -77,7 +77,6 @@ public sealed class DenseBenchmark : IBenchmark
         }
 
         var faiss = Faiss(all, count, options);
-        if (faiss is null) yield break;
         foreach (var (name, value) in faiss) yield return (name, value);
         double faissExactQps = Queries / faiss["faiss_flat_search_s"];
         double faissHnswQps = Queries / faiss["faiss_hnsw_search_s"];
@@ -103,37 +102,20 @@ public sealed class DenseBenchmark : IBenchmark
         return sum / truth.Length;
     }
 
-    /// <summary>Runs bench/reference/dense_faiss.py on the same vectors; null (with a note) when faiss is missing.</summary>
-    private static Dictionary<string, double>? Faiss(float[] all, int count, HnswOptions options)
+    /// <summary>Runs bench/reference/dense_faiss.py on the same vectors (written to a temporary file).</summary>
+    private static Dictionary<string, double> Faiss(float[] all, int count, HnswOptions options)
     {
-        const string python = "/usr/bin/python3";
-        string script = Path.GetFullPath("bench/reference/dense_faiss.py");
-        if (!File.Exists(python) || !File.Exists(script))
-        {
-            Console.Error.WriteLine($"# dense: no faiss reference ({python} or {script} missing)");
-            return null;
-        }
+        const string script = "bench/reference/dense_faiss.py";
         string dataPath = Path.Combine(Path.GetTempPath(), $"gensearch-dense-{Environment.ProcessId}.f32");
+        // Idle OpenMP threads sleep instead of spinning (the child inherits this): on a shared machine spinning steals the cores.
+        Environment.SetEnvironmentVariable("OMP_WAIT_POLICY", "PASSIVE");
         try
         {
             File.WriteAllBytes(dataPath, MemoryMarshal.AsBytes(all.AsSpan()).ToArray());
-            var info = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true };
-            // Idle OpenMP threads sleep instead of spinning: on a shared machine spinning steals the cores.
-            info.Environment["OMP_WAIT_POLICY"] = "PASSIVE";
-            foreach (var a in new object[] { script, dataPath, Dim, count, Queries, K, Threads, options.M, options.EfConstruction, options.EfSearch })
-                info.ArgumentList.Add(Convert.ToString(a, CultureInfo.InvariantCulture)!);
-            using var process = Process.Start(info)!;
-            var stderr = process.StandardError.ReadToEndAsync();
-            string stdout = process.StandardOutput.ReadToEnd();
-            process.WaitForExit();
-            if (process.ExitCode != 0)
-            {
-                Console.Error.WriteLine($"# dense: faiss reference failed (is faiss installed for {python}?): {stderr.Result.Trim()}");
-                return null;
-            }
-            return stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-                .Select(l => l.Split(": "))
-                .ToDictionary(p => p[0], p => double.Parse(p[1], CultureInfo.InvariantCulture));
+            var arguments = new object[] { dataPath, Dim, count, Queries, K, Threads, options.M, options.EfConstruction, options.EfSearch }
+                .Select(a => Convert.ToString(a, CultureInfo.InvariantCulture)!);
+            // Two HNSW builds of 100k vectors take minutes on a loaded machine.
+            return PythonReference.Run(script, arguments, TimeSpan.FromMinutes(40), "faiss", "numpy");
         }
         finally
         {

@@ -3,8 +3,9 @@ namespace GenSearch.Retrieval.Dense;
 /// <summary>
 /// Parameters of an <see cref="HnswIndex"/> (Malkov and Yashunin, "Efficient and robust approximate
 /// nearest neighbor search using Hierarchical Navigable Small World graphs", 2016/2018). The defaults
-/// are those of faiss's <c>IndexHNSWFlat(d, 32)</c> halved in links and raised in search breadth: they
-/// give recall@10 above 0.95 on clustered 32- to 128-dimensional sets of up to 100k vectors.
+/// (M 16, efConstruction 100, efSearch 64; hnswlib uses 16 / 200 / 10, faiss 32 / 40 / 16) give
+/// recall@10 of 0.99 or more on the clustered 32- and 128-dimensional sets of the tests and the
+/// dense benchmark (5k and 100k vectors).
 /// </summary>
 public sealed record HnswOptions
 {

@@ -18,13 +18,13 @@ internal static class VectorMath
             throw new ArgumentException(
                 $"{what}: {values.Length} floats is not a whole number of rows of dimension {dimension} " +
                 $"({values.Length / dimension} rows and {values.Length % dimension} left over)", what);
-        long rows = values.Length / dimension;
+        int rows = values.Length / dimension;
         for (int i = 0; i < values.Length; i++)
         {
             if (!float.IsFinite(values[i]))
                 throw new ArgumentException($"{what}: row {i / dimension}, column {i % dimension} is {values[i]}; vectors must be finite", what);
         }
-        return (int)rows;
+        return rows;
     }
 
     /// <summary>Throws when <paramref name="k"/> is not positive.</summary>
