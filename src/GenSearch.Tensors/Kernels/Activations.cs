@@ -1,12 +1,13 @@
-using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 
 namespace GenSearch.Tensors.Kernels;
 
 /// <summary>
-/// GELU (tanh approximation, as in GPT-2 and BERT) and its derivative, vectorised, with the scalar
-/// formulas beside them as the twins the tests compare against.
-/// gelu(x) = 0.5 x (1 + tanh(c (x + 0.044715 x^3))), c = sqrt(2 / pi).
+/// GELU (tanh approximation, as in GPT-2 and BERT) and its derivative in one vectorised pass each,
+/// with the scalar formulas beside them as the twins the tests compare against.
+/// gelu(x) = 0.5 x (1 + tanh(u)), u = c (x + 0.044715 x^3), c = sqrt(2 / pi).
+/// Since 0.5 (1 + tanh u) = sigmoid(2u), gelu(x) = x * s with s = 1 / (1 + e^(-2u)), and
+/// gelu'(x) = s + 2 x s (1 - s) u'(x): one exponential per element, forward or backward.
 /// </summary>
 public static class Activations
 {
@@ -17,57 +18,44 @@ public static class Activations
     public static void Gelu(ReadOnlySpan<float> x, Span<float> dst)
     {
         if (dst.Length < x.Length) throw new ArgumentException("destination too short");
-        dst = dst[..x.Length];
-        // u = c (x + a x^3), then tanh(u) in place, then 0.5 x (1 + tanh u).
         int i = 0;
-        var vc = Vector256.Create(C); var va = Vector256.Create(A);
-        for (; i <= x.Length - 8; i += 8)
+        if (Vector256.IsHardwareAccelerated)
         {
-            var v = Vector256.Create(x.Slice(i, 8));
-            (vc * (v + va * v * v * v)).CopyTo(dst.Slice(i, 8));
+            var minusTwoC = Vector256.Create(-2f * C); var a = Vector256.Create(A); var one = Vector256.Create(1f);
+            for (; i <= x.Length - 8; i += 8)
+            {
+                var v = Vector256.Create(x.Slice(i, 8));
+                var e = Vector256.Exp(minusTwoC * (v + a * v * v * v));
+                (v / (one + e)).CopyTo(dst.Slice(i, 8));
+            }
         }
-        for (; i < x.Length; i++) dst[i] = C * (x[i] + A * x[i] * x[i] * x[i]);
-        TensorPrimitives.Tanh(dst, dst);
-        i = 0;
-        var half = Vector256.Create(0.5f); var one = Vector256.Create(1f);
-        for (; i <= x.Length - 8; i += 8)
-        {
-            var v = Vector256.Create(x.Slice(i, 8));
-            var t = Vector256.Create(dst.Slice(i, 8));
-            (half * v * (one + t)).CopyTo(dst.Slice(i, 8));
-        }
-        for (; i < x.Length; i++) dst[i] = 0.5f * x[i] * (1f + dst[i]);
+        for (; i < x.Length; i++) dst[i] = GeluScalar(x[i]);
     }
 
-    /// <summary>dx += dy * gelu'(x). <paramref name="scratch"/> holds x.Length floats.</summary>
-    public static void GeluBackwardAdd(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, Span<float> scratch)
+    /// <summary>dx += dy * gelu'(x).</summary>
+    public static void GeluBackwardAdd(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
     {
-        int n = x.Length;
-        var t = scratch[..n];
-        for (int i = 0; i < n; i++) t[i] = C * (x[i] + A * x[i] * x[i] * x[i]);
-        TensorPrimitives.Tanh(t, t);
-        int j = 0;
-        var half = Vector256.Create(0.5f); var one = Vector256.Create(1f);
-        var c3 = Vector256.Create(3f * A); var vc = Vector256.Create(C);
-        for (; j <= n - 8; j += 8)
+        if (dy.Length < x.Length || dx.Length < x.Length) throw new ArgumentException("gradient spans too short");
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
         {
-            var v = Vector256.Create(x.Slice(j, 8));
-            var th = Vector256.Create(t.Slice(j, 8));
-            var du = vc * (one + c3 * v * v);
-            var d = half * (one + th) + half * v * (one - th * th) * du;
-            (Vector256.Create(dx.Slice(j, 8)) + Vector256.Create(dy.Slice(j, 8)) * d).CopyTo(dx.Slice(j, 8));
+            var minusTwoC = Vector256.Create(-2f * C); var a = Vector256.Create(A); var one = Vector256.Create(1f);
+            var twoC = Vector256.Create(2f * C); var threeA = Vector256.Create(3f * A);
+            for (; i <= x.Length - 8; i += 8)
+            {
+                var v = Vector256.Create(x.Slice(i, 8));
+                var s = one / (one + Vector256.Exp(minusTwoC * (v + a * v * v * v)));
+                var derivative = s + v * s * (one - s) * twoC * (one + threeA * v * v);
+                (Vector256.Create(dx.Slice(i, 8)) + Vector256.Create(dy.Slice(i, 8)) * derivative).CopyTo(dx.Slice(i, 8));
+            }
         }
-        for (; j < n; j++)
-        {
-            float du = C * (1f + 3f * A * x[j] * x[j]);
-            dx[j] += dy[j] * (0.5f * (1f + t[j]) + 0.5f * x[j] * (1f - t[j] * t[j]) * du);
-        }
+        for (; i < x.Length; i++) dx[i] += dy[i] * GeluDerivativeScalar(x[i]);
     }
 
-    /// <summary>The scalar twin of <see cref="Gelu"/>.</summary>
+    /// <summary>The scalar twin of <see cref="Gelu"/>, written in the tanh form.</summary>
     public static float GeluScalar(float x) => 0.5f * x * (1f + MathF.Tanh(C * (x + A * x * x * x)));
 
-    /// <summary>The scalar twin of the GELU derivative.</summary>
+    /// <summary>The scalar twin of the GELU derivative, in the tanh form.</summary>
     public static float GeluDerivativeScalar(float x)
     {
         float t = MathF.Tanh(C * (x + A * x * x * x));

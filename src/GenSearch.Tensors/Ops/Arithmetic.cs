@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using GenSearch.Tensors.Kernels;
 
 namespace GenSearch.Tensors;
 
@@ -51,7 +52,9 @@ public sealed partial class Tensor
         if (a.SameShape(b))
         {
             result = Uninitialized(a.Shape);
-            ApplyRow(op, a.Data, true, b.Data, true, result.Data);
+            float[] x = a.Data, y = b.Data, z = result.Data;
+            KernelParallel.ForRanges(z.Length, ElementwiseGrain, (start, end) =>
+                ApplyRow(op, x.AsSpan(start, end - start), true, y.AsSpan(start, end - start), true, z.AsSpan(start, end - start)));
         }
         else
         {

@@ -28,7 +28,7 @@ public sealed partial class Tensor
         var probs = GC.AllocateUninitializedArray<float>(batch * heads * tq * tk); // [B, H, Tq, Tk], kept for the backward
         float[] qd = q.Data, kd = k.Data, vd = v.Data, od = result.Data;
 
-        ParallelFor(batch * heads, bh =>
+        KernelParallel.For(batch * heads, 4, bh =>
         {
             int b = bh / heads, h = bh % heads;
             int qOff = b * tq * dim + h * dh, kOff = b * tk * dim + h * dh;
@@ -53,7 +53,7 @@ public sealed partial class Tensor
             float[]? dq = q.RequiresGrad ? q.GradBuffer() : null;
             float[]? dk = k.RequiresGrad ? k.GradBuffer() : null;
             float[]? dv = v.RequiresGrad ? v.GradBuffer() : null;
-            ParallelFor(batch * heads, bh =>
+            KernelParallel.For(batch * heads, 4, bh =>
             {
                 int b = bh / heads, h = bh % heads;
                 int qOff = b * tq * dim + h * dh, kOff = b * tk * dim + h * dh;
@@ -79,19 +79,4 @@ public sealed partial class Tensor
         });
     }
 
-    /// <summary>Runs body(0..count-1) on up to <see cref="KernelThreads.Count"/> threads, in contiguous chunks.</summary>
-    internal static void ParallelFor(int count, Action<int> body)
-    {
-        int threads = Math.Min(KernelThreads.Count, count);
-        if (threads <= 1)
-        {
-            for (int i = 0; i < count; i++) body(i);
-            return;
-        }
-        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
-        {
-            int start = (int)((long)count * t / threads), end = (int)((long)count * (t + 1) / threads);
-            for (int i = start; i < end; i++) body(i);
-        });
-    }
 }

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using GenSearch.Tensors.Kernels;
 
 namespace GenSearch.Tensors;
 
@@ -69,24 +70,20 @@ public sealed partial class Tensor
     {
         if (p < 0f || p >= 1f) Throw.Argument($"Dropout probability {p} is outside [0, 1)");
         if (!training || p == 0f) return this;
-        float scale = 1f / (1f - p);
-        uint threshold = (uint)(p * 4294967296.0);
-        var keep = new byte[Size];
+        // The mask holds 1 / (1 - p) or 0 per element; the backward multiplies by the same mask.
+        var mask = GC.AllocateUninitializedArray<float>(Size);
+        DropoutMask.Fill(mask, p, rng.NextUInt64());
         var result = Uninitialized(Shape);
-        for (int i = 0; i < Size; i += 2)
-        {
-            // One 64-bit draw decides two elements.
-            ulong bits = rng.NextUInt64();
-            keep[i] = (uint)bits >= threshold ? (byte)1 : (byte)0;
-            if (i + 1 < Size) keep[i + 1] = (uint)(bits >> 32) >= threshold ? (byte)1 : (byte)0;
-        }
-        for (int i = 0; i < Size; i++) result.Data[i] = keep[i] != 0 ? Data[i] * scale : 0f;
+        float[] x = Data, y = result.Data;
+        KernelParallel.ForRanges(Size, ElementwiseGrain, (start, end) =>
+            TensorPrimitives.Multiply(x.AsSpan(start, end - start), mask.AsSpan(start, end - start), y.AsSpan(start, end - start)));
         if (!NeedsGrad(this)) return result;
         return Record(result, [this], output =>
         {
             var dx = GC.AllocateUninitializedArray<float>(Size);
             var g = output.Grad!;
-            for (int i = 0; i < Size; i++) dx[i] = keep[i] != 0 ? g[i] * scale : 0f;
+            KernelParallel.ForRanges(Size, ElementwiseGrain, (start, end) =>
+                TensorPrimitives.Multiply(g.AsSpan(start, end - start), mask.AsSpan(start, end - start), dx.AsSpan(start, end - start)));
             AccumulateGradOwned(dx);
         });
     }

@@ -103,7 +103,12 @@ public sealed partial class Tensor
         {
             var g = output.Grad!;
             if (x.RequiresGrad)
-                Gemm.Sgemm(false, false, rows, inDim, outDim, 1f, g, outDim, weight.Data, inDim, x.Grad is null ? 0f : 1f, x.GradBuffer(), inDim);
+            {
+                // The first gradient into x is written (beta 0) into fresh storage, later ones added.
+                float beta = x.Grad is null ? 0f : 1f;
+                x.Grad ??= GC.AllocateUninitializedArray<float>(x.Size);
+                Gemm.Sgemm(false, false, rows, inDim, outDim, 1f, g, outDim, weight.Data, inDim, beta, x.Grad, inDim);
+            }
             if (weight.RequiresGrad)
                 Gemm.Sgemm(true, false, outDim, inDim, rows, 1f, g, outDim, x.Data, inDim, 1f, weight.GradBuffer(), inDim);
             if (bias is not null && bias.RequiresGrad)

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using GenSearch.Tensors.Kernels;
 
 namespace GenSearch.Tensors;
 
@@ -93,42 +94,58 @@ public sealed partial class Tensor
         if (gamma.Size != n || beta.Size != n) Throw.Shape("LayerNorm", $"gamma {gamma.ShapeString} and beta {beta.ShapeString} must have {n} elements");
         var result = Uninitialized(x.Shape);
         var mean = new float[rows]; var rstd = new float[rows];
-        for (int r = 0; r < rows; r++)
+        float[] xd = x.Data, yd = result.Data, gammaData = gamma.Data, betaData = beta.Data;
+        int rowGrain = Math.Max(1, ElementwiseGrain / Math.Max(1, n));
+        KernelParallel.ForRanges(rows, rowGrain, (first, last) =>
         {
-            var xr = x.Data.AsSpan(r * n, n); var yr = result.Data.AsSpan(r * n, n);
-            float mu = TensorPrimitives.Sum(xr) / n;
-            TensorPrimitives.Subtract(xr, mu, yr);
-            float variance = TensorPrimitives.SumOfSquares(yr) / n;
-            float rs = 1f / MathF.Sqrt(variance + eps);
-            mean[r] = mu; rstd[r] = rs;
-            TensorPrimitives.Multiply(yr, rs, yr);
-            TensorPrimitives.FusedMultiplyAdd(yr, gamma.Data, beta.Data, yr);
-        }
+            for (int r = first; r < last; r++)
+            {
+                var xr = xd.AsSpan(r * n, n); var yr = yd.AsSpan(r * n, n);
+                float mu = TensorPrimitives.Sum(xr) / n;
+                TensorPrimitives.Subtract(xr, mu, yr);
+                float variance = TensorPrimitives.SumOfSquares(yr) / n;
+                float rs = 1f / MathF.Sqrt(variance + eps);
+                mean[r] = mu; rstd[r] = rs;
+                TensorPrimitives.Multiply(yr, rs, yr);
+                TensorPrimitives.FusedMultiplyAdd(yr, gammaData, betaData, yr);
+            }
+        });
         if (!NeedsGrad([x, gamma, beta])) return result;
         return Record(result, [x, gamma, beta], output =>
         {
             var g = output.Grad!;
             float[]? dx = x.RequiresGrad ? GC.AllocateUninitializedArray<float>(x.Size) : null;
-            float[]? dGamma = gamma.RequiresGrad ? gamma.GradBuffer() : null;
-            float[]? dBeta = beta.RequiresGrad ? beta.GradBuffer() : null;
-            var xhat = new float[n]; var dxhat = new float[n];
-            for (int r = 0; r < rows; r++)
+            bool wantGamma = gamma.RequiresGrad, wantBeta = beta.RequiresGrad;
+            // Each range sums its own dGamma/dBeta; the partial sums are added at the end.
+            var partials = new List<(float[] Gamma, float[] Beta)>();
+            KernelParallel.ForRanges(rows, rowGrain, (first, last) =>
             {
-                var gr = g.AsSpan(r * n, n);
-                TensorPrimitives.Subtract(x.Data.AsSpan(r * n, n), mean[r], xhat);
-                TensorPrimitives.Multiply(xhat, rstd[r], xhat);
-                if (dGamma is not null) TensorPrimitives.FusedMultiplyAdd(gr, xhat, dGamma, dGamma);
-                if (dBeta is not null) TensorPrimitives.Add(dBeta, gr, dBeta);
-                if (dx is null) continue;
-                // dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
-                TensorPrimitives.Multiply(gr, gamma.Data, dxhat);
-                float meanD = TensorPrimitives.Sum(dxhat) / n;
-                float meanDX = TensorPrimitives.Dot(dxhat, xhat) / n;
-                var d = dx.AsSpan(r * n, n);
-                TensorPrimitives.Multiply(xhat, -meanDX, d);
-                TensorPrimitives.Add(d, dxhat, d);
-                TensorPrimitives.Subtract(d, meanD, d);
-                TensorPrimitives.Multiply(d, rstd[r], d);
+                var dGamma = new float[n]; var dBeta = new float[n];
+                var xhat = new float[n]; var dxhat = new float[n];
+                for (int r = first; r < last; r++)
+                {
+                    var gr = g.AsSpan(r * n, n);
+                    TensorPrimitives.Subtract(xd.AsSpan(r * n, n), mean[r], xhat);
+                    TensorPrimitives.Multiply(xhat, rstd[r], xhat);
+                    if (wantGamma) TensorPrimitives.FusedMultiplyAdd(gr, xhat, dGamma, dGamma);
+                    if (wantBeta) TensorPrimitives.Add(dBeta, gr, dBeta);
+                    if (dx is null) continue;
+                    // dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+                    TensorPrimitives.Multiply(gr, gammaData, dxhat);
+                    float meanD = TensorPrimitives.Sum(dxhat) / n;
+                    float meanDX = TensorPrimitives.Dot(dxhat, xhat) / n;
+                    var d = dx.AsSpan(r * n, n);
+                    TensorPrimitives.Multiply(xhat, -meanDX, d);
+                    TensorPrimitives.Add(d, dxhat, d);
+                    TensorPrimitives.Subtract(d, meanD, d);
+                    TensorPrimitives.Multiply(d, rstd[r], d);
+                }
+                lock (partials) partials.Add((dGamma, dBeta));
+            });
+            foreach (var (dGamma, dBeta) in partials)
+            {
+                if (wantGamma) gamma.AccumulateGrad(dGamma);
+                if (wantBeta) beta.AccumulateGrad(dBeta);
             }
             if (dx is not null) x.AccumulateGradOwned(dx);
         });

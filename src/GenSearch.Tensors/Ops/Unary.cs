@@ -46,7 +46,7 @@ public sealed partial class Tensor
     public Tensor Gelu() => Unary(Activations.Gelu, static (x, y, g, dx) =>
     {
         dx.Clear();
-        Activations.GeluBackwardAdd(x, g, dx, new float[x.Length]);
+        Activations.GeluBackwardAdd(x, g, dx);
     });
 
     /// <summary>x^2.</summary>
@@ -59,15 +59,21 @@ public sealed partial class Tensor
     private delegate void Forward(ReadOnlySpan<float> x, Span<float> y);
     private delegate void Derivative(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> gradY, Span<float> gradX);
 
+    /// <summary>Elements per parallel block of an elementwise kernel: big enough to amortise the hand-off.</summary>
+    internal const int ElementwiseGrain = 1 << 15;
+
     private Tensor Unary(Forward forward, Derivative derivative)
     {
         var result = Uninitialized(Shape);
-        forward(Data, result.Data);
+        float[] x = Data, y = result.Data;
+        KernelParallel.ForRanges(Size, ElementwiseGrain, (start, end) => forward(x.AsSpan(start, end - start), y.AsSpan(start, end - start)));
         if (!NeedsGrad(this)) return result;
         return Record(result, [this], output =>
         {
-            var dx = new float[Size];
-            derivative(Data, output.Data, output.Grad!, dx);
+            var dx = GC.AllocateUninitializedArray<float>(Size);
+            var g = output.Grad!;
+            KernelParallel.ForRanges(Size, ElementwiseGrain, (start, end) =>
+                derivative(x.AsSpan(start, end - start), y.AsSpan(start, end - start), g.AsSpan(start, end - start), dx.AsSpan(start, end - start)));
             AccumulateGradOwned(dx);
         });
     }
