@@ -58,7 +58,9 @@ public sealed class NeuralVqBenchmark : IBenchmark
         }
 
         if (Environment.GetEnvironmentVariable("GENSEARCH_NEURALVQ_HOMEDEPOT") == "0") yield break;
-        string corpus = Path.GetFullPath("../shared/data/homedepot/corpus.jsonl");
+        // As bench/run quant: the repository sits beside shared/; GENSEARCH_HOMEDEPOT points elsewhere.
+        string corpus = Path.GetFullPath(Path.Combine(
+            Environment.GetEnvironmentVariable("GENSEARCH_HOMEDEPOT") ?? "../shared/data/homedepot", "corpus.jsonl"));
         if (!File.Exists(corpus))
         {
             Console.Error.WriteLine($"# neuralvq: {corpus} not found; skipping homedepot");

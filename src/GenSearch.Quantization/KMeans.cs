@@ -80,7 +80,13 @@ public sealed class KMeans
     {
         long limit = Options.MaxPointsPerCluster == 0 ? long.MaxValue : (long)K * Options.MaxPointsPerCluster;
         if (count <= limit) return (points, count);
-        int n = (int)limit, d = Dimension;
+        return SampleRows(points, count, (int)limit, rng);
+    }
+
+    /// <summary>A uniform sample of <paramref name="n"/> of the <paramref name="count"/> rows, without replacement, in row order.</summary>
+    private (float[] X, int N) SampleRows(float[] points, int count, int n, Random rng)
+    {
+        int d = Dimension;
         // Partial Fisher-Yates: the first n slots become a uniform sample; sorted to read memory in order.
         var index = new int[count];
         for (int i = 0; i < count; i++) index[i] = i;
@@ -103,7 +109,9 @@ public sealed class KMeans
         }
         else
         {
-            KMeansPlusPlus(x, n, rng);
+            long limit = Options.PlusPlusPointsPerCluster == 0 ? long.MaxValue : (long)K * Options.PlusPlusPointsPerCluster;
+            if (n > limit) { var (sub, m) = SampleRows(x, n, (int)limit, rng); KMeansPlusPlus(sub, m, rng); }
+            else KMeansPlusPlus(x, n, rng);
         }
         _norms = NearestCentroid.RowNorms(_centroids, K, d);
     }

@@ -42,6 +42,13 @@ public sealed record KMeansOptions
     public int PlusPlusTrials { get; init; }
 
     /// <summary>
+    /// k-means++ draws its centroids from a uniform subsample of at most <c>Clusters * PlusPlusPointsPerCluster</c>
+    /// training points: each step reads every candidate point once, so on large samples the
+    /// initialisation would otherwise cost as much as many Lloyd iterations. Default 64; 0 uses every training point.
+    /// </summary>
+    public int PlusPlusPointsPerCluster { get; init; } = 64;
+
+    /// <summary>
     /// Training uses at most <c>Clusters * MaxPointsPerCluster</c> points, drawn uniformly without replacement
     /// (faiss's <c>max_points_per_centroid</c>): more points barely move the centroids and cost time
     /// linearly. Default 256; 0 trains on every point.
@@ -71,6 +78,7 @@ public sealed record KMeansOptions
         if (Iterations < 1) throw new ArgumentException($"Iterations must be at least 1 (got {Iterations})");
         if (Tolerance < 0 || double.IsNaN(Tolerance)) throw new ArgumentException($"Tolerance must be >= 0 (got {Tolerance})");
         if (MaxPointsPerCluster < 0) throw new ArgumentException($"MaxPointsPerCluster must be >= 0 (got {MaxPointsPerCluster})");
+        if (PlusPlusPointsPerCluster < 0) throw new ArgumentException($"PlusPlusPointsPerCluster must be >= 0 (got {PlusPlusPointsPerCluster})");
         if (PlusPlusTrials < 0) throw new ArgumentException($"PlusPlusTrials must be >= 0 (got {PlusPlusTrials})");
         if (MiniBatchSize < 1) throw new ArgumentException($"MiniBatchSize must be at least 1 (got {MiniBatchSize})");
         if (BalanceFactor != 0 && !(BalanceFactor >= 1)) throw new ArgumentException($"BalanceFactor must be 0 (off) or at least 1 (got {BalanceFactor})");
