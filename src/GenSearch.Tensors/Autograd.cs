@@ -46,6 +46,12 @@ public sealed partial class Tensor
         return output;
     }
 
+    /// <summary>
+    /// Set once <see cref="Backward()"/> has run this node and dropped its inputs: a later Backward
+    /// through it could not reach them, so it throws instead of leaving their gradients short.
+    /// </summary>
+    internal bool Released;
+
     /// <summary>Adds <paramref name="gradient"/> into this tensor's gradient (allocating it at first).</summary>
     internal void AccumulateGrad(ReadOnlySpan<float> gradient)
     {
@@ -81,7 +87,7 @@ public sealed partial class Tensor
     {
         if (!RequiresGrad) Throw.InvalidOperation("Backward() on a tensor that does not require a gradient");
         if (seed.Length != Size) Throw.Argument($"Backward seed has {seed.Length} elements, tensor has {Size}");
-        var order = TopologicalOrder(this);
+        var order = TopologicalOrder(this); // throws before any gradient moves if part of the graph is released
         AccumulateGrad(seed);
         for (int i = order.Count - 1; i >= 0; i--)
         {
@@ -92,6 +98,7 @@ public sealed partial class Tensor
             node.BackwardFn = null;
             node.Inputs = [];
             node.Grad = null;
+            node.Released = true;
         }
     }
 
@@ -101,6 +108,7 @@ public sealed partial class Tensor
         var order = new List<Tensor>();
         var visited = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
         var stack = new Stack<(Tensor Node, int NextInput)>();
+        if (root.Released) ThrowReleased(root);
         stack.Push((root, 0));
         visited.Add(root);
         while (stack.Count > 0)
@@ -110,7 +118,11 @@ public sealed partial class Tensor
             {
                 stack.Push((node, next + 1));
                 var input = node.Inputs[next];
-                if (input.RequiresGrad && visited.Add(input)) stack.Push((input, 0));
+                if (input.RequiresGrad && visited.Add(input))
+                {
+                    if (input.Released) ThrowReleased(input);
+                    stack.Push((input, 0));
+                }
             }
             else
             {
@@ -119,6 +131,10 @@ public sealed partial class Tensor
         }
         return order;
     }
+
+    private static void ThrowReleased(Tensor node) => Throw.InvalidOperation(
+        $"Backward() reaches a {node.ShapeString}{(node.Name is null ? "" : " " + node.Name)} node that an earlier Backward() already released, " +
+        "so its inputs' gradients would be lost; add the losses and call Backward() once");
 
     /// <summary>The same values, cut from the graph: no gradient flows through it (stop-gradient).</summary>
     public Tensor Detach() => new(Data, Shape);

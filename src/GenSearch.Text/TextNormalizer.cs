@@ -9,6 +9,7 @@ public static class TextNormalizer
     public static string Normalize(string text)
     {
         var nfkc = Nfkc.Normalize(text);
+        if (!nfkc.AsSpan().ContainsAnyInRange('A', 'Z') && System.Text.Ascii.IsValid(nfkc)) return nfkc; // nothing to lower
         return string.Create(nfkc.Length, nfkc, static (dst, src) =>
         {
             for (int i = 0; i < src.Length; i++) dst[i] = char.ToLowerInvariant(src[i]);

@@ -36,6 +36,7 @@ public sealed class WordPieceTokenizer
 
     private const string FileHeader = "#gensearch-wordpiece 1";
     private readonly string[] _vocab;
+    private readonly bool _cacheWords;
     private readonly PieceTrie _starts = new(), _continuations = new();
 
     /// <summary>Number of tokens in the vocabulary, special tokens included.</summary>
@@ -44,9 +45,13 @@ public sealed class WordPieceTokenizer
     /// <summary>Words longer than this many characters become a single [unk] (bounds the work a pathological input costs).</summary>
     public int MaxWordChars { get; }
 
-    /// <summary>Creates a tokenizer over <paramref name="vocabulary"/>, which must begin with <see cref="SpecialTokens"/>.</summary>
-    public WordPieceTokenizer(IReadOnlyList<string> vocabulary, int maxWordChars = 100)
+    /// <summary>
+    /// Creates a tokenizer over <paramref name="vocabulary"/>, which must begin with <see cref="SpecialTokens"/>.
+    /// <paramref name="cacheWords"/> keeps a per-thread word -> pieces cache (same output, faster).
+    /// </summary>
+    public WordPieceTokenizer(IReadOnlyList<string> vocabulary, int maxWordChars = 100, bool cacheWords = true)
     {
+        _cacheWords = cacheWords;
         for (int i = 0; i < SpecialTokens.Count; i++)
             if (vocabulary.Count <= i || vocabulary[i] != SpecialTokens[i])
                 throw new ArgumentException($"the vocabulary must begin with {string.Join(" ", SpecialTokens)}", nameof(vocabulary));
@@ -82,9 +87,43 @@ public sealed class WordPieceTokenizer
     public void Encode(string text, List<int> ids)
     {
         var normalized = TextNormalizer.Normalize(text);
-        var words = new List<Word>(normalized.Length / 4 + 4);
+        var cache = ThreadCache();
+        var words = cache.Words;
+        words.Clear();
         WordSplitter.Split(normalized, words);
-        foreach (var w in words) EncodeWord(w.Text(normalized), ids);
+        var lookup = cache.Pieces.GetAlternateLookup<ReadOnlySpan<char>>();
+        foreach (var w in words)
+        {
+            var word = w.Text(normalized);
+            if (!_cacheWords) { EncodeWord(word, ids); continue; }
+            if (lookup.TryGetValue(word, out var known)) { ids.AddRange(known); continue; }
+            int start = ids.Count;
+            EncodeWord(word, ids);
+            if (cache.Pieces.Count >= WordCacheSize) cache.Pieces.Clear();
+            cache.Pieces[word.ToString()] = ids.GetRange(start, ids.Count - start).ToArray();
+        }
+    }
+
+    /// <summary>
+    /// Words repeat (a few thousand cover most text), so each thread remembers the pieces of up to
+    /// this many words; a hit costs one hash lookup and no allocation. The cache never changes output.
+    /// </summary>
+    private const int WordCacheSize = 1 << 16;
+
+    private sealed class EncodeCache(WordPieceTokenizer owner)
+    {
+        public readonly WordPieceTokenizer Owner = owner;
+        public readonly Dictionary<string, int[]> Pieces = new(StringComparer.Ordinal);
+        public readonly List<Word> Words = new(64);
+    }
+
+    [ThreadStatic] private static EncodeCache? _cache;
+
+    private EncodeCache ThreadCache()
+    {
+        var cache = _cache;
+        if (cache == null || cache.Owner != this) _cache = cache = new EncodeCache(this);
+        return cache;
     }
 
     /// <summary>[cls] + tokens + [sep], cut to at most <paramref name="maxLength"/> ids (the [sep] is kept).</summary>

@@ -2,8 +2,15 @@ using GenSearch.Tensors.Kernels;
 
 namespace GenSearch.Tensors.Tests;
 
+/// <summary>
+/// The packed GEMM against its slow twin. Every result element must lie within a relative bound of
+/// the reference: |fast - ref| &lt;= 1e-5 * (|alpha| * sum_p |a_ip| |b_pj| + |beta| |c_ij|), the size of
+/// the terms that were rounded, so large cancelling sums do not hide behind a loose absolute tolerance.
+/// </summary>
 public class GemmTests
 {
+    private static readonly (bool A, bool B)[] Transposes = [(false, false), (false, true), (true, false), (true, true)];
+
     [Fact]
     public void ReferenceMatchesHandComputedProduct()
     {
@@ -15,4 +22,254 @@ public class GemmTests
         GemmReference.Sgemm(true, false, 2, 2, 2, 1f, a, 2, b, 2, 0f, c, 2);
         Assert.Equal([26f, 30f, 38f, 44f], c);
     }
+
+    [Fact]
+    public void FastMatchesHandComputedProduct()
+    {
+        float[] a = [1, 2, 3, 4], b = [5, 6, 7, 8], c = new float[4];
+        Gemm.Sgemm(false, false, 2, 2, 2, 1f, a, 2, b, 2, 0f, c, 2);
+        Assert.Equal([19f, 22f, 43f, 50f], c);
+        Gemm.Sgemm(true, true, 2, 2, 2, 1f, a, 2, b, 2, 0f, c, 2);
+        // A^T * B^T = [1 3; 2 4] * [5 7; 6 8] = [23 31; 34 46]
+        Assert.Equal([23f, 31f, 34f, 46f], c);
+    }
+
+    [Fact]
+    public void SweepsEveryMAndNUpTo64()
+    {
+        // All m, n in 0..64 at two depths; the transpose combination rotates so each appears everywhere.
+        var rng = new Random(1);
+        foreach (int k in new[] { 1, 19 })
+            for (int m = 0; m <= 64; m++)
+                for (int n = 0; n <= 64; n++)
+                {
+                    var (ta, tb) = Transposes[(m + 3 * n + k) % 4];
+                    Check(rng, ta, tb, m, n, k, 1f, 0f);
+                }
+    }
+
+    [Fact]
+    public void SweepsEveryKUpTo64()
+    {
+        var rng = new Random(2);
+        foreach (var (m, n) in new[] { (1, 1), (6, 16), (7, 17), (13, 35), (12, 32) })
+            for (int k = 0; k <= 64; k++)
+                foreach (var (ta, tb) in Transposes)
+                    Check(rng, ta, tb, m, n, k, 1f, 0f);
+    }
+
+    [Fact]
+    public void PackedAndSmallPathsEachMatchTheReference()
+    {
+        // The public entry picks a path by size; here each path runs on shapes the other would take.
+        var rng = new Random(8);
+        foreach (var path in new[] { Path.Packed, Path.Small })
+            for (int m = 1; m <= 40; m += 3)
+                for (int n = 1; n <= 40; n += 1)
+                {
+                    var (ta, tb) = Transposes[(m + n) % 4];
+                    Check(rng, ta, tb, m, n, 1 + (m * n) % 40, 0.5f, n % 3 == 0 ? 0f : 0.5f, pad: n % 2, path: path);
+                }
+        foreach (var (ta, tb) in Transposes)
+            Check(rng, ta, tb, 64, 64, 64, 1f, 0f, path: Path.Packed);
+    }
+
+    [Theory]
+    [InlineData(1f, 0f)]
+    [InlineData(0.5f, 1f)]
+    [InlineData(-2f, 0.25f)]
+    [InlineData(1f, -1f)]
+    [InlineData(0f, 0.5f)]
+    public void AlphaAndBetaVariations(float alpha, float beta)
+    {
+        var rng = new Random(3);
+        foreach (var (ta, tb) in Transposes)
+        {
+            Check(rng, ta, tb, 23, 41, 37, alpha, beta);
+            Check(rng, ta, tb, 150, 70, 300, alpha, beta); // crosses the MC and KC block edges
+            Check(rng, ta, tb, 5, 9, 0, alpha, beta);
+        }
+    }
+
+    [Fact]
+    public void LeadingDimensionsLargerThanRows()
+    {
+        var rng = new Random(4);
+        foreach (var (ta, tb) in Transposes)
+        {
+            Check(rng, ta, tb, 19, 35, 27, 1.5f, 0.5f, pad: 5);
+            Check(rng, ta, tb, 64, 48, 300, 1f, 0f, pad: 13);
+        }
+    }
+
+    [Fact]
+    public void OddLargeShapes()
+    {
+        var rng = new Random(5);
+        foreach (var (ta, tb) in Transposes)
+        {
+            Check(rng, ta, tb, 257, 129, 301, 1f, 0f);
+            Check(rng, ta, tb, 1000, 3, 7, 1f, 0.5f);
+            Check(rng, ta, tb, 3, 1000, 7, 1f, 0f);
+            Check(rng, ta, tb, 4, 5, 1100, 1f, 0f);
+        }
+        Check(rng, false, true, 100, 4200, 20, 1f, 0f); // N crosses the NC panel edge
+    }
+
+    [Fact]
+    public void OneAndTwoThreadsGiveIdenticalResults()
+    {
+        var rng = new Random(6);
+        int saved = KernelThreads.Count;
+        try
+        {
+            foreach (var (ta, tb) in Transposes)
+            {
+                foreach (var (m, n, k) in new[] { (301, 97, 129), (97, 301, 260), (160, 128, 128) })
+                {
+                    float[] a = Fill(rng, m * k), b = Fill(rng, k * n), c0 = Fill(rng, m * n);
+                    float[] c1 = (float[])c0.Clone(), c2 = (float[])c0.Clone();
+                    KernelThreads.Count = 1;
+                    Gemm.Sgemm(ta, tb, m, n, k, 0.75f, a, ta ? m : k, b, tb ? k : n, 0.5f, c1, n);
+                    KernelThreads.Count = 2;
+                    Gemm.Sgemm(ta, tb, m, n, k, 0.75f, a, ta ? m : k, b, tb ? k : n, 0.5f, c2, n);
+                    Assert.Equal(c1, c2);
+                }
+            }
+        }
+        finally
+        {
+            KernelThreads.Count = saved;
+        }
+    }
+
+    [Theory]
+    [InlineData(64, 16, 16, 64)]   // attention-sized: spread across threads by batch
+    [InlineData(3, 200, 150, 90)]  // few large products: each one split
+    [InlineData(1, 7, 9, 11)]
+    [InlineData(0, 7, 9, 11)]
+    public void BatchedMatchesReferenceWithSharedOperands(int batch, int m, int n, int k)
+    {
+        var rng = new Random(7);
+        foreach (var (ta, tb) in Transposes)
+        {
+            int lda = ta ? m + 1 : k + 2, ldb = tb ? k + 3 : n + 1, ldc = n + 2;
+            int aSize = (ta ? k : m) * lda, bSize = (tb ? n : k) * ldb, cSize = m * ldc;
+            // Strides 0 (shared), tight and padded.
+            foreach (var (sa, sb) in new[] { (aSize, 0), (0, bSize + 5), (aSize + 3, bSize) })
+            {
+                float[] a = Fill(rng, Math.Max(1, sa * batch + aSize)), b = Fill(rng, Math.Max(1, sb * batch + bSize));
+                float[] c = Fill(rng, cSize * batch), expected = (float[])c.Clone(), prior = (float[])c.Clone();
+                Gemm.SgemmBatched(ta, tb, batch, m, n, k, 1.25f, a, lda, sa, b, ldb, sb, 0.5f, c, ldc, cSize);
+                GemmReference.SgemmBatched(ta, tb, batch, m, n, k, 1.25f, a, lda, sa, b, ldb, sb, 0.5f, expected, ldc, cSize);
+                float[] absA = Abs(a), absB = Abs(b);
+                for (int t = 0; t < batch; t++)
+                {
+                    AssertClose(expected.AsSpan(t * cSize, cSize), c.AsSpan(t * cSize, cSize), absA.AsSpan(t * sa), absB.AsSpan(t * sb),
+                        ta, tb, m, n, k, lda, ldb, ldc, 1.25f, 0.5f, prior.AsSpan(t * cSize, cSize));
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void BatchedWithSharedCSumsTheProductsWhenBetaIsOne()
+    {
+        var rng = new Random(9);
+        const int batch = 40, m = 9, n = 20, k = 33;
+        float[] a = Fill(rng, batch * m * k), b = Fill(rng, batch * k * n), c = Fill(rng, m * n);
+        float[] expected = (float[])c.Clone();
+        Gemm.SgemmBatched(false, false, batch, m, n, k, 1f, a, k, m * k, b, n, k * n, 1f, c, n, 0);
+        GemmReference.SgemmBatched(false, false, batch, m, n, k, 1f, a, k, m * k, b, n, k * n, 1f, expected, n, 0);
+        for (int i = 0; i < c.Length; i++)
+            Assert.True(Math.Abs(c[i] - expected[i]) <= 1e-4 * batch * k, $"C[{i}] = {c[i]}, reference {expected[i]}");
+    }
+
+    [Fact]
+    public void BadArgumentsThrowNamingTheOperand()
+    {
+        float[] a = new float[6], b = new float[6], c = new float[4];
+        var e = Assert.Throws<ArgumentException>(() => Gemm.Sgemm(false, false, 2, 2, 4, 1f, a, 4, b, 2, 0f, c, 2));
+        Assert.Contains("A needs 8", e.Message);
+        e = Assert.Throws<ArgumentException>(() => Gemm.Sgemm(false, false, 2, 2, 3, 1f, a, 2, b, 2, 0f, c, 2));
+        Assert.Contains("leading dimension of A", e.Message);
+        e = Assert.Throws<ArgumentException>(() => Gemm.SgemmBatched(false, false, 2, 2, 2, 3, 1f, a, 3, 0, b, 2, 0, 0f, c, 2, 4));
+        Assert.Contains("C needs 8", e.Message);
+        Assert.Throws<ArgumentException>(() => Gemm.Sgemm(false, false, -1, 2, 3, 1f, a, 3, b, 2, 0f, c, 2));
+    }
+
+    /// <summary>
+    /// Runs fast and reference on random operands with leading dimensions padded by <paramref name="pad"/>;
+    /// the padding holds NaN, so any read outside the matrix poisons the result. With beta == 0, C starts
+    /// as NaN too, since it must be written without being read.
+    /// </summary>
+    private enum Path { Public, Packed, Small }
+
+    private static void Check(Random rng, bool ta, bool tb, int m, int n, int k, float alpha, float beta, int pad = 0, Path path = Path.Public)
+    {
+        int aRows = ta ? k : m, aCols = ta ? m : k, bRows = tb ? n : k, bCols = tb ? k : n;
+        int lda = aCols + pad, ldb = bCols + pad, ldc = n + pad;
+        float[] a = FillPadded(rng, aRows, aCols, lda), b = FillPadded(rng, bRows, bCols, ldb);
+        float[] c = beta == 0f ? Enumerable.Repeat(float.NaN, m * ldc).ToArray() : FillPadded(rng, m, n, ldc);
+        float[] expected = (float[])c.Clone();
+        float[] prior = (float[])c.Clone();
+        if (path == Path.Public)
+            Gemm.Sgemm(ta, tb, m, n, k, alpha, a, Math.Max(1, lda), b, Math.Max(1, ldb), beta, c, Math.Max(1, ldc));
+        else
+            RunPath(path, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        GemmReference.Sgemm(ta, tb, m, n, k, alpha, a, Math.Max(1, lda), b, Math.Max(1, ldb), beta, expected, Math.Max(1, ldc));
+        AssertClose(expected, c, Abs(a), Abs(b), ta, tb, m, n, k, lda, ldb, ldc, alpha, beta, prior);
+        // The padding of C is left as it was.
+        for (int i = 0; i < m; i++)
+            for (int j = n; j < ldc; j++)
+                Assert.True(float.IsNaN(c[i * ldc + j]) == float.IsNaN(prior[i * ldc + j]) && (float.IsNaN(prior[i * ldc + j]) || c[i * ldc + j] == prior[i * ldc + j]),
+                    $"padding of C changed at ({i}, {j})");
+    }
+
+    private static unsafe void RunPath(Path path, bool ta, bool tb, int m, int n, int k, float alpha,
+        float[] a, int lda, float[] b, int ldb, float beta, float[] c, int ldc)
+    {
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            if (path == Path.Packed) GemmPacked.Run(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+            else GemmSmall.Run(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+        }
+    }
+
+    private static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, ReadOnlySpan<float> absA, ReadOnlySpan<float> absB,
+        bool ta, bool tb, int m, int n, int k, int lda, int ldb, int ldc, float alpha, float beta, ReadOnlySpan<float> priorC)
+    {
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                double scale = 0;
+                for (int p = 0; p < k; p++)
+                    scale += (ta ? absA[p * lda + i] : absA[i * lda + p]) * (double)(tb ? absB[j * ldb + p] : absB[p * ldb + j]);
+                scale = Math.Abs(alpha) * scale + (beta != 0f ? Math.Abs(beta * priorC[i * ldc + j]) : 0);
+                float e = expected[i * ldc + j], got = actual[i * ldc + j];
+                if (!(Math.Abs(e - got) <= 1e-5 * scale + 1e-30))
+                    Assert.Fail($"m {m} n {n} k {k} transA {ta} transB {tb}: C[{i}, {j}] = {got}, reference {e} (scale {scale})");
+            }
+        }
+    }
+
+    private static float[] Fill(Random rng, int count)
+    {
+        var x = new float[count];
+        for (int i = 0; i < count; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+        return x;
+    }
+
+    private static float[] FillPadded(Random rng, int rows, int cols, int ld)
+    {
+        var x = new float[Math.Max(1, rows * ld)];
+        Array.Fill(x, float.NaN);
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+                x[r * ld + c] = (float)(rng.NextDouble() * 2 - 1);
+        return x;
+    }
+
+    private static float[] Abs(float[] x) => x.Select(Math.Abs).ToArray();
 }

@@ -78,6 +78,8 @@ public class WordPieceTests
                 }
             }
             Assert.Equal(expected, t.Encode(text));
+            Assert.Equal(expected, t.Encode(text)); // again, from the word cache
+            Assert.Equal(expected, new WordPieceTokenizer(t.Vocabulary, cacheWords: false).Encode(text));
         }
     }
 

@@ -29,7 +29,13 @@ public static class Activations
                 (v / (one + e)).CopyTo(dst.Slice(i, 8));
             }
         }
-        for (; i < x.Length; i++) dst[i] = GeluScalar(x[i]);
+        // The tail uses the body's sigmoid form, not the tanh-form twin, so that an element's value
+        // does not depend on where it falls: the tanh form loses relative accuracy below x = -4.
+        for (; i < x.Length; i++)
+        {
+            float v = x[i];
+            dst[i] = v / (1f + MathF.Exp(-2f * C * (v + A * v * v * v)));
+        }
     }
 
     /// <summary>dx += dy * gelu'(x).</summary>
@@ -49,7 +55,12 @@ public static class Activations
                 (Vector256.Create(dx.Slice(i, 8)) + Vector256.Create(dy.Slice(i, 8)) * derivative).CopyTo(dx.Slice(i, 8));
             }
         }
-        for (; i < x.Length; i++) dx[i] += dy[i] * GeluDerivativeScalar(x[i]);
+        for (; i < x.Length; i++)
+        {
+            float v = x[i];
+            float s = 1f / (1f + MathF.Exp(-2f * C * (v + A * v * v * v)));
+            dx[i] += dy[i] * (s + v * s * (1f - s) * 2f * C * (1f + 3f * A * v * v));
+        }
     }
 
     /// <summary>The scalar twin of <see cref="Gelu"/>, written in the tanh form.</summary>

@@ -68,7 +68,8 @@ public sealed partial class Tensor
     /// </summary>
     public Tensor Dropout(float p, Rng rng, bool training = true)
     {
-        if (p < 0f || p >= 1f) Throw.Argument($"Dropout probability {p} is outside [0, 1)");
+        // Written so that NaN fails the test too.
+        if (!(p >= 0f && p < 1f)) Throw.Argument($"Dropout probability {p} is outside [0, 1)");
         if (!training || p == 0f) return this;
         // The mask holds 1 / (1 - p) or 0 per element; the backward multiplies by the same mask.
         var mask = GC.AllocateUninitializedArray<float>(Size);

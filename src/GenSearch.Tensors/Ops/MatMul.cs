@@ -83,7 +83,9 @@ public sealed partial class Tensor
     {
         if (weight.Rank != 2 || x.Rank < 1 || x.Shape[^1] != weight.Shape[1])
             Throw.Shape("Linear", $"input {x.ShapeString} does not fit weight {weight.ShapeString} ([out, in])");
-        int inDim = weight.Shape[1], outDim = weight.Shape[0], rows = x.Size / Math.Max(1, inDim);
+        int inDim = weight.Shape[1], outDim = weight.Shape[0];
+        // Rows from the leading extents, not x.Size / inDim: with inDim 0 that is 0 and would leave the output unwritten.
+        int rows = (int)ShapeSize(x.Shape.AsSpan(0, x.Rank - 1));
         if (bias is not null && (bias.Rank != 1 || bias.Shape[0] != outDim))
             Throw.Shape("Linear", $"bias {bias.ShapeString} does not fit {outDim} outputs");
         var result = Uninitialized([.. x.Shape[..^1], outDim]);

@@ -8,6 +8,7 @@ public sealed partial class Tensor
     /// <summary>Softmax over the last axis.</summary>
     public Tensor Softmax()
     {
+        if (Rank == 0) Throw.Shape("Softmax", "needs rank >= 1 (it normalises the last axis), got a scalar");
         int n = Shape[^1], rows = n == 0 ? 0 : Size / n;
         var result = Uninitialized(Shape);
         for (int r = 0; r < rows; r++) SoftmaxRow(Data.AsSpan(r * n, n), result.Data.AsSpan(r * n, n));
@@ -28,15 +29,18 @@ public sealed partial class Tensor
         });
     }
 
-    /// <summary>Log-softmax over the last axis (stable: subtracts the row maximum).</summary>
+    /// <summary>Log-softmax over the last axis (stable: subtracts the row maximum). An all -infinity row gives log(1/n), as <see cref="Softmax"/> gives 1/n.</summary>
     public Tensor LogSoftmax()
     {
+        if (Rank == 0) Throw.Shape("LogSoftmax", "needs rank >= 1 (it normalises the last axis), got a scalar");
         int n = Shape[^1], rows = n == 0 ? 0 : Size / n;
         var result = Uninitialized(Shape);
         for (int r = 0; r < rows; r++)
         {
             var x = Data.AsSpan(r * n, n); var y = result.Data.AsSpan(r * n, n);
             float max = TensorPrimitives.Max(x);
+            // Everything masked: log of Softmax's uniform row, not -inf - -inf = NaN.
+            if (float.IsNegativeInfinity(max)) { y.Fill(-MathF.Log(n)); continue; }
             TensorPrimitives.Subtract(x, max, y);
             float logSum = MathF.Log(SumExp(y));
             TensorPrimitives.Subtract(y, logSum, y);
@@ -90,6 +94,7 @@ public sealed partial class Tensor
     /// </summary>
     public static Tensor LayerNorm(Tensor x, Tensor gamma, Tensor beta, float eps = 1e-5f)
     {
+        if (x.Rank == 0) Throw.Shape("LayerNorm", "needs rank >= 1 (it normalises the last axis), got a scalar");
         int n = x.Shape[^1], rows = n == 0 ? 0 : x.Size / n;
         if (gamma.Size != n || beta.Size != n) Throw.Shape("LayerNorm", $"gamma {gamma.ShapeString} and beta {beta.ShapeString} must have {n} elements");
         var result = Uninitialized(x.Shape);
@@ -116,8 +121,9 @@ public sealed partial class Tensor
             var g = output.Grad!;
             float[]? dx = x.RequiresGrad ? GC.AllocateUninitializedArray<float>(x.Size) : null;
             bool wantGamma = gamma.RequiresGrad, wantBeta = beta.RequiresGrad;
-            // Each range sums its own dGamma/dBeta; the partial sums are added at the end.
-            var partials = new List<(float[] Gamma, float[] Beta)>();
+            // Each range sums its own dGamma/dBeta; the partial sums are added at the end in row order
+            // (keyed by first row), so the result does not depend on which thread finished first.
+            var partials = new SortedList<int, (float[] Gamma, float[] Beta)>();
             KernelParallel.ForRanges(rows, rowGrain, (first, last) =>
             {
                 var dGamma = new float[n]; var dBeta = new float[n];
@@ -140,9 +146,9 @@ public sealed partial class Tensor
                     TensorPrimitives.Subtract(d, meanD, d);
                     TensorPrimitives.Multiply(d, rstd[r], d);
                 }
-                lock (partials) partials.Add((dGamma, dBeta));
+                lock (partials) partials.Add(first, (dGamma, dBeta));
             });
-            foreach (var (dGamma, dBeta) in partials)
+            foreach (var (dGamma, dBeta) in partials.Values)
             {
                 if (wantGamma) gamma.AccumulateGrad(dGamma);
                 if (wantBeta) beta.AccumulateGrad(dBeta);

@@ -47,6 +47,7 @@ public sealed partial class Tensor
     internal static void TopKRow(ReadOnlySpan<float> row, Span<float> values, Span<int> indices)
     {
         int k = values.Length, count = 0;
+        if (k == 0) return; // nothing to keep (and values[k - 1] below would not exist)
         for (int j = 0; j < row.Length; j++)
         {
             float v = row[j];
