@@ -19,7 +19,7 @@ internal static class CliSupport
     public static int Guard(Func<int> body)
     {
         try { return body(); }
-        catch (Exception e) when (e is CliException or DataFormatException or EvaluationFormatException or FormatException
+        catch (Exception e) when (e is CliException or DataFormatException or EvaluationFormatException or FormatException or InvalidDataException
                                       or IOException or UnauthorizedAccessException)
         {
             Console.Error.WriteLine($"gensearch: error: {e.Message}");

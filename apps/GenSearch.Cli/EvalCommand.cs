@@ -5,6 +5,7 @@ using GenSearch.Data;
 using GenSearch.Evaluation;
 using GenSearch.Retrieval;
 using GenSearch.Text;
+using GenSearch.Training;
 
 namespace GenSearch.Cli;
 
@@ -19,7 +20,9 @@ internal static class EvalCommand
         var data = new Option<string>("--data") { Description = "BEIR directory (corpus.jsonl, queries.jsonl, qrels/<split>.tsv).", Required = true };
         var split = new Option<string>("--split") { Description = "Which qrels to evaluate on (qrels/<split>.tsv).", DefaultValueFactory = _ => "dev" };
         var retriever = new Option<string>("--retriever") { Description = "The retriever to evaluate.", DefaultValueFactory = _ => "bm25" };
-        retriever.AcceptOnlyFromAmong("bm25");
+        retriever.AcceptOnlyFromAmong("bm25", "dense", "bm25+dense");
+        var model = new Option<string?>("--model") { Description = "Model directory for dense retrieval (from gensearch train)." };
+        var hnsw = new Option<bool>("--hnsw") { Description = "Dense: search an HNSW graph instead of the exact index." };
         var fromRun = new Option<string?>("--from-run") { Description = "Score this TREC run file (from any tool) instead of retrieving." };
         var run = new Option<string?>("--run") { Description = "Write the run here in TREC format (qid Q0 docid rank score tag)." };
         var report = new Option<string?>("--report") { Description = "Write a report here: Markdown for .md, JSON for .json." };
@@ -31,7 +34,7 @@ internal static class EvalCommand
         var noStem = new Option<bool>("--no-stem") { Description = "BM25: do not stem." };
         var command = new Command("eval", "Evaluate a retriever on a split: Recall, MRR, NDCG and hit rate at 10 and 100, with breakdowns.")
         {
-            data, split, retriever, fromRun, run, report, k, threshold, k1, b, stop, noStem,
+            data, split, retriever, model, hnsw, fromRun, run, report, k, threshold, k1, b, stop, noStem,
         };
         command.SetAction(parse => CliSupport.Guard(() =>
         {
@@ -45,6 +48,7 @@ internal static class EvalCommand
 
             var queries = set.Queries().ToDictionary(q => q.Id, StringComparer.Ordinal);
             Bm25? index = null;
+            IRetriever? searcher = null;
             HashSet<string> docIds;
             string tag;
             if (parse.GetValue(fromRun) is { } runIn)
@@ -54,12 +58,24 @@ internal static class EvalCommand
             }
             else
             {
-                var options = new Bm25Options { K1 = parse.GetValue(k1), B = parse.GetValue(b), RemoveStopWords = parse.GetValue(stop), Stem = !parse.GetValue(noStem) };
-                var (built, seconds) = CliSupport.BuildBm25(set, options);
-                index = built;
-                CliSupport.Note($"indexed {index.Count:N0} documents, {index.TermCount:N0} terms in {seconds:F2} s (k1={options.K1}, b={options.B})");
-                docIds = index.DocIds.ToHashSet(StringComparer.Ordinal);
-                tag = "bm25";
+                string kind = parse.GetValue(retriever)!;
+                if (kind.Contains("bm25"))
+                {
+                    var options = new Bm25Options { K1 = parse.GetValue(k1), B = parse.GetValue(b), RemoveStopWords = parse.GetValue(stop), Stem = !parse.GetValue(noStem) };
+                    var (built, seconds) = CliSupport.BuildBm25(set, options);
+                    index = built;
+                    CliSupport.Note($"indexed {index.Count:N0} documents, {index.TermCount:N0} terms in {seconds:F2} s (k1={options.K1}, b={options.B})");
+                }
+                if (kind.Contains("dense"))
+                {
+                    string modelDir = parse.GetValue(model) ?? throw new CliException("--retriever dense needs --model DIR (a model from gensearch train)");
+                    var dense = TwoTowerTraining.Load(modelDir, parse.GetValue(hnsw));
+                    CliSupport.Note($"loaded dense model {modelDir} over {dense.Count:N0} items{(parse.GetValue(hnsw) ? " (HNSW)" : "")}");
+                    searcher = index is null ? dense : new FusionRetriever([index, dense]);
+                }
+                searcher ??= index!;
+                docIds = set.Corpus().Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
+                tag = kind;
             }
 
             var qrels = set.Qrels(splitName, queries.Keys.ToHashSet(StringComparer.Ordinal), docIds, CliSupport.Note).Qrels;
@@ -69,7 +85,7 @@ internal static class EvalCommand
             if (topK < evalOptions.Cutoffs.Max()) CliSupport.Note($"note: --k {topK} is below the largest cut-off {evalOptions.Cutoffs.Max()}");
 
             Run result;
-            if (index == null) result = TrecRun.Read(parse.GetValue(fromRun)!);
+            if (searcher == null) result = TrecRun.Read(parse.GetValue(fromRun)!);
             else
             {
                 var batch = qrels.QueryIds.Select(id => queries[id]).ToArray();
@@ -81,7 +97,7 @@ internal static class EvalCommand
                     for (int start = 0; start < batch.Length; start += chunk)
                     {
                         var part = batch[start..Math.Min(batch.Length, start + chunk)];
-                        var hits = index.Search(part, topK);
+                        var hits = searcher.Search(part, topK);
                         for (int i = 0; i < part.Length; i++)
                             r.Set(part[i].Id, hits[i].Select(h => new RankedDoc(h.Id, h.Score)).ToArray());
                         progress(start + part.Length);

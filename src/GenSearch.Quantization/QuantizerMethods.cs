@@ -26,6 +26,9 @@ public static class QuantizerMethods
                 KMeans = new KMeansOptions { Seed = spec.Seed, BalanceFactor = spec.BalanceFactor },
             }),
             file => ResidualKMeans.Import(file)),
+        [NeuralQuantizer.RqVaeName] = (spec => NeuralQuantizer.Create(NeuralQuantizer.RqVaeName, spec), NeuralQuantizer.Import),
+        [NeuralQuantizer.SimVqName] = (spec => NeuralQuantizer.Create(NeuralQuantizer.SimVqName, spec), NeuralQuantizer.Import),
+        [NeuralQuantizer.PlainVqName] = (spec => NeuralQuantizer.Create(NeuralQuantizer.PlainVqName, spec), NeuralQuantizer.Import),
     };
 
     /// <summary>The registered method names, sorted.</summary>

@@ -2,6 +2,7 @@ using GenSearch.Tensors.Kernels;
 
 namespace GenSearch.Tensors.Tests;
 
+[Collection(KernelThreadsCollection.Name)]
 public class DropoutMaskTests
 {
     [Fact]

@@ -7,6 +7,7 @@ namespace GenSearch.Tensors.Tests;
 /// the reference: |fast - ref| &lt;= 1e-5 * (|alpha| * sum_p |a_ip| |b_pj| + |beta| |c_ij|), the size of
 /// the terms that were rounded, so large cancelling sums do not hide behind a loose absolute tolerance.
 /// </summary>
+[Collection(KernelThreadsCollection.Name)]
 public class GemmTests
 {
     private static readonly (bool A, bool B)[] Transposes = [(false, false), (false, true), (true, false), (true, true)];

@@ -1,6 +1,7 @@
 namespace GenSearch.Tensors.Tests;
 
 /// <summary>Softmax, LogSoftmax and LayerNorm against double-precision row loops.</summary>
+[Collection(KernelThreadsCollection.Name)]
 public class NormalizationTests
 {
     /// <summary>Rows of random values with some entries masked to -infinity (never all, unless the row is length 0).</summary>

@@ -1,0 +1,163 @@
+namespace GenSearch.Retrieval.Generative;
+
+/// <summary>
+/// What constrained decoding needs from a set of valid sequences: a start state, the tokens allowed
+/// after a state, and the state after a token. The beam search sees only this, never a trie.
+/// </summary>
+public interface IPrefixConstraint
+{
+    /// <summary>The state of the empty prefix.</summary>
+    int Root { get; }
+
+    /// <summary>Tokens that extend the prefix of <paramref name="state"/> towards a valid sequence, ascending.</summary>
+    ReadOnlySpan<int> Allowed(int state);
+
+    /// <summary>The state after appending <paramref name="token"/>, or -1 when that leaves the valid set.</summary>
+    int Advance(int state, int token);
+
+    /// <summary>Whether the prefix of <paramref name="state"/> is itself a complete sequence.</summary>
+    bool IsComplete(int state);
+}
+
+/// <summary>
+/// A prefix tree over the catalog's semantic IDs, in flat arrays (no node objects): node n's children
+/// are edges EdgeStart[n] .. EdgeStart[n+1]-1, sorted by token, so a child lookup is a binary search
+/// and the tokens allowed after a prefix are one contiguous span. Items whose ID ends at node n are
+/// ItemStart[n] .. ItemStart[n+1]-1 of the item array. IDs may differ in length (the Hourglass
+/// paper's variable-length IDs); an ID may even be a prefix of another.
+/// </summary>
+public sealed class SidTrie : IPrefixConstraint
+{
+    private readonly int[] _edgeStart;  // [nodes + 1]
+    private readonly int[] _edgeToken;  // [edges]
+    private readonly int[] _edgeChild;  // [edges]
+    private readonly int[] _itemStart;  // [nodes + 1]
+    private readonly int[] _items;      // [items], grouped by the node their ID ends at
+
+    private SidTrie(int[] edgeStart, int[] edgeToken, int[] edgeChild, int[] itemStart, int[] items, int longest)
+    {
+        _edgeStart = edgeStart; _edgeToken = edgeToken; _edgeChild = edgeChild;
+        _itemStart = itemStart; _items = items; LongestId = longest;
+    }
+
+    /// <summary>Number of nodes, the root included.</summary>
+    public int NodeCount => _edgeStart.Length - 1;
+
+    /// <summary>Number of items indexed.</summary>
+    public int ItemCount => _items.Length;
+
+    /// <summary>Length of the longest ID.</summary>
+    public int LongestId { get; }
+
+    /// <inheritdoc/>
+    public int Root => 0;
+
+    /// <summary>Bytes of the flat arrays, for the memory-per-item figure.</summary>
+    public long Bytes => 4L * (_edgeStart.Length + _edgeToken.Length + _edgeChild.Length + _itemStart.Length + _items.Length);
+
+    /// <summary>
+    /// Builds the trie of <paramref name="ids"/>: item i has the ID ids[i] (tokens &gt;= 0). Items that
+    /// share an ID share a leaf (a disambiguating token, when wanted, is the caller's to append).
+    /// </summary>
+    public static SidTrie Build(IReadOnlyList<int[]> ids)
+    {
+        int n = ids.Count;
+        var order = Enumerable.Range(0, n).ToArray();
+        for (int i = 0; i < n; i++)
+        {
+            if (ids[i] is null || ids[i].Length == 0) throw new ArgumentException($"item {i} has an empty semantic ID");
+            foreach (int t in ids[i]) if (t < 0) throw new ArgumentException($"item {i} has a negative token {t} in its semantic ID");
+        }
+        Array.Sort(order, (a, b) => CompareIds(ids[a], ids[b]) is var c && c != 0 ? c : a.CompareTo(b));
+
+        // Nodes are created in lexicographic (depth-first) order of the sorted IDs; children of a node
+        // are then numbered in increasing token order, which is what the edge arrays need.
+        var edgesOf = new List<List<(int Token, int Child)>> { new() };
+        var itemsOf = new List<List<int>> { new() };
+        var path = new List<int> { 0 }; // node at each depth of the previous ID
+        int[]? previous = null;
+        int longest = 0;
+        foreach (int item in order)
+        {
+            var id = ids[item];
+            longest = Math.Max(longest, id.Length);
+            int common = 0;
+            if (previous is not null)
+                while (common < id.Length && common < previous.Length && id[common] == previous[common]) common++;
+            path.RemoveRange(common + 1, path.Count - common - 1);
+            for (int depth = common; depth < id.Length; depth++)
+            {
+                int node = edgesOf.Count;
+                edgesOf.Add([]); itemsOf.Add([]);
+                edgesOf[path[depth]].Add((id[depth], node));
+                path.Add(node);
+            }
+            itemsOf[path[id.Length]].Add(item);
+            previous = id;
+        }
+
+        int nodes = edgesOf.Count;
+        var edgeStart = new int[nodes + 1];
+        var itemStart = new int[nodes + 1];
+        for (int v = 0; v < nodes; v++)
+        {
+            edgeStart[v + 1] = edgeStart[v] + edgesOf[v].Count;
+            itemStart[v + 1] = itemStart[v] + itemsOf[v].Count;
+        }
+        var edgeToken = new int[edgeStart[nodes]];
+        var edgeChild = new int[edgeStart[nodes]];
+        var items = new int[n];
+        for (int v = 0; v < nodes; v++)
+        {
+            for (int e = 0; e < edgesOf[v].Count; e++)
+            {
+                edgeToken[edgeStart[v] + e] = edgesOf[v][e].Token;
+                edgeChild[edgeStart[v] + e] = edgesOf[v][e].Child;
+            }
+            itemsOf[v].CopyTo(items, itemStart[v]);
+        }
+        return new SidTrie(edgeStart, edgeToken, edgeChild, itemStart, items, longest);
+    }
+
+    private static int CompareIds(int[] a, int[] b)
+    {
+        int n = Math.Min(a.Length, b.Length);
+        for (int i = 0; i < n; i++) if (a[i] != b[i]) return a[i].CompareTo(b[i]);
+        return a.Length.CompareTo(b.Length);
+    }
+
+    /// <inheritdoc/>
+    public ReadOnlySpan<int> Allowed(int state) => _edgeToken.AsSpan(_edgeStart[state], _edgeStart[state + 1] - _edgeStart[state]);
+
+    /// <inheritdoc/>
+    public int Advance(int state, int token)
+    {
+        int lo = _edgeStart[state], hi = _edgeStart[state + 1] - 1;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            int t = _edgeToken[mid];
+            if (t == token) return _edgeChild[mid];
+            if (t < token) lo = mid + 1; else hi = mid - 1;
+        }
+        return -1;
+    }
+
+    /// <inheritdoc/>
+    public bool IsComplete(int state) => _itemStart[state + 1] > _itemStart[state];
+
+    /// <summary>Items whose ID ends exactly at <paramref name="state"/>, in item order.</summary>
+    public ReadOnlySpan<int> ItemsAt(int state) => _items.AsSpan(_itemStart[state], _itemStart[state + 1] - _itemStart[state]);
+
+    /// <summary>The state reached by <paramref name="id"/>, or -1 when no item's ID starts with it.</summary>
+    public int Find(ReadOnlySpan<int> id)
+    {
+        int state = Root;
+        foreach (int t in id)
+        {
+            state = Advance(state, t);
+            if (state < 0) return -1;
+        }
+        return state;
+    }
+}

@@ -1,0 +1,97 @@
+using GenSearch.Data;
+using GenSearch.Models;
+using GenSearch.Models.Generative;
+using GenSearch.Models.TwoTower;
+using GenSearch.Nn;
+using GenSearch.Retrieval.Dense;
+using GenSearch.Retrieval.Generative;
+using GenSearch.Tensors;
+using GenSearch.Text;
+
+namespace GenSearch.Retrieval.Tests;
+
+/// <summary>The retrievers that wrap models, on a tiny catalog: contracts, not quality.</summary>
+public class ModelRetrieverTests
+{
+    private static readonly string[] Titles =
+    [
+        "red cordless drill", "blue garden hose 50 ft", "white ceiling fan", "black deck screws",
+        "oak wood stain 1 gal.", "steel angle bracket", "led light bulb 60w", "copper pipe fitting",
+    ];
+
+    private static readonly WordPieceTokenizer Tokenizer = WordPieceTrainer.Train(Titles);
+
+    private static Query[] Queries(params string[] texts) => texts.Select((t, i) => new Query($"q{i}", t)).ToArray();
+
+    [Fact]
+    public void GenerativeRetrieverReturnsOnlyCatalogItemsInScoreOrder()
+    {
+        var vocabulary = new SidVocabulary([3, 3, 2]);
+        var codes = Enumerable.Range(0, Titles.Length).Select(i => new[] { i % 3, (i / 3) % 3, i % 2 }).ToList();
+        codes.Add([0, 0, 0]); // a collision with item 0: both share one leaf
+        var ids = Enumerable.Range(0, codes.Count).Select(i => $"d{i}").ToArray();
+        var generator = new SidGenerator(vocabulary, new EncoderDecoderConfig
+        {
+            SourceVocabulary = Tokenizer.VocabularySize, Dim = 16, Heads = 2, EncoderLayers = 1, DecoderLayers = 1, FfnDim = 32,
+            MaxSourceLength = 16, MaxTargetLength = 3,
+        }, new Rng(1));
+        var retriever = new GenerativeRetriever(generator, Tokenizer, codes, ids, new GenerativeSearchOptions { BeamSize = 20, QueryBatch = 2 },
+            itemPrior: Enumerable.Range(0, codes.Count).Select(i => i == 8 ? 1f : 0f).ToArray());
+        var results = retriever.Search(Queries("drill", "hose", "a very long query " + string.Concat(Enumerable.Repeat("word ", 200))), 100);
+        Assert.Equal(3, results.Length);
+        foreach (var hits in results)
+        {
+            Assert.Equal(codes.Count, hits.Count); // beam 20 covers every ID
+            Assert.Equal(codes.Count, hits.Select(h => h.Id).Distinct().Count());
+            for (int i = 1; i < hits.Count; i++) Assert.True(hits[i - 1].Score >= hits[i].Score);
+            // d8 shares d0's ID and has the higher prior: it comes right before d0 with the same score.
+            int at8 = hits.ToList().FindIndex(h => h.Id == "d8"), at0 = hits.ToList().FindIndex(h => h.Id == "d0");
+            Assert.Equal(at8 + 1, at0);
+            Assert.Equal(hits[at8].Score, hits[at0].Score);
+        }
+        Assert.True(retriever.Trie.Bytes > 0);
+    }
+
+    [Fact]
+    public void DenseRetrieverRanksByCosineOfTheTowers()
+    {
+        var model = new TwoTowerModel(new TwoTowerConfig
+        {
+            Encoder = new TextEncoderConfig { Vocabulary = Tokenizer.VocabularySize, Dim = 16, Heads = 2, Layers = 1, FfnDim = 32, MaxLength = 16, OutputDim = 8 },
+        }, new Rng(2));
+        var itemVectors = DenseRetriever.Encode(model.ItemTower, Tokenizer, Titles, 16);
+        var index = new FlatIndex(8);
+        index.Add(itemVectors);
+        var retriever = new DenseRetriever(model, Tokenizer, index, Titles.Select((_, i) => $"d{i}").ToArray());
+        var queries = Queries("cordless drill", "fan");
+        var results = retriever.Search(queries, 3);
+        var queryVectors = DenseRetriever.Encode(model.QueryTower, Tokenizer, queries.Select(q => q.Text).ToList(), 16);
+        for (int q = 0; q < 2; q++)
+        {
+            var expected = Enumerable.Range(0, Titles.Length)
+                .Select(i => (Id: $"d{i}", Score: Enumerable.Range(0, 8).Sum(j => queryVectors[q * 8 + j] * itemVectors[i * 8 + j])))
+                .OrderByDescending(x => x.Score).Take(3).ToList();
+            Assert.Equal(expected.Select(x => x.Id), results[q].Select(h => h.Id));
+            for (int i = 0; i < 3; i++) Assert.Equal(expected[i].Score, results[q][i].Score, 4);
+        }
+    }
+
+    private sealed class FixedRetriever(string name, params string[][] lists) : IRetriever
+    {
+        public string Name => name;
+        public int Count => 10;
+        public IReadOnlyList<SearchHit>[] Search(IReadOnlyList<Query> queries, int k)
+            => queries.Select((_, q) => (IReadOnlyList<SearchHit>)lists[q].Take(k).Select((id, r) => new SearchHit(id, 1f - r)).ToArray()).ToArray();
+    }
+
+    [Fact]
+    public void FusionSumsReciprocalRanks()
+    {
+        var fused = new FusionRetriever([new FixedRetriever("a", ["x", "y", "z"]), new FixedRetriever("b", ["z", "x"])]);
+        var hits = fused.Search(Queries("q"), 3)[0];
+        Assert.Equal("a+b", fused.Name);
+        // x: 1/61 + 1/62; z: 1/63 + 1/61; y: 1/62.
+        Assert.Equal(["x", "z", "y"], hits.Select(h => h.Id).ToArray());
+        Assert.Equal(1f / 61 + 1f / 62, hits[0].Score, 6);
+    }
+}

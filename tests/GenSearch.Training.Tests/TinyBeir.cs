@@ -1,0 +1,39 @@
+using System.Text.Json;
+
+namespace GenSearch.Training.Tests;
+
+/// <summary>A tiny product catalog in BEIR layout, written to a temporary directory.</summary>
+internal sealed class TinyBeir : IDisposable
+{
+    public string Path { get; } = Directory.CreateTempSubdirectory("gensearch-beir").FullName;
+
+    public static readonly string[] Colors = ["red", "blue", "green", "black", "white", "yellow"];
+    public static readonly string[] Things = ["drill", "hose", "fan", "screws", "stain", "bracket", "bulb", "pipe"];
+
+    public TinyBeir()
+    {
+        var corpus = new List<string>();
+        int id = 0;
+        foreach (var thing in Things)
+            foreach (var color in Colors)
+                corpus.Add(JsonSerializer.Serialize(new Dictionary<string, string> { ["_id"] = $"d{id++}", ["title"] = $"{color} {thing} for home", ["text"] = "" }));
+        File.WriteAllLines(System.IO.Path.Combine(Path, "corpus.jsonl"), corpus);
+        var queries = new List<string>();
+        var train = new List<string> { "query-id\tcorpus-id\tscore" };
+        var dev = new List<string> { "query-id\tcorpus-id\tscore" };
+        int q = 0;
+        for (int t = 0; t < Things.Length; t++)
+            for (int c = 0; c < Colors.Length; c++)
+            {
+                string qid = $"q{q++}";
+                queries.Add(JsonSerializer.Serialize(new Dictionary<string, string> { ["_id"] = qid, ["text"] = $"{Colors[c]} {Things[t]}" }));
+                (c % 3 == 0 ? dev : train).Add($"{qid}\td{t * Colors.Length + c}\t4");
+            }
+        File.WriteAllLines(System.IO.Path.Combine(Path, "queries.jsonl"), queries);
+        Directory.CreateDirectory(System.IO.Path.Combine(Path, "qrels"));
+        File.WriteAllLines(System.IO.Path.Combine(Path, "qrels", "train.tsv"), train);
+        File.WriteAllLines(System.IO.Path.Combine(Path, "qrels", "dev.tsv"), dev);
+    }
+
+    public void Dispose() => Directory.Delete(Path, recursive: true);
+}

@@ -1,0 +1,59 @@
+using GenSearch.Data;
+using GenSearch.Models;
+using GenSearch.Nn;
+
+namespace GenSearch.Training.Tests;
+
+public class TwoTowerTrainingTests
+{
+    private static TwoTowerTrainingOptions Options(int epochs) => new()
+    {
+        Encoder = new TextEncoderConfig { Dim = 32, Heads = 2, Layers = 1, FfnDim = 64, OutputDim = 32, Dropout = 0f },
+        Vocabulary = 200, MaxQueryTokens = 8, MaxItemTokens = 8, Temperature = 0.1f, HardNegatives = 1, HardNegativePool = 10,
+        Trainer = new TrainerOptions { BatchSize = 16, Epochs = epochs, LearningRate = 3e-3f, WarmupSteps = 5, CheckpointEvery = 3 },
+    };
+
+    [Fact]
+    public void TrainsWritesALoadableModelAndFindsUnseenItemsThroughTheirTitles()
+    {
+        using var beir = new TinyBeir();
+        string outDir = Path.Combine(beir.Path, "model");
+        TwoTowerTraining.Run(BeirDataset.Open(beir.Path), outDir, Options(20));
+        var retriever = TwoTowerTraining.Load(outDir);
+        Assert.Equal(48, retriever.Count);
+        Assert.False(File.Exists(new ModelDirectory(outDir).CheckpointPath)); // a finished run leaves no checkpoint
+
+        // Dev queries' items were never judged in training: only the indexing pairs reach them.
+        var dev = BeirDataset.Open(beir.Path);
+        var queries = dev.Queries().ToDictionary(q => q.Id);
+        var qrels = dev.Qrels("dev").Qrels;
+        var ids = qrels.QueryIds.ToArray();
+        var results = retriever.Search(ids.Select(id => queries[id]).ToArray(), 5);
+        int hits = ids.Where((id, i) => results[i].Any(h => qrels.For(id).ContainsKey(h.Id))).Count();
+        Assert.True(hits >= ids.Length * 0.75, $"{hits} of {ids.Length} dev queries find their item in the top 5");
+    }
+
+    [Fact]
+    public void CancelledRunResumesFromItsCheckpoint()
+    {
+        using var beir = new TinyBeir();
+        string outDir = Path.Combine(beir.Path, "model");
+        using var cancel = new CancellationTokenSource();
+        TwoTowerTraining.Run(BeirDataset.Open(beir.Path), outDir, Options(2), progress: p => { if (p.Step == 4) cancel.Cancel(); }, cancel: cancel.Token);
+        var dir = new ModelDirectory(outDir);
+        Assert.True(File.Exists(dir.CheckpointPath));
+        Assert.False(File.Exists(dir.ConfigPath));
+
+        long first = -1;
+        TwoTowerTraining.Run(BeirDataset.Open(beir.Path), outDir, Options(2), progress: p => { if (first < 0) first = p.Step; });
+        Assert.Equal(5, first);
+        Assert.Equal("two-tower", dir.Kind());
+    }
+
+    [Fact]
+    public void MissingModelNamesTheFile()
+    {
+        var error = Assert.Throws<FileNotFoundException>(() => TwoTowerTraining.Load("/nonexistent/model"));
+        Assert.Contains("/nonexistent/model/config.json", error.Message);
+    }
+}
