@@ -78,7 +78,7 @@ public static class TwoTowerTraining
         };
         var rng = new Rng(options.Seed);
         var model = new TwoTowerModel(config, rng);
-        note?.Invoke($"model: {model.ParameterCount():N0} parameters; {pairs.Count:N0} pairs a epoch");
+        note?.Invoke($"model: {model.ParameterCount():N0} parameters; {pairs.Count:N0} pairs an epoch");
         var trainer = new Trainer(model, options.Trainer with { CheckpointPath = dir.CheckpointPath }, [rng]);
         if (progress is not null) trainer.Progress += progress;
 

@@ -12,32 +12,21 @@ namespace GenSearch.Retrieval.Dense;
 /// </summary>
 public sealed class DenseRetriever : IRetriever
 {
-    private readonly TwoTowerModel _model;
-    private readonly WordPieceTokenizer _tokenizer;
-    private readonly IVectorIndex _index;
-    private readonly string[] _itemIds;
-    private readonly int _maxQueryTokens;
+    private readonly VectorRetriever _search;
 
     /// <summary>A retriever over <paramref name="index"/>, whose row i is item <paramref name="itemIds"/>[i].</summary>
     public DenseRetriever(TwoTowerModel model, WordPieceTokenizer tokenizer, IVectorIndex index, string[] itemIds, int maxQueryTokens = 16)
-    {
-        if (index.Count != itemIds.Length) throw new ArgumentException($"index holds {index.Count} vectors for {itemIds.Length} items");
-        _model = model; _tokenizer = tokenizer; _index = index; _itemIds = itemIds; _maxQueryTokens = maxQueryTokens;
-    }
+        => _search = new VectorRetriever("dense", index, itemIds,
+            queries => Encode(model.QueryTower, tokenizer, queries.Select(q => q.Text).ToList(), maxQueryTokens));
 
     /// <inheritdoc/>
-    public string Name => "dense";
+    public string Name => _search.Name;
 
     /// <inheritdoc/>
-    public int Count => _itemIds.Length;
+    public int Count => _search.Count;
 
     /// <inheritdoc/>
-    public IReadOnlyList<SearchHit>[] Search(IReadOnlyList<Query> queries, int k)
-    {
-        if (k <= 0) throw new ArgumentOutOfRangeException(nameof(k), "k must be positive");
-        var vectors = Encode(_model.QueryTower, _tokenizer, queries.Select(q => q.Text).ToList(), _maxQueryTokens);
-        return _index.Search(vectors, k).Select(hits => (IReadOnlyList<SearchHit>)hits.Select(h => new SearchHit(_itemIds[h.Id], h.Score)).ToArray()).ToArray();
-    }
+    public IReadOnlyList<SearchHit>[] Search(IReadOnlyList<Query> queries, int k) => _search.Search(queries, k);
 
     /// <summary>Unit vectors of <paramref name="texts"/> from <paramref name="tower"/>, row-major [n, O], in batches.</summary>
     public static float[] Encode(TextEncoder tower, WordPieceTokenizer tokenizer, IReadOnlyList<string> texts, int maxTokens, int batchSize = 256)
