@@ -20,8 +20,9 @@ internal static class EvalCommand
         var data = new Option<string>("--data") { Description = "BEIR directory (corpus.jsonl, queries.jsonl, qrels/<split>.tsv).", Required = true };
         var split = new Option<string>("--split") { Description = "Which qrels to evaluate on (qrels/<split>.tsv).", DefaultValueFactory = _ => "dev" };
         var retriever = new Option<string>("--retriever") { Description = "The retriever to evaluate.", DefaultValueFactory = _ => "bm25" };
-        retriever.AcceptOnlyFromAmong("bm25", "dense", "bm25+dense");
-        var model = new Option<string?>("--model") { Description = "Model directory for dense retrieval (from gensearch train)." };
+        retriever.AcceptOnlyFromAmong("bm25", "dense", "bm25+dense", "generative");
+        var model = new Option<string?>("--model") { Description = "Model directory for dense or generative retrieval (from gensearch train)." };
+        var beam = new Option<int?>("--beam") { Description = "Generative: beams per query (default: the model's, 50)." };
         var hnsw = new Option<bool>("--hnsw") { Description = "Dense: search an HNSW graph instead of the exact index." };
         var fromRun = new Option<string?>("--from-run") { Description = "Score this TREC run file (from any tool) instead of retrieving." };
         var run = new Option<string?>("--run") { Description = "Write the run here in TREC format (qid Q0 docid rank score tag)." };
@@ -34,7 +35,7 @@ internal static class EvalCommand
         var noStem = new Option<bool>("--no-stem") { Description = "BM25: do not stem." };
         var command = new Command("eval", "Evaluate a retriever on a split: Recall, MRR, NDCG and hit rate at 10 and 100, with breakdowns.")
         {
-            data, split, retriever, model, hnsw, fromRun, run, report, k, threshold, k1, b, stop, noStem,
+            data, split, retriever, model, hnsw, beam, fromRun, run, report, k, threshold, k1, b, stop, noStem,
         };
         command.SetAction(parse => CliSupport.Guard(() =>
         {
@@ -72,6 +73,12 @@ internal static class EvalCommand
                     var dense = TwoTowerTraining.Load(modelDir, parse.GetValue(hnsw));
                     CliSupport.Note($"loaded dense model {modelDir} over {dense.Count:N0} items{(parse.GetValue(hnsw) ? " (HNSW)" : "")}");
                     searcher = index is null ? dense : new FusionRetriever([index, dense]);
+                }
+                if (kind == "generative")
+                {
+                    string modelDir = parse.GetValue(model) ?? throw new CliException("--retriever generative needs --model DIR (a two-stage model from gensearch train)");
+                    searcher = TwoStageTraining.Load(modelDir, parse.GetValue(beam));
+                    CliSupport.Note($"loaded generative model {modelDir} over {searcher.Count:N0} items");
                 }
                 searcher ??= index!;
                 docIds = set.Corpus().Select(d => d.Id).ToHashSet(StringComparer.Ordinal);

@@ -6,7 +6,7 @@ using Spectre.Console;
 namespace GenSearch.Cli;
 
 /// <summary>
-/// <c>gensearch train --data DIR --model two-tower --out DIR</c>: trains a model on the train split,
+/// <c>gensearch train --data DIR --model two-tower|two-stage [--towers DIR] --out DIR</c>: trains a model on the train split,
 /// with progress (loss, examples/s, ETA), checkpoints, and resume of a killed run from the same --out.
 /// </summary>
 internal static class TrainCommand
@@ -15,7 +15,8 @@ internal static class TrainCommand
     {
         var data = new Option<string>("--data") { Description = "BEIR directory with qrels/train.tsv.", Required = true };
         var model = new Option<string>("--model") { Description = "What to train.", Required = true };
-        model.AcceptOnlyFromAmong(TwoTowerTraining.Kind);
+        model.AcceptOnlyFromAmong(TwoTowerTraining.Kind, TwoStageTraining.Kind);
+        var towers = new Option<string?>("--towers") { Description = "two-stage: the two-tower model whose item vectors become semantic IDs." };
         var output = new Option<string>("--out") { Description = "Model directory to write (an unfinished run there is resumed).", Required = true };
         var defaults = new TwoTowerTrainingOptions();
         var epochs = new Option<int>("--epochs") { Description = "Passes over the training pairs.", DefaultValueFactory = _ => defaults.Trainer.Epochs };
@@ -25,7 +26,7 @@ internal static class TrainCommand
         var every = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints.", DefaultValueFactory = _ => defaults.Trainer.CheckpointEvery };
         var command = new Command("train", "Train a retrieval model on a BEIR train split; rerun the same command to resume after a kill.")
         {
-            data, model, output, epochs, batch, lr, seed, every,
+            data, model, towers, output, epochs, batch, lr, seed, every,
         };
         command.SetAction(parse => CliSupport.Guard(() =>
         {
@@ -34,11 +35,11 @@ internal static class TrainCommand
             float rate = parse.GetValue(lr);
             if (epochCount <= 0 || batchSize <= 0 || checkpointEvery < 0 || !(rate > 0))
                 throw new CliException("--epochs, --batch and --lr must be positive, --checkpoint-every not negative");
-            var options = defaults with
-            {
-                Seed = parse.GetValue(seed),
-                Trainer = defaults.Trainer with { Epochs = epochCount, BatchSize = batchSize, LearningRate = rate, CheckpointEvery = checkpointEvery, Seed = parse.GetValue(seed) },
-            };
+            var trainer = defaults.Trainer with { Epochs = epochCount, BatchSize = batchSize, LearningRate = rate, CheckpointEvery = checkpointEvery, Seed = parse.GetValue(seed) };
+            var options = defaults with { Seed = parse.GetValue(seed), Trainer = trainer };
+            string kind = parse.GetValue(model)!;
+            string? towerDir = parse.GetValue(towers);
+            if (kind == TwoStageTraining.Kind && towerDir is null) throw new CliException("--model two-stage needs --towers DIR (a trained two-tower model)");
             string outDir = parse.GetValue(output)!;
             using var cancel = new CancellationTokenSource();
             // Ctrl+C stops after the current step with a checkpoint; running the command again resumes.
@@ -50,12 +51,15 @@ internal static class TrainCommand
                 .Start(ctx =>
                 {
                     ProgressTask? task = null;
-                    loss = TwoTowerTraining.Run(set, outDir, options, CliSupport.Note, p =>
+                    void Report(TrainerProgress p)
                     {
                         task ??= ctx.AddTask("training", maxValue: p.TotalSteps);
                         task.Value = p.Step;
                         task.Description = $"step {p.Step}/{p.TotalSteps} epoch {p.Epoch + 1} loss {p.Loss:F3} {p.ExamplesPerSecond:F0} ex/s eta {p.Remaining:hh\\:mm\\:ss}";
-                    }, cancel.Token);
+                    }
+                    loss = kind == TwoStageTraining.Kind
+                        ? TwoStageTraining.Run(set, towerDir!, outDir, new TwoStageTrainingOptions { Seed = options.Seed, Trainer = trainer }, CliSupport.Note, Report, cancel.Token)
+                        : TwoTowerTraining.Run(set, outDir, options, CliSupport.Note, Report, cancel.Token);
                 });
             if (cancel.IsCancellationRequested)
             {

@@ -1,0 +1,128 @@
+using GenSearch.Data;
+using GenSearch.Models;
+using GenSearch.Models.Generative;
+using GenSearch.Nn;
+using GenSearch.Quantization;
+using GenSearch.Retrieval.Generative;
+using GenSearch.Tensors;
+using GenSearch.Tensors.IO;
+
+namespace GenSearch.Training;
+
+/// <summary>Settings of <see cref="TwoStageTraining"/>, with the defaults used on homedepot.</summary>
+public sealed record TwoStageTrainingOptions
+{
+    /// <summary>Residual levels of the semantic IDs (a disambiguating token is appended).</summary>
+    public int Levels { get; init; } = 3;
+    /// <summary>Codes per level.</summary>
+    public int Codes { get; init; } = 256;
+    /// <summary>Generator sizes (vocabularies are set from the tokenizer and the IDs).</summary>
+    public EncoderDecoderConfig Generator { get; init; } = new() { Dim = 256, Heads = 4, EncoderLayers = 2, DecoderLayers = 2, FfnDim = 1024, Dropout = 0.1f, MaxSourceLength = 16 };
+    /// <summary>Longest query, in subwords with [cls] and [sep].</summary>
+    public int MaxQueryTokens { get; init; } = 16;
+    /// <summary>Judgments from this grade up are training targets.</summary>
+    public int MinPositiveGrade { get; init; } = 2;
+    /// <summary>Weight of the title -> ID indexing pairs.</summary>
+    public float IndexingWeight { get; init; } = 1f;
+    /// <summary>Beams at search time.</summary>
+    public int BeamSize { get; init; } = 50;
+    /// <summary>The training loop's settings.</summary>
+    public TrainerOptions Trainer { get; init; } = new() { BatchSize = 256, Epochs = 3, LearningRate = 1e-3f, WarmupSteps = 100, CheckpointEvery = 100 };
+    /// <summary>Seed of the quantizer, the weights and dropout.</summary>
+    public ulong Seed { get; init; } = 1;
+}
+
+/// <summary>What config.json of a two-stage model holds.</summary>
+public sealed record TwoStageModelConfig(string Kind, EncoderDecoderConfig Generator, int[] TokenSizes, int MaxQueryTokens, int BeamSize,
+    string ItemVectorsFrom, TwoStageTrainingOptions Training);
+
+/// <summary>
+/// Two-stage (TIGER-style) generative retrieval: item vectors from a trained two-tower model's item
+/// tower, semantic IDs from RQ-KMeans over them (colliding items get a disambiguating token), then
+/// an encoder-decoder trained by next-token prediction on (query, ID) pairs weighted by grade and
+/// (title, ID) indexing pairs. Serving is beam search over the trie of the catalog's IDs.
+/// </summary>
+public static class TwoStageTraining
+{
+    /// <summary>The kind recorded in config.json.</summary>
+    public const string Kind = "two-stage";
+
+    /// <summary>Trains from the two-tower model in <paramref name="twoTowerDir"/> and writes the model to <paramref name="outDir"/>.</summary>
+    public static float Run(BeirDataset set, string twoTowerDir, string outDir, TwoStageTrainingOptions options,
+        Action<string>? note = null, Action<TrainerProgress>? progress = null, CancellationToken cancel = default)
+    {
+        var source = new ModelDirectory(twoTowerDir);
+        if (source.Kind() != TwoTowerTraining.Kind) throw new InvalidDataException($"{source.ConfigPath}: item vectors must come from a {TwoTowerTraining.Kind} model");
+        var dir = new ModelDirectory(outDir);
+        Directory.CreateDirectory(outDir);
+        var data = TrainingData.Load(set, "train", note);
+        var ids = source.ItemIds();
+        if (!ids.SequenceEqual(data.ItemIds)) throw new InvalidDataException($"{source.ItemIdsPath}: the item list differs from {set.CorpusPath}; retrain the two-tower model on this catalog");
+        var tokenizer = source.Tokenizer();
+        tokenizer.Save(dir.TokenizerPath);
+
+        // Stage 1: semantic IDs from the item vectors (deterministic for a seed, so a resumed run gets the same IDs).
+        var (vectors, rows, dim) = source.ItemMatrix("vectors", ids.Length);
+        var quantizer = new ResidualKMeans(dim, new ResidualKMeansOptions
+        {
+            Levels = options.Levels, Codes = options.Codes, KMeans = new KMeansOptions { Seed = (int)(options.Seed % int.MaxValue) },
+        });
+        quantizer.Train(vectors, rows);
+        var codes = new int[rows * options.Levels];
+        quantizer.Encode(vectors, rows, codes);
+        var sids = SemanticIds.Build(codes, rows, Enumerable.Repeat(options.Codes, options.Levels).ToArray());
+        var health = CodebookHealth.Compute(sids);
+        File.WriteAllText(Path.Combine(outDir, "health.md"), health.ToTable());
+        note?.Invoke($"semantic IDs: {options.Levels} x {options.Codes} + a collision token up to {sids.TokenSizes[^1]}; " +
+                     $"collision rate {sids.Collisions.CollisionRate:P1}, largest group {sids.Collisions.LargestGroup}");
+        var itemIds = Enumerable.Range(0, rows).Select(i => sids.Row(i).ToArray()).ToArray();
+
+        // Stage 2: the generator.
+        var vocabulary = new SidVocabulary(sids.TokenSizes);
+        var config = options.Generator with
+        {
+            SourceVocabulary = tokenizer.VocabularySize, MaxSourceLength = options.MaxQueryTokens, MaxTargetLength = vocabulary.Levels,
+        };
+        var rng = new Rng(options.Seed);
+        var generator = new SidGenerator(vocabulary, config, rng);
+        var pairs = data.Pairs(options.MinPositiveGrade, options.IndexingWeight);
+        var queryRows = pairs.Select(p => tokenizer.EncodeWithSpecials(p.QueryText, options.MaxQueryTokens)).ToArray();
+        note?.Invoke($"generator: {generator.ParameterCount():N0} parameters; {pairs.Count:N0} pairs an epoch");
+        var trainer = new Trainer(generator, options.Trainer with { CheckpointPath = dir.CheckpointPath }, [rng]);
+        if (progress is not null) trainer.Progress += progress;
+        float loss = trainer.Run(pairs.Count, batch =>
+        {
+            var queries = TokenBatch.FromRows(batch.Select(i => queryRows[i]).ToArray());
+            var targets = batch.SelectMany(i => itemIds[pairs[i].Item]).ToArray();
+            return generator.Loss(queries.Tokens, queries.Padding, targets, batch.Length, batch.Select(i => pairs[i].Weight).ToArray());
+        }, cancel);
+        if (cancel.IsCancellationRequested) return loss;
+
+        Checkpoint.SaveModel(dir.WeightsPath, generator);
+        SafeTensors.Save(dir.ItemsPath, [SafeTensorEntry.I32("ids", [rows, vocabulary.Levels], itemIds.SelectMany(x => x).ToArray())]);
+        dir.WriteItemIds(ids);
+        dir.WriteConfig(new TwoStageModelConfig(Kind, config, [.. sids.TokenSizes], options.MaxQueryTokens, options.BeamSize, Path.GetFullPath(twoTowerDir), options));
+        File.Delete(dir.CheckpointPath);
+        return loss;
+    }
+
+    /// <summary>Loads a trained two-stage model directory as a generative retriever.</summary>
+    public static GenerativeRetriever Load(string path, int? beamSize = null)
+    {
+        var dir = new ModelDirectory(path);
+        var config = dir.ReadConfig<TwoStageModelConfig>();
+        if (config.Kind != Kind) throw new InvalidDataException($"{dir.ConfigPath}: kind '{config.Kind}', not a {Kind} model");
+        var vocabulary = new SidVocabulary(config.TokenSizes);
+        var generator = new SidGenerator(vocabulary, config.Generator, new Rng(0));
+        Checkpoint.LoadModel(dir.WeightsPath, generator);
+        generator.Eval();
+        var ids = dir.ItemIds();
+        var entry = SafeTensors.Load(dir.ItemsPath)["ids"];
+        if (entry.Shape.Length != 2 || entry.Shape[0] != ids.Length || entry.Shape[1] != vocabulary.Levels)
+            throw new InvalidDataException($"{dir.ItemsPath}: 'ids' has shape [{string.Join(", ", entry.Shape)}], expected [{ids.Length}, {vocabulary.Levels}]");
+        var flat = entry.AsI32();
+        var codes = Enumerable.Range(0, ids.Length).Select(i => flat.AsSpan(i * vocabulary.Levels, vocabulary.Levels).ToArray()).ToList();
+        return new GenerativeRetriever(generator, dir.Tokenizer(), codes, ids,
+            new GenerativeSearchOptions { BeamSize = beamSize ?? config.BeamSize, MaxQueryTokens = config.MaxQueryTokens });
+    }
+}
