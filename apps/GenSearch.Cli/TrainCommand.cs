@@ -18,12 +18,14 @@ internal static class TrainCommand
         model.AcceptOnlyFromAmong(TwoTowerTraining.Kind, TwoStageTraining.Kind);
         var towers = new Option<string?>("--towers") { Description = "two-stage: the two-tower model whose item vectors become semantic IDs." };
         var output = new Option<string>("--out") { Description = "Model directory to write (an unfinished run there is resumed).", Required = true };
-        var defaults = new TwoTowerTrainingOptions();
-        var epochs = new Option<int>("--epochs") { Description = "Passes over the training pairs.", DefaultValueFactory = _ => defaults.Trainer.Epochs };
-        var batch = new Option<int>("--batch") { Description = "Pairs per step.", DefaultValueFactory = _ => defaults.Trainer.BatchSize };
-        var lr = new Option<float>("--lr") { Description = "Peak learning rate.", DefaultValueFactory = _ => defaults.Trainer.LearningRate };
-        var seed = new Option<ulong>("--seed") { Description = "Seed of weights, dropout and example order.", DefaultValueFactory = _ => defaults.Seed };
-        var every = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints.", DefaultValueFactory = _ => defaults.Trainer.CheckpointEvery };
+        var towerDefaults = new TwoTowerTrainingOptions();
+        var stageDefaults = new TwoStageTrainingOptions();
+        // No default values here: each model has its own (shown in --help), picked once --model is known.
+        var epochs = new Option<int?>("--epochs") { Description = $"Passes over the training pairs (default: two-tower {towerDefaults.Trainer.Epochs}, two-stage {stageDefaults.Trainer.Epochs})." };
+        var batch = new Option<int?>("--batch") { Description = $"Pairs per step (default: two-tower {towerDefaults.Trainer.BatchSize}, two-stage {stageDefaults.Trainer.BatchSize})." };
+        var lr = new Option<float?>("--lr") { Description = $"Peak learning rate (default: two-tower {towerDefaults.Trainer.LearningRate}, two-stage {stageDefaults.Trainer.LearningRate})." };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of weights, dropout and example order.", DefaultValueFactory = _ => towerDefaults.Seed };
+        var every = new Option<int?>("--checkpoint-every") { Description = $"Steps between checkpoints (default {towerDefaults.Trainer.CheckpointEvery})." };
         var command = new Command("train", "Train a retrieval model on a BEIR train split; rerun the same command to resume after a kill.")
         {
             data, model, towers, output, epochs, batch, lr, seed, every,
@@ -31,13 +33,14 @@ internal static class TrainCommand
         command.SetAction(parse => CliSupport.Guard(() =>
         {
             var set = CliSupport.OpenData(parse.GetValue(data));
-            int epochCount = parse.GetValue(epochs), batchSize = parse.GetValue(batch), checkpointEvery = parse.GetValue(every);
-            float rate = parse.GetValue(lr);
+            string kind = parse.GetValue(model)!;
+            var baseTrainer = kind == TwoStageTraining.Kind ? stageDefaults.Trainer : towerDefaults.Trainer;
+            int epochCount = parse.GetValue(epochs) ?? baseTrainer.Epochs, batchSize = parse.GetValue(batch) ?? baseTrainer.BatchSize;
+            int checkpointEvery = parse.GetValue(every) ?? baseTrainer.CheckpointEvery;
+            float rate = parse.GetValue(lr) ?? baseTrainer.LearningRate;
             if (epochCount <= 0 || batchSize <= 0 || checkpointEvery < 0 || !(rate > 0))
                 throw new CliException("--epochs, --batch and --lr must be positive, --checkpoint-every not negative");
-            var trainer = defaults.Trainer with { Epochs = epochCount, BatchSize = batchSize, LearningRate = rate, CheckpointEvery = checkpointEvery, Seed = parse.GetValue(seed) };
-            var options = defaults with { Seed = parse.GetValue(seed), Trainer = trainer };
-            string kind = parse.GetValue(model)!;
+            var trainer = baseTrainer with { Epochs = epochCount, BatchSize = batchSize, LearningRate = rate, CheckpointEvery = checkpointEvery, Seed = parse.GetValue(seed) };
             string? towerDir = parse.GetValue(towers);
             if (kind == TwoStageTraining.Kind && towerDir is null) throw new CliException("--model two-stage needs --towers DIR (a trained two-tower model)");
             string outDir = parse.GetValue(output)!;
@@ -58,8 +61,8 @@ internal static class TrainCommand
                         task.Description = $"step {p.Step}/{p.TotalSteps} epoch {p.Epoch + 1} loss {p.Loss:F3} {p.ExamplesPerSecond:F0} ex/s eta {p.Remaining:hh\\:mm\\:ss}";
                     }
                     loss = kind == TwoStageTraining.Kind
-                        ? TwoStageTraining.Run(set, towerDir!, outDir, new TwoStageTrainingOptions { Seed = options.Seed, Trainer = trainer }, CliSupport.Note, Report, cancel.Token)
-                        : TwoTowerTraining.Run(set, outDir, options, CliSupport.Note, Report, cancel.Token);
+                        ? TwoStageTraining.Run(set, towerDir!, outDir, stageDefaults with { Seed = trainer.Seed, Trainer = trainer }, CliSupport.Note, Report, cancel.Token)
+                        : TwoTowerTraining.Run(set, outDir, towerDefaults with { Seed = trainer.Seed, Trainer = trainer }, CliSupport.Note, Report, cancel.Token);
                 });
             if (cancel.IsCancellationRequested)
             {

@@ -82,6 +82,31 @@ public sealed class TextEncoder : Module
         return L2Normalize(_projection.Forward(pooled));
     }
 
+    /// <summary>
+    /// Encoded rows ([cls] ... [sep], any lengths up to MaxLength) -> [rows, O], in the given order.
+    /// Rows are sorted by length and encoded <paramref name="rowsPerChunk"/> at a time, each chunk
+    /// padded only to its own longest row: titles run from 3 to 32 subwords, so one block padded to
+    /// the longest wastes about half its work. The result equals one padded <see cref="Forward"/>
+    /// (padding is masked and pooled out) up to rounding and dropout draws; gradients flow to every row.
+    /// </summary>
+    public Tensor ForwardRows(IReadOnlyList<int[]> rows, int rowsPerChunk = 64)
+    {
+        if (rows.Count == 0) throw new ArgumentException("no rows to encode");
+        if (rowsPerChunk <= 0) throw new ArgumentOutOfRangeException(nameof(rowsPerChunk));
+        var order = Enumerable.Range(0, rows.Count).OrderBy(i => rows[i].Length).ToArray();
+        var chunks = new List<Tensor>();
+        for (int start = 0; start < order.Length; start += rowsPerChunk)
+        {
+            var chunk = TokenBatch.FromRows(order.Skip(start).Take(rowsPerChunk).Select(i => rows[i]).ToArray());
+            chunks.Add(Forward(chunk.Tokens, chunk.Padding, chunk.Batch));
+        }
+        var sorted = chunks.Count == 1 ? chunks[0] : Tensor.Concat(chunks, 0);
+        // Back to the callers' order: row i of the result is sorted row position[i].
+        var position = new int[order.Length];
+        for (int p = 0; p < order.Length; p++) position[order[p]] = p;
+        return Tensor.Embedding(sorted, position, position.Length);
+    }
+
     /// <summary>Rows scaled to unit length: x / sqrt(sum(x^2) + eps).</summary>
     public static Tensor L2Normalize(Tensor x, float eps = 1e-12f) => x / x.Square().Sum(-1, keepDim: true).AddScalar(eps).Sqrt();
 }

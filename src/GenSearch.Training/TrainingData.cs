@@ -62,9 +62,10 @@ public sealed class TrainingData
 
     /// <summary>
     /// Pairs for training: every judgment with grade at least <paramref name="minGrade"/>, weighted
-    /// by gain, plus (when <paramref name="indexingWeight"/> &gt; 0) one indexing pair per item.
+    /// by gain, then (when <paramref name="indexingWeight"/> &gt; 0) <paramref name="indexingPerItem"/>
+    /// indexing pairs per item, item after item, repeated.
     /// </summary>
-    public List<TrainingPair> Pairs(int minGrade, float indexingWeight)
+    public List<TrainingPair> Pairs(int minGrade, float indexingWeight, int indexingPerItem = 1)
     {
         var pairs = new List<TrainingPair>();
         double top = Math.Pow(2, MaxGrade) - 1;
@@ -72,7 +73,8 @@ public sealed class TrainingData
             foreach (var (item, grade) in Judgments[q])
                 if (grade >= minGrade && grade > 0) pairs.Add(new TrainingPair(QueryTexts[q], item, (float)((Math.Pow(2, grade) - 1) / top), q));
         if (indexingWeight > 0)
-            for (int i = 0; i < ItemTexts.Length; i++) pairs.Add(new TrainingPair(ItemTexts[i], i, indexingWeight, -1));
+            for (int copy = 0; copy < indexingPerItem; copy++)
+                for (int i = 0; i < ItemTexts.Length; i++) pairs.Add(new TrainingPair(ItemTexts[i], i, indexingWeight, -1));
         return pairs;
     }
 

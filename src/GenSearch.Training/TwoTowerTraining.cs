@@ -25,15 +25,25 @@ public sealed record TwoTowerTrainingOptions
     public float Temperature { get; init; } = 0.05f;
     /// <summary>Judgments from this grade up are positives.</summary>
     public int MinPositiveGrade { get; init; } = 2;
-    /// <summary>Weight of the title-as-query indexing pairs (0 = none).</summary>
+    /// <summary>Weight of the indexing pairs (title -> item; 0 = none).</summary>
     public float IndexingWeight { get; init; } = 0.5f;
-    /// <summary>BM25 hard negatives drawn per judged pair (0 = in-batch negatives only).</summary>
+    /// <summary>Indexing pairs per item and epoch.</summary>
+    public int IndexingPairsPerItem { get; init; } = 2;
+    /// <summary>How indexing pairs cut query-like texts from titles; null = whole titles.</summary>
+    public PseudoQueryOptions? PseudoQueries { get; init; } = new();
+    /// <summary>Hard negatives drawn per judged pair (0 = in-batch negatives only).</summary>
     public int HardNegatives { get; init; } = 1;
-    /// <summary>BM25 results a hard negative is drawn from (unjudged or judged below the positive grade).</summary>
+    /// <summary>Top results (of BM25, and of the model itself) a hard negative is drawn from, judged positives and their exact-title twins left out.</summary>
     public int HardNegativePool { get; init; } = 30;
+    /// <summary>From this epoch (0-based) on, negatives are also mined with the model at the start of every epoch, half of the draws; negative = never.</summary>
+    public int ModelNegativesFromEpoch { get; init; } = 1;
+    /// <summary>Weight of the graded listwise loss over each judged pair's query and its judged items (0 = off).</summary>
+    public float ListwiseWeight { get; init; } = 0.5f;
+    /// <summary>Judged items per query in the listwise loss (the pair's item and others of the same query).</summary>
+    public int ListwiseCandidates { get; init; } = 3;
     /// <summary>The training loop's settings.</summary>
     public TrainerOptions Trainer { get; init; } = new() { BatchSize = 256, Epochs = 3, LearningRate = 1e-3f, WarmupSteps = 100, CheckpointEvery = 100 };
-    /// <summary>Seed of the weights and dropout.</summary>
+    /// <summary>Seed of the weights, dropout, title cuts and negative draws.</summary>
     public ulong Seed { get; init; } = 1;
 }
 
@@ -41,9 +51,14 @@ public sealed record TwoTowerTrainingOptions
 public sealed record TwoTowerModelConfig(string Kind, TwoTowerConfig Model, int MaxQueryTokens, int MaxItemTokens, TwoTowerTrainingOptions Training);
 
 /// <summary>
-/// Trains the two-tower retriever on a BEIR split: judged pairs weighted by grade, indexing pairs,
-/// in-batch softmax with BM25 hard negatives (other positives of the same query masked, not pushed
-/// away), then encodes the catalog and writes a model directory. Resumes a killed run.
+/// Trains the two-tower retriever on a BEIR split. Each batch mixes judged pairs (weighted by grade)
+/// and indexing pairs (a query-like cut of an item's title -> the item). Loss: in-batch softmax over
+/// the batch's items plus one hard negative per judged pair, drawn from BM25's top results and, from
+/// <see cref="TwoTowerTrainingOptions.ModelNegativesFromEpoch"/> on, from the model's own (mined
+/// again every epoch), with other positives of the same query masked rather than pushed away; plus
+/// a graded listwise loss that orders each judged query's items by grade. Then encodes the catalog
+/// and writes a model directory. A killed run resumes from its checkpoint and the mined negatives
+/// saved beside it, so a fixed seed gives the same model either way.
 /// </summary>
 public static class TwoTowerTraining
 {
@@ -66,10 +81,12 @@ public static class TwoTowerTraining
         note?.Invoke($"tokenizer: {tokenizer.VocabularySize:N0} subwords");
 
         var itemRows = data.ItemTexts.Select(t => tokenizer.EncodeWithSpecials(t, options.MaxItemTokens)).ToArray();
-        var pairs = data.Pairs(options.MinPositiveGrade, options.IndexingWeight);
-        var queryRows = pairs.Select(p => tokenizer.EncodeWithSpecials(p.QueryText, options.MaxQueryTokens)).ToArray();
+        var pairs = data.Pairs(options.MinPositiveGrade, options.IndexingWeight, options.IndexingPairsPerItem);
+        var queryRows = pairs.Select(p => p.QueryIndex >= 0 || options.PseudoQueries is null
+            ? tokenizer.EncodeWithSpecials(p.QueryText, options.MaxQueryTokens) : null).ToArray();
         var judged = data.Judgments.Select(j => j.Where(x => x.Grade >= options.MinPositiveGrade).Select(x => x.Item).ToHashSet()).ToArray();
-        var negatives = options.HardNegatives > 0 ? MineNegatives(set, data, options, note) : null;
+        var bm25Negatives = options.HardNegatives > 0 ? MineBm25Negatives(set, data, options, note) : null;
+        int[][]? modelNegatives = null;
 
         var config = new TwoTowerConfig
         {
@@ -81,27 +98,48 @@ public static class TwoTowerTraining
         note?.Invoke($"model: {model.ParameterCount():N0} parameters; {pairs.Count:N0} pairs an epoch");
         var trainer = new Trainer(model, options.Trainer with { CheckpointPath = dir.CheckpointPath }, [rng]);
         if (progress is not null) trainer.Progress += progress;
+        int epoch = 0;
+        trainer.EpochStarting += e =>
+        {
+            epoch = e;
+            if (options.HardNegatives > 0 && options.ModelNegativesFromEpoch >= 0 && e >= options.ModelNegativesFromEpoch)
+                modelNegatives = ModelNegatives(dir, e, model, tokenizer, data, options, note);
+        };
 
         float loss = trainer.Run(pairs.Count, batch =>
         {
-            // Items: the batch's positives, then one hard negative per judged pair.
+            // One generator per (epoch, batch): title cuts and negative draws differ between epochs
+            // and come out the same after a resume.
+            var draw = new Rng(options.Seed ^ (ulong)(epoch + 1) * 0xD1B54A32D192ED03UL ^ (ulong)batch[0] * 0x9E3779B97F4A7C15UL);
+            // Items: the batch's positives, then per judged pair one hard negative, then the listwise candidates.
             var items = batch.Select(i => pairs[i].Item).ToList();
-            if (negatives is not null)
-            {
-                var pick = new Rng(options.Seed ^ (ulong)batch[0] * 0x9E3779B97F4A7C15UL);
+            if (bm25Negatives is not null)
                 foreach (int i in batch)
                 {
                     int q = pairs[i].QueryIndex;
-                    if (q >= 0 && negatives[q].Length > 0) items.Add(negatives[q][pick.NextInt(negatives[q].Length)]);
+                    if (q < 0) continue;
+                    var pool = modelNegatives is not null && modelNegatives[q].Length > 0 && (draw.NextFloat() < 0.5f || bm25Negatives[q].Length == 0)
+                        ? modelNegatives[q] : bm25Negatives[q];
+                    for (int n = 0; n < options.HardNegatives && pool.Length > 0; n++) items.Add(pool[draw.NextInt(pool.Length)]);
                 }
-            }
-            var queries = TokenBatch.FromRows(batch.Select(i => queryRows[i]).ToArray());
-            var docs = TokenBatch.FromRows(items.Select(i => itemRows[i]).ToArray());
-            var queryVectors = model.QueryTower.Forward(queries.Tokens, queries.Padding, queries.Batch);
-            var itemVectors = model.ItemTower.Forward(docs.Tokens, docs.Padding, docs.Batch);
+            var listwise = options.ListwiseWeight > 0 ? ListwiseCandidates(batch, pairs, data, options.ListwiseCandidates, items, draw) : null;
+
+            var queryTexts = batch.Select(i => queryRows[i] ?? tokenizer.EncodeWithSpecials(
+                PseudoQueries.Cut(pairs[i].QueryText, draw, options.PseudoQueries!), options.MaxQueryTokens)).ToArray();
+            var queryVectors = model.QueryTower.ForwardRows(queryTexts);
+            var itemVectors = model.ItemTower.ForwardRows(items.Select(i => itemRows[i]).ToArray());
             var weights = batch.Select(i => pairs[i].Weight).ToArray();
-            return RetrievalLosses.InBatchSoftmax(queryVectors, itemVectors, Enumerable.Range(0, batch.Length).ToArray(), options.Temperature, weights,
+            var result = RetrievalLosses.InBatchSoftmax(queryVectors, itemVectors, Enumerable.Range(0, batch.Length).ToArray(), options.Temperature, weights,
                 (b, j) => items[j] == pairs[batch[b]].Item || pairs[batch[b]].QueryIndex >= 0 && judged[pairs[batch[b]].QueryIndex].Contains(items[j]));
+            if (listwise is not null)
+            {
+                var (rows, candidates, grades) = listwise.Value;
+                int c = options.ListwiseCandidates;
+                var listQueries = Tensor.Embedding(queryVectors, rows, rows.Length);
+                var listItems = Tensor.Embedding(itemVectors, candidates, rows.Length, c);
+                result = result + RetrievalLosses.GradedListwise(listQueries, listItems, grades, options.Temperature).Scale(options.ListwiseWeight);
+            }
+            return result;
         }, cancel);
 
         if (cancel.IsCancellationRequested) return loss;
@@ -112,11 +150,46 @@ public static class TwoTowerTraining
         dir.WriteItemIds(data.ItemIds);
         dir.WriteConfig(new TwoTowerModelConfig(Kind, config, options.MaxQueryTokens, options.MaxItemTokens, options));
         File.Delete(dir.CheckpointPath);
+        foreach (var mined in Directory.GetFiles(outDir, MinedPrefix + "*")) File.Delete(mined);
         return loss;
     }
 
-    /// <summary>For each judged query, BM25's top results that it did not judge as positive.</summary>
-    private static int[][] MineNegatives(BeirDataset set, TrainingData data, TwoTowerTrainingOptions options, Action<string>? note)
+    /// <summary>
+    /// The listwise loss's lists: for each judged pair of the batch whose query judged other items
+    /// with a different grade, the pair's item and up to <paramref name="size"/> - 1 others of that
+    /// query (appended to <paramref name="items"/>). Returns the batch rows, indices into items
+    /// [rows, size] and grades (NaN for padding); null when no pair has such a list.
+    /// </summary>
+    private static (int[] Rows, int[] Candidates, float[] Grades)? ListwiseCandidates(
+        int[] batch, List<TrainingPair> pairs, TrainingData data, int size, List<int> items, Rng draw)
+    {
+        var rows = new List<int>(); var candidates = new List<int>(); var grades = new List<float>();
+        for (int b = 0; b < batch.Length; b++)
+        {
+            var pair = pairs[batch[b]];
+            if (pair.QueryIndex < 0) continue;
+            var judgments = data.Judgments[pair.QueryIndex];
+            int own = Array.FindIndex(judgments, j => j.Item == pair.Item);
+            if (own < 0 || judgments.All(j => j.Grade == judgments[own].Grade)) continue;
+            var others = Enumerable.Range(0, judgments.Length).Where(j => j != own).ToArray();
+            draw.Shuffle(others.AsSpan());
+            rows.Add(b);
+            candidates.Add(b); grades.Add(judgments[own].Grade); // the pair's own item is items[b]
+            for (int n = 0; n < size - 1; n++)
+            {
+                if (n < others.Length)
+                {
+                    candidates.Add(items.Count); grades.Add(judgments[others[n]].Grade);
+                    items.Add(judgments[others[n]].Item);
+                }
+                else { candidates.Add(b); grades.Add(float.NaN); }
+            }
+        }
+        return rows.Count == 0 ? null : ([.. rows], [.. candidates], [.. grades]);
+    }
+
+    /// <summary>For each judged query, BM25's top results that are not its positives.</summary>
+    private static int[][] MineBm25Negatives(BeirDataset set, TrainingData data, TwoTowerTrainingOptions options, Action<string>? note)
     {
         var bm25 = Bm25.Build(set.Corpus());
         var index = new Dictionary<string, int>(data.ItemIds.Length, StringComparer.Ordinal);
@@ -124,13 +197,55 @@ public static class TwoTowerTraining
         var queries = data.QueryTexts.Select((t, i) => new Query($"q{i}", t)).ToArray();
         var hits = bm25.Search(queries, options.HardNegativePool);
         var result = new int[queries.Length][];
-        for (int q = 0; q < queries.Length; q++)
-        {
-            var positive = data.Judgments[q].Where(j => j.Grade >= options.MinPositiveGrade).Select(j => j.Item).ToHashSet();
-            result[q] = hits[q].Select(h => index[h.Id]).Where(i => !positive.Contains(i)).ToArray();
-        }
+        for (int q = 0; q < queries.Length; q++) result[q] = NotPositive(data, q, hits[q].Select(h => index[h.Id]), options);
         note?.Invoke($"mined BM25 hard negatives for {queries.Length:N0} queries");
         return result;
+    }
+
+    /// <summary>Name start of the files that keep the negatives mined with the model, one per epoch.</summary>
+    private const string MinedPrefix = "mined-negatives-";
+
+    /// <summary>
+    /// The model's top results for every judged query that are not its positives, mined at the start
+    /// of <paramref name="epoch"/>, or read back when a resumed run mined them before the kill.
+    /// </summary>
+    private static int[][] ModelNegatives(ModelDirectory dir, int epoch, TwoTowerModel model, WordPieceTokenizer tokenizer,
+        TrainingData data, TwoTowerTrainingOptions options, Action<string>? note)
+    {
+        string path = Path.Combine(dir.Path, $"{MinedPrefix}{epoch}.txt");
+        if (File.Exists(path))
+        {
+            var lines = File.ReadAllLines(path);
+            if (lines.Length != data.QueryTexts.Length)
+                throw new InvalidDataException($"{path}: {lines.Length} lines for {data.QueryTexts.Length} judged queries; delete it to mine again");
+            return lines.Select((line, i) => line.Length == 0 ? [] : line.Split(' ').Select(w =>
+                int.TryParse(w, out int item) && (uint)item < (uint)data.ItemIds.Length ? item
+                    : throw new InvalidDataException($"{path}:{i + 1}: '{w}' is not an item index")).ToArray()).ToArray();
+        }
+        var items = DenseRetriever.Encode(model.ItemTower, tokenizer, data.ItemTexts, options.MaxItemTokens);
+        var queries = DenseRetriever.Encode(model.QueryTower, tokenizer, data.QueryTexts, options.MaxQueryTokens);
+        model.Train();
+        var index = new FlatIndex(model.Config.Encoder.OutputDim, VectorMetric.InnerProduct);
+        index.Add(items);
+        var hits = index.Search(queries, options.HardNegativePool);
+        var result = hits.Select((h, q) => NotPositive(data, q, h.Select(x => x.Id), options)).ToArray();
+        string temp = path + ".tmp";
+        File.WriteAllLines(temp, result.Select(r => string.Join(' ', r)));
+        File.Move(temp, path, overwrite: true);
+        note?.Invoke($"epoch {epoch + 1}: mined hard negatives with the model for {queries.Length / model.Config.Encoder.OutputDim:N0} queries");
+        return result;
+    }
+
+    /// <summary>
+    /// The items of <paramref name="ranked"/> that query <paramref name="q"/> did not judge positive and
+    /// whose text is not a positive's text (exact-title twins, such as colour variants listed under one
+    /// title, would be false negatives).
+    /// </summary>
+    private static int[] NotPositive(TrainingData data, int q, IEnumerable<int> ranked, TwoTowerTrainingOptions options)
+    {
+        var positives = data.Judgments[q].Where(j => j.Grade >= options.MinPositiveGrade).Select(j => j.Item).ToArray();
+        var texts = positives.Select(i => data.ItemTexts[i]).ToHashSet(StringComparer.Ordinal);
+        return ranked.Where(i => !positives.Contains(i) && !texts.Contains(data.ItemTexts[i])).ToArray();
     }
 
     /// <summary>Loads a trained two-tower model directory as a dense retriever (exact search, or HNSW when asked).</summary>

@@ -59,6 +59,32 @@ public class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void EpochStartingComesBeforeEachEpochAndAgainOnResume()
+    {
+        // 40 examples in batches of 8: five steps an epoch, three epochs.
+        var (model, rng) = Model();
+        var straight = new List<int>();
+        var trainer = new Trainer(model, Options(null), [rng]);
+        trainer.EpochStarting += straight.Add;
+        trainer.Run(Examples.Length, Loss(model));
+        Assert.Equal([0, 1, 2], straight);
+
+        // Stopped after step 7 (inside epoch 1): the resumed run first hears of epoch 1, then 2.
+        string path = Path.Combine(_dir, "epochs", "checkpoint.safetensors");
+        var (first, firstRng) = Model();
+        using var stop = new CancellationTokenSource();
+        var stopped = new Trainer(first, Options(path), [firstRng]);
+        stopped.Progress += p => { if (p.Step == 7) stop.Cancel(); };
+        stopped.Run(Examples.Length, Loss(first), stop.Token);
+        var (resumed, resumedRng) = Model();
+        var again = new List<int>();
+        var resumedTrainer = new Trainer(resumed, Options(path), [resumedRng]);
+        resumedTrainer.EpochStarting += again.Add;
+        resumedTrainer.Run(Examples.Length, Loss(resumed));
+        Assert.Equal([1, 2], again);
+    }
+
+    [Fact]
     public void SameSeedSameRun()
     {
         var (a, ra) = Model(); var (b, rb) = Model();

@@ -2,7 +2,11 @@ using System.Text.Json;
 
 namespace GenSearch.Training.Tests;
 
-/// <summary>A tiny product catalog in BEIR layout, written to a temporary directory.</summary>
+/// <summary>
+/// A tiny product catalog in BEIR layout, written to a temporary directory: 48 "colour thing for
+/// home" titles, one query per item ("colour thing"); a third of them are dev queries, the others
+/// train queries that also judge a near miss with grade 1.
+/// </summary>
 internal sealed class TinyBeir : IDisposable
 {
     public string Path { get; } = Directory.CreateTempSubdirectory("gensearch-beir").FullName;
@@ -28,6 +32,9 @@ internal sealed class TinyBeir : IDisposable
                 string qid = $"q{q++}";
                 queries.Add(JsonSerializer.Serialize(new Dictionary<string, string> { ["_id"] = qid, ["text"] = $"{Colors[c]} {Things[t]}" }));
                 (c % 3 == 0 ? dev : train).Add($"{qid}\td{t * Colors.Length + c}\t4");
+                // Training queries also judge the same thing in a neighbouring colour, grade 1 (colours
+                // 1-2 and 4-5 pair up, so no dev item is judged in training).
+                if (c % 3 != 0) train.Add($"{qid}\td{t * Colors.Length + (c % 3 == 1 ? c + 1 : c - 1)}\t1");
             }
         File.WriteAllLines(System.IO.Path.Combine(Path, "queries.jsonl"), queries);
         Directory.CreateDirectory(System.IO.Path.Combine(Path, "qrels"));

@@ -51,6 +51,25 @@ public class TwoTowerTrainingTests
     }
 
     [Fact]
+    public void RunKilledAfterMiningWithTheModelResumesToTheSameModel()
+    {
+        // 32 judged pairs + 2 x 48 indexing pairs = 8 steps an epoch; the model mines negatives at
+        // the start of epochs 1 and 2. The stopped run ends inside epoch 1, after its mining.
+        var options = Options(3) with { ModelNegativesFromEpoch = 1, ListwiseWeight = 0.5f };
+        using var beir = new TinyBeir();
+        string straight = Path.Combine(beir.Path, "straight"), killed = Path.Combine(beir.Path, "killed");
+        TwoTowerTraining.Run(BeirDataset.Open(beir.Path), straight, options);
+
+        using var cancel = new CancellationTokenSource();
+        TwoTowerTraining.Run(BeirDataset.Open(beir.Path), killed, options, progress: p => { if (p.Step == 11) cancel.Cancel(); }, cancel: cancel.Token);
+        Assert.True(File.Exists(Path.Combine(killed, "mined-negatives-1.txt")));
+        TwoTowerTraining.Run(BeirDataset.Open(beir.Path), killed, options);
+
+        Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "model.safetensors")), File.ReadAllBytes(Path.Combine(killed, "model.safetensors")));
+        Assert.Empty(Directory.GetFiles(killed, "mined-negatives-*")); // a finished run cleans up
+    }
+
+    [Fact]
     public void MissingModelNamesTheFile()
     {
         var error = Assert.Throws<FileNotFoundException>(() => TwoTowerTraining.Load("/nonexistent/model"));

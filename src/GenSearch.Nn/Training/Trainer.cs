@@ -48,6 +48,13 @@ public sealed class Trainer(Module model, TrainerOptions options, IReadOnlyList<
     /// <summary>Called after each checkpoint is written, with its step.</summary>
     public event Action<long>? Checkpointed;
 
+    /// <summary>
+    /// Called with the epoch before the first step of every epoch, and before the first step a resumed
+    /// run takes (mid-epoch): where per-epoch data, such as negatives mined with the model, is made or
+    /// reloaded. The model is in training mode when called and must be left so.
+    /// </summary>
+    public event Action<int>? EpochStarting;
+
     /// <summary>The optimizer (created on first use).</summary>
     public AdamW Optimizer { get; } = new(model.NamedParameters(), new AdamWOptions { LearningRate = options.LearningRate, WeightDecay = options.WeightDecay });
 
@@ -70,9 +77,15 @@ public sealed class Trainer(Module model, TrainerOptions options, IReadOnlyList<
         var recent = new Queue<float>();
         var clock = Stopwatch.StartNew();
         long startStep = step;
+        int startedEpoch = -1;
         while (step < totalSteps && !cancel.IsCancellationRequested)
         {
             int epoch = (int)(step / stepsPerEpoch), offset = (int)(step % stepsPerEpoch) * options.BatchSize;
+            if (epoch != startedEpoch)
+            {
+                EpochStarting?.Invoke(epoch);
+                startedEpoch = epoch;
+            }
             var order = EpochOrder(exampleCount, epoch);
             var batch = order[offset..Math.Min(exampleCount, offset + options.BatchSize)];
             Optimizer.LearningRate = schedule.At(step);

@@ -38,8 +38,9 @@ public sealed class DenseRetriever : IRetriever
         for (int start = 0; start < texts.Count; start += batchSize)
         {
             int count = Math.Min(batchSize, texts.Count - start);
-            var batch = TokenBatch.Encode(tokenizer, texts.Skip(start).Take(count).ToList(), Math.Min(maxTokens, tower.Config.MaxLength));
-            tower.Forward(batch.Tokens, batch.Padding, count).Data.CopyTo(result, start * dim);
+            int limit = Math.Min(maxTokens, tower.Config.MaxLength);
+            var rows = texts.Skip(start).Take(count).Select(t => tokenizer.EncodeWithSpecials(t, limit)).ToArray();
+            tower.ForwardRows(rows).Data.CopyTo(result, start * dim);
         }
         return result;
     }
