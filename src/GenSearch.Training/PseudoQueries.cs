@@ -1,4 +1,5 @@
 using GenSearch.Tensors;
+using GenSearch.Text;
 
 namespace GenSearch.Training;
 
@@ -50,4 +51,37 @@ public static class PseudoQueries
         Array.Sort(positions, 0, length);
         return string.Join(' ', positions.Take(length).Select(p => words[p]));
     }
+}
+
+/// <summary>
+/// The query side of training pairs as subword rows ([cls] ... [sep]): judged queries are tokenized
+/// once; an indexing pair's title is cut anew (<see cref="PseudoQueries.Cut"/>) each time it is used,
+/// or used whole when no cut options are given.
+/// </summary>
+public sealed class PairQueryRows
+{
+    private readonly IReadOnlyList<TrainingPair> _pairs;
+    private readonly WordPieceTokenizer _tokenizer;
+    private readonly int _maxTokens;
+    private readonly PseudoQueryOptions? _cuts;
+    private readonly int[]?[] _fixed;
+
+    /// <summary>Rows for <paramref name="pairs"/>, cut to <paramref name="maxTokens"/> subwords.</summary>
+    public PairQueryRows(IReadOnlyList<TrainingPair> pairs, WordPieceTokenizer tokenizer, int maxTokens, PseudoQueryOptions? cuts)
+    {
+        _pairs = pairs; _tokenizer = tokenizer; _maxTokens = maxTokens; _cuts = cuts;
+        _fixed = pairs.Select(p => p.QueryIndex >= 0 || cuts is null ? tokenizer.EncodeWithSpecials(p.QueryText, maxTokens) : null).ToArray();
+    }
+
+    /// <summary>The row of pair <paramref name="pair"/>; a cut draws from <paramref name="draw"/>.</summary>
+    public int[] Row(int pair, Rng draw) =>
+        _fixed[pair] ?? _tokenizer.EncodeWithSpecials(PseudoQueries.Cut(_pairs[pair].QueryText, draw, _cuts!), _maxTokens);
+
+    /// <summary>
+    /// The generator of one batch's random choices (title cuts, negative draws): fixed by the seed,
+    /// the epoch and the batch's first example, so choices differ between epochs and come out the
+    /// same when a killed run resumes.
+    /// </summary>
+    public static Rng BatchGenerator(ulong seed, int epoch, int[] batch) =>
+        new(seed ^ (ulong)(epoch + 1) * 0xD1B54A32D192ED03UL ^ (ulong)batch[0] * 0x9E3779B97F4A7C15UL);
 }

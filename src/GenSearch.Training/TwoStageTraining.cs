@@ -24,6 +24,10 @@ public sealed record TwoStageTrainingOptions
     public int MinPositiveGrade { get; init; } = 2;
     /// <summary>Weight of the title -> ID indexing pairs.</summary>
     public float IndexingWeight { get; init; } = 1f;
+    /// <summary>Indexing pairs per item and epoch (one keeps training on homedepot within 20 minutes; the cuts differ every epoch).</summary>
+    public int IndexingPairsPerItem { get; init; } = 1;
+    /// <summary>How indexing pairs cut query-like texts from titles; null = whole titles.</summary>
+    public PseudoQueryOptions? PseudoQueries { get; init; } = new();
     /// <summary>Beams at search time.</summary>
     public int BeamSize { get; init; } = 50;
     /// <summary>The training loop's settings.</summary>
@@ -40,7 +44,7 @@ public sealed record TwoStageModelConfig(string Kind, EncoderDecoderConfig Gener
 /// Two-stage (TIGER-style) generative retrieval: item vectors from a trained two-tower model's item
 /// tower, semantic IDs from RQ-KMeans over them (colliding items get a disambiguating token), then
 /// an encoder-decoder trained by next-token prediction on (query, ID) pairs weighted by grade and
-/// (title, ID) indexing pairs. Serving is beam search over the trie of the catalog's IDs.
+/// indexing pairs (a query-like cut of the title, drawn anew each epoch, -> ID). Serving is beam search over the trie of the catalog's IDs.
 /// </summary>
 public static class TwoStageTraining
 {
@@ -85,14 +89,17 @@ public static class TwoStageTraining
         };
         var rng = new Rng(options.Seed);
         var generator = new SidGenerator(vocabulary, config, rng);
-        var pairs = data.Pairs(options.MinPositiveGrade, options.IndexingWeight);
-        var queryRows = pairs.Select(p => tokenizer.EncodeWithSpecials(p.QueryText, options.MaxQueryTokens)).ToArray();
+        var pairs = data.Pairs(options.MinPositiveGrade, options.IndexingWeight, options.IndexingPairsPerItem);
+        var queryRows = new PairQueryRows(pairs, tokenizer, options.MaxQueryTokens, options.PseudoQueries);
         note?.Invoke($"generator: {generator.ParameterCount():N0} parameters; {pairs.Count:N0} pairs an epoch");
         var trainer = new Trainer(generator, options.Trainer with { CheckpointPath = dir.CheckpointPath }, [rng]);
         if (progress is not null) trainer.Progress += progress;
+        int epoch = 0;
+        trainer.EpochStarting += e => epoch = e;
         float loss = trainer.Run(pairs.Count, batch =>
         {
-            var queries = TokenBatch.FromRows(batch.Select(i => queryRows[i]).ToArray());
+            var draw = PairQueryRows.BatchGenerator(options.Seed, epoch, batch);
+            var queries = TokenBatch.FromRows(batch.Select(i => queryRows.Row(i, draw)).ToArray());
             var targets = batch.SelectMany(i => itemIds[pairs[i].Item]).ToArray();
             return generator.Loss(queries.Tokens, queries.Padding, targets, batch.Length, batch.Select(i => pairs[i].Weight).ToArray());
         }, cancel);

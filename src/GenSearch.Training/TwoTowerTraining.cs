@@ -82,8 +82,7 @@ public static class TwoTowerTraining
 
         var itemRows = data.ItemTexts.Select(t => tokenizer.EncodeWithSpecials(t, options.MaxItemTokens)).ToArray();
         var pairs = data.Pairs(options.MinPositiveGrade, options.IndexingWeight, options.IndexingPairsPerItem);
-        var queryRows = pairs.Select(p => p.QueryIndex >= 0 || options.PseudoQueries is null
-            ? tokenizer.EncodeWithSpecials(p.QueryText, options.MaxQueryTokens) : null).ToArray();
+        var queryRows = new PairQueryRows(pairs, tokenizer, options.MaxQueryTokens, options.PseudoQueries);
         var judged = data.Judgments.Select(j => j.Where(x => x.Grade >= options.MinPositiveGrade).Select(x => x.Item).ToHashSet()).ToArray();
         var bm25Negatives = options.HardNegatives > 0 ? MineBm25Negatives(set, data, options, note) : null;
         int[][]? modelNegatives = null;
@@ -108,9 +107,7 @@ public static class TwoTowerTraining
 
         float loss = trainer.Run(pairs.Count, batch =>
         {
-            // One generator per (epoch, batch): title cuts and negative draws differ between epochs
-            // and come out the same after a resume.
-            var draw = new Rng(options.Seed ^ (ulong)(epoch + 1) * 0xD1B54A32D192ED03UL ^ (ulong)batch[0] * 0x9E3779B97F4A7C15UL);
+            var draw = PairQueryRows.BatchGenerator(options.Seed, epoch, batch);
             // Items: the batch's positives, then per judged pair one hard negative, then the listwise candidates.
             var items = batch.Select(i => pairs[i].Item).ToList();
             if (bm25Negatives is not null)
@@ -124,9 +121,7 @@ public static class TwoTowerTraining
                 }
             var listwise = options.ListwiseWeight > 0 ? ListwiseCandidates(batch, pairs, data, options.ListwiseCandidates, items, draw) : null;
 
-            var queryTexts = batch.Select(i => queryRows[i] ?? tokenizer.EncodeWithSpecials(
-                PseudoQueries.Cut(pairs[i].QueryText, draw, options.PseudoQueries!), options.MaxQueryTokens)).ToArray();
-            var queryVectors = model.QueryTower.ForwardRows(queryTexts);
+            var queryVectors = model.QueryTower.ForwardRows(batch.Select(i => queryRows.Row(i, draw)).ToArray());
             var itemVectors = model.ItemTower.ForwardRows(items.Select(i => itemRows[i]).ToArray());
             var weights = batch.Select(i => pairs[i].Weight).ToArray();
             var result = RetrievalLosses.InBatchSoftmax(queryVectors, itemVectors, Enumerable.Range(0, batch.Length).ToArray(), options.Temperature, weights,
