@@ -73,11 +73,8 @@ public sealed partial class Tensor
         if (!training || p == 0f) return this;
         // The mask holds 1 / (1 - p) or 0 per element; the backward multiplies by the same mask.
         var mask = GC.AllocateUninitializedArray<float>(Size);
-        DropoutMask.Fill(mask, p, rng.NextUInt64());
         var result = Uninitialized(Shape);
-        float[] x = Data, y = result.Data;
-        KernelParallel.ForRanges(Size, ElementwiseGrain, (start, end) =>
-            TensorPrimitives.Multiply(x.AsSpan(start, end - start), mask.AsSpan(start, end - start), y.AsSpan(start, end - start)));
+        DropoutMask.FillAndApply(Data, mask, result.Data, p, rng.NextUInt64());
         if (!NeedsGrad(this)) return result;
         return Record(result, [this], output =>
         {
