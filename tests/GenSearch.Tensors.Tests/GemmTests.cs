@@ -234,7 +234,7 @@ public class GemmTests
     public void BiasShorterThanNThrows()
     {
         float[] a = new float[4], b = new float[4], c = new float[4];
-        var e = Assert.Throws<ArgumentException>(() => Gemm.Sgemm(false, false, 2, 2, 2, 1f, a, 2, b, 2, 0f, c, 2, new float[1]));
+        var e = Assert.Throws<ArgumentException>(() => Gemm.SgemmBias(false, false, 2, 2, 2, 1f, a, 2, b, 2, 0f, c, 2, new float[1]));
         Assert.Contains("bias has 1", e.Message);
     }
 
@@ -271,13 +271,13 @@ public class GemmTests
         float[]? biasValues = bias ? FillPadded(rng, 1, n, n) : null;
         float[]? biasPadded = bias ? [.. biasValues!, float.NaN, float.NaN] : null;
         if (path == Path.Public && bias)
-            Gemm.Sgemm(ta, tb, m, n, k, alpha, a, Math.Max(1, lda), b, Math.Max(1, ldb), beta, c, Math.Max(1, ldc), biasValues.AsSpan(0, n));
+            Gemm.SgemmBias(ta, tb, m, n, k, alpha, a, Math.Max(1, lda), b, Math.Max(1, ldb), beta, c, Math.Max(1, ldc), biasValues.AsSpan(0, n));
         else if (path == Path.Public)
             Gemm.Sgemm(ta, tb, m, n, k, alpha, a, Math.Max(1, lda), b, Math.Max(1, ldb), beta, c, Math.Max(1, ldc));
         else
             RunPath(path, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, biasPadded);
         if (bias)
-            GemmReference.Sgemm(ta, tb, m, n, k, alpha, a, Math.Max(1, lda), b, Math.Max(1, ldb), beta, expected, Math.Max(1, ldc), biasValues);
+            GemmReference.SgemmBias(ta, tb, m, n, k, alpha, a, Math.Max(1, lda), b, Math.Max(1, ldb), beta, expected, Math.Max(1, ldc), biasValues);
         else
             GemmReference.Sgemm(ta, tb, m, n, k, alpha, a, Math.Max(1, lda), b, Math.Max(1, ldb), beta, expected, Math.Max(1, ldc));
         AssertClose(expected, c, Abs(a), Abs(b), ta, tb, m, n, k, lda, ldb, ldc, alpha, beta, prior, biasValues);

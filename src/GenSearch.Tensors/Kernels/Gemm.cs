@@ -33,7 +33,7 @@ public static unsafe class Gemm
     /// column j: a linear layer's forward (X W^T + b) in one pass, the bias added while each tile is
     /// still in registers rather than written into C first and read back.
     /// </summary>
-    public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
+    public static void SgemmBias(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, ReadOnlySpan<float> bias)
     {
         Check(transA, transB, 1, m, n, k, a.Length, lda, 0, b.Length, ldb, 0, c.Length, ldc, 0);

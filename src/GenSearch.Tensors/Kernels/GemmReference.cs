@@ -28,7 +28,7 @@ public static class GemmReference
     }
 
     /// <summary>C = alpha * op(A) * op(B) + beta * C + bias, bias[j] added to every row's column j.</summary>
-    public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
+    public static void SgemmBias(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, ReadOnlySpan<float> bias)
     {
         Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);

@@ -91,7 +91,7 @@ public sealed partial class Tensor
         var result = Uninitialized([.. x.Shape[..^1], outDim]);
         var y = result.Data;
         if (bias is not null)
-            Gemm.Sgemm(false, true, rows, outDim, inDim, 1f, x.Data, inDim, weight.Data, inDim, 0f, y, outDim, bias.Data); // bias added in the kernel's epilogue
+            Gemm.SgemmBias(false, true, rows, outDim, inDim, 1f, x.Data, inDim, weight.Data, inDim, 0f, y, outDim, bias.Data); // bias added in the kernel's epilogue
         else
             Gemm.Sgemm(false, true, rows, outDim, inDim, 1f, x.Data, inDim, weight.Data, inDim, 0f, y, outDim);
         Tensor[] inputs = bias is null ? [x, weight] : [x, weight, bias];
@@ -103,7 +103,7 @@ public sealed partial class Tensor
             {
                 // The first gradient into x is written (beta 0) into fresh storage, later ones added.
                 float beta = x.Grad is null ? 0f : 1f;
-                x.Grad ??= GC.AllocateUninitializedArray<float>(x.Size);
+                x.Grad ??= GradientPool.RentUninitialized(x.Size);
                 Gemm.Sgemm(false, false, rows, inDim, outDim, 1f, g, outDim, weight.Data, inDim, beta, x.Grad, inDim);
             }
             if (weight.RequiresGrad)

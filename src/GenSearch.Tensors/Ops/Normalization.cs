@@ -110,7 +110,7 @@ public sealed partial class Tensor
         return Record(result, [x, gamma, beta], output =>
         {
             var g = output.Grad!;
-            float[]? dx = x.RequiresGrad ? GC.AllocateUninitializedArray<float>(x.Size) : null;
+            float[]? dx = x.RequiresGrad ? GradientPool.RentUninitialized(x.Size) : null;
             bool wantGamma = gamma.RequiresGrad, wantBeta = beta.RequiresGrad;
             // Each range sums its own dGamma/dBeta; the partial sums are added at the end in row order
             // (keyed by first row), so the result does not depend on which thread finished first.
