@@ -82,6 +82,27 @@ public sealed partial class Tensor
         }
     }
 
+    /// <summary>
+    /// Adds <paramref name="output"/>'s gradient (same size as this tensor) into this one's, taking the
+    /// array itself when this tensor has none yet: a pass-through backward (reshape, residual add)
+    /// then moves no data. The output gives its gradient up, so Backward does not recycle it.
+    /// </summary>
+    internal void TakeGrad(Tensor output)
+    {
+        if (!RequiresGrad) return;
+        var gradient = output.Grad!;
+        if (gradient.Length != Size) Throw.InvalidOperation($"gradient of {gradient.Length} elements passed to a tensor of {Size}");
+        if (Grad is null)
+        {
+            Grad = gradient;
+            output.Grad = null;
+        }
+        else
+        {
+            TensorPrimitives.Add(Grad, gradient, Grad);
+        }
+    }
+
     /// <summary>This tensor's gradient buffer, zero-filled when first asked for; kernels add into it in place.</summary>
     internal float[] GradBuffer() => Grad ??= GradientPool.RentZeroed(Size);
 

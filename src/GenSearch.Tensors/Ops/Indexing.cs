@@ -102,6 +102,6 @@ public sealed partial class Tensor
         if (!x.SameShape(quantized)) Throw.Shape("StraightThrough", $"{x.ShapeString} vs {quantized.ShapeString}");
         var result = new Tensor((float[])quantized.Data.Clone(), x.Shape);
         if (!NeedsGrad(x)) return result;
-        return Record(result, [x], output => x.AccumulateGrad(output.Grad!));
+        return Record(result, [x], output => x.TakeGrad(output));
     }
 }

@@ -17,7 +17,7 @@ public sealed partial class Tensor
         if (ShapeSize(s) != Size) Throw.Shape("Reshape", $"{ShapeString} ({Size} elements) cannot become [{string.Join(", ", shape)}]");
         var result = new Tensor(Data, s);
         if (!NeedsGrad(this)) return result;
-        return Record(result, [this], output => AccumulateGrad(output.Grad!));
+        return Record(result, [this], output => TakeGrad(output));
     }
 
     /// <summary>Swaps two axes (a copy).</summary>
