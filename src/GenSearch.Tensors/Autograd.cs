@@ -56,20 +56,55 @@ public sealed partial class Tensor
     internal void AccumulateGrad(ReadOnlySpan<float> gradient)
     {
         if (!RequiresGrad) return;
-        if (Grad is null) Grad = gradient.ToArray();
-        else TensorPrimitives.Add(Grad, gradient, Grad);
+        if (Grad is null)
+        {
+            Grad = GradientPool.RentUninitialized(gradient.Length);
+            gradient.CopyTo(Grad);
+        }
+        else
+        {
+            TensorPrimitives.Add(Grad, gradient, Grad);
+        }
     }
 
     /// <summary>Like <see cref="AccumulateGrad"/>, but may keep <paramref name="gradient"/> itself, which the caller gives up.</summary>
     internal void AccumulateGradOwned(float[] gradient)
     {
         if (!RequiresGrad) return;
-        if (Grad is null) Grad = gradient;
-        else TensorPrimitives.Add(Grad, gradient, Grad);
+        if (Grad is null)
+        {
+            Grad = gradient;
+        }
+        else
+        {
+            TensorPrimitives.Add(Grad, gradient, Grad);
+            GradientPool.Return(gradient);
+        }
+    }
+
+    /// <summary>
+    /// Adds <paramref name="output"/>'s gradient (same size as this tensor) into this one's, taking the
+    /// array itself when this tensor has none yet: a pass-through backward (reshape, residual add)
+    /// then moves no data. The output gives its gradient up, so Backward does not recycle it.
+    /// </summary>
+    internal void TakeGrad(Tensor output)
+    {
+        if (!RequiresGrad) return;
+        var gradient = output.Grad!;
+        if (gradient.Length != Size) Throw.InvalidOperation($"gradient of {gradient.Length} elements passed to a tensor of {Size}");
+        if (Grad is null)
+        {
+            Grad = gradient;
+            output.Grad = null;
+        }
+        else
+        {
+            TensorPrimitives.Add(Grad, gradient, Grad);
+        }
     }
 
     /// <summary>This tensor's gradient buffer, zero-filled when first asked for; kernels add into it in place.</summary>
-    internal float[] GradBuffer() => Grad ??= new float[Size];
+    internal float[] GradBuffer() => Grad ??= GradientPool.RentZeroed(Size);
 
     /// <summary>Backpropagates from a one-element tensor (a loss).</summary>
     public void Backward()
@@ -94,9 +129,11 @@ public sealed partial class Tensor
             var node = order[i];
             if (node.BackwardFn is null) continue;
             if (node.Grad is not null) node.BackwardFn(node);
-            // Release the node: its closure holds activations, and its gradient is not a leaf's.
+            // Release the node: its closure holds activations, and its gradient is not a leaf's, so
+            // nothing references it any more and the next backward can reuse it.
             node.BackwardFn = null;
             node.Inputs = [];
+            if (node.Grad is not null) GradientPool.Return(node.Grad);
             node.Grad = null;
             node.Released = true;
         }

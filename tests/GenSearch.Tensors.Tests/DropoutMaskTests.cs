@@ -18,6 +18,30 @@ public class DropoutMaskTests
     }
 
     [Fact]
+    public void FillAndApplyEqualsFillThenMultiplyAtAnyThreadCount()
+    {
+        int saved = KernelThreads.Count;
+        try
+        {
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                KernelThreads.Count = threads;
+                foreach (int n in Enumerable.Range(0, 65).Concat([DropoutMask.ChunkSize + 1, 9 * DropoutMask.ChunkSize - 7]))
+                {
+                    var x = Twins.RandomArray(n, n, -3f, 3f);
+                    float[] mask = new float[n], y = new float[n], expectedMask = new float[n];
+                    DropoutMask.FillAndApply(x, mask, y, 0.2f, 99);
+                    DropoutMask.FillReference(expectedMask, 0.2f, 99);
+                    Assert.Equal(expectedMask, mask);
+                    Assert.Equal(x.Select((v, i) => v * expectedMask[i]).ToArray(), y);
+                }
+            }
+        }
+        finally { KernelThreads.Count = saved; }
+        Assert.Throws<ArgumentException>(() => DropoutMask.FillAndApply(new float[3], new float[4], new float[4], 0.1f, 1));
+    }
+
+    [Fact]
     public void MaskDependsOnSeedNotOnThreads()
     {
         int saved = KernelThreads.Count;

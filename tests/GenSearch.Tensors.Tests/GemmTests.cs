@@ -187,6 +187,58 @@ public class GemmTests
     }
 
     [Fact]
+    public void BiasInTheEpilogueMatchesTheReferenceAtEveryMAndN()
+    {
+        // Every m, n in 0..64 at depths that take the small path, the packed path and k == 0 (bias only);
+        // each public call also runs split across two threads when the product is large enough.
+        var rng = new Random(10);
+        foreach (int k in new[] { 0, 1, 19 })
+            for (int m = 0; m <= 64; m += m < 16 ? 1 : 7)
+                for (int n = 0; n <= 64; n++)
+                {
+                    var (ta, tb) = Transposes[(m + 3 * n + k) % 4];
+                    Check(rng, ta, tb, m, n, k, 1f, (m + n) % 3 == 0 ? 0.5f : 0f, pad: n % 2, bias: true);
+                }
+    }
+
+    [Fact]
+    public void BiasInTheEpilogueOnEveryPathAndBlockEdge()
+    {
+        var rng = new Random(11);
+        foreach (var (ta, tb) in Transposes)
+        {
+            foreach (var path in new[] { Path.Packed, Path.Small })
+                Check(rng, ta, tb, 13, 37, 29, 0.5f, 1f, pad: 3, path: path, bias: true);
+            Check(rng, ta, tb, 150, 70, 300, -1.5f, 0.25f, bias: true); // crosses MC and KC: bias added once
+            Check(rng, ta, tb, 257, 129, 301, 1f, 0f, bias: true);
+            Check(rng, ta, tb, 4, 5, 0, 1f, 0.5f, bias: true);
+        }
+        Check(rng, false, true, 100, 4200, 20, 1f, 0f, bias: true); // N crosses the NC panel edge
+        int saved = KernelThreads.Count;
+        try
+        {
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                KernelThreads.Count = threads;
+                Check(rng, false, true, 301, 97, 129, 1f, 0f, bias: true);
+                Check(rng, false, true, 97, 301, 260, 1f, 0f, bias: true);
+            }
+        }
+        finally
+        {
+            KernelThreads.Count = saved;
+        }
+    }
+
+    [Fact]
+    public void BiasShorterThanNThrows()
+    {
+        float[] a = new float[4], b = new float[4], c = new float[4];
+        var e = Assert.Throws<ArgumentException>(() => Gemm.SgemmBias(false, false, 2, 2, 2, 1f, a, 2, b, 2, 0f, c, 2, new float[1]));
+        Assert.Contains("bias has 1", e.Message);
+    }
+
+    [Fact]
     public void BadArgumentsThrowNamingTheOperand()
     {
         float[] a = new float[6], b = new float[6], c = new float[4];
@@ -206,7 +258,7 @@ public class GemmTests
     /// </summary>
     private enum Path { Public, Packed, Small }
 
-    private static void Check(Random rng, bool ta, bool tb, int m, int n, int k, float alpha, float beta, int pad = 0, Path path = Path.Public)
+    private static void Check(Random rng, bool ta, bool tb, int m, int n, int k, float alpha, float beta, int pad = 0, Path path = Path.Public, bool bias = false)
     {
         int aRows = ta ? k : m, aCols = ta ? m : k, bRows = tb ? n : k, bCols = tb ? k : n;
         int lda = aCols + pad, ldb = bCols + pad, ldc = n + pad;
@@ -214,12 +266,21 @@ public class GemmTests
         float[] c = beta == 0f ? Enumerable.Repeat(float.NaN, m * ldc).ToArray() : FillPadded(rng, m, n, ldc);
         float[] expected = (float[])c.Clone();
         float[] prior = (float[])c.Clone();
-        if (path == Path.Public)
+        // The bias is exactly n long, so a read past its end would be caught by the span checks (public
+        // path) or, on the internal paths, poison the result through the NaN that follows it.
+        float[]? biasValues = bias ? FillPadded(rng, 1, n, n) : null;
+        float[]? biasPadded = bias ? [.. biasValues!, float.NaN, float.NaN] : null;
+        if (path == Path.Public && bias)
+            Gemm.SgemmBias(ta, tb, m, n, k, alpha, a, Math.Max(1, lda), b, Math.Max(1, ldb), beta, c, Math.Max(1, ldc), biasValues.AsSpan(0, n));
+        else if (path == Path.Public)
             Gemm.Sgemm(ta, tb, m, n, k, alpha, a, Math.Max(1, lda), b, Math.Max(1, ldb), beta, c, Math.Max(1, ldc));
         else
-            RunPath(path, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        GemmReference.Sgemm(ta, tb, m, n, k, alpha, a, Math.Max(1, lda), b, Math.Max(1, ldb), beta, expected, Math.Max(1, ldc));
-        AssertClose(expected, c, Abs(a), Abs(b), ta, tb, m, n, k, lda, ldb, ldc, alpha, beta, prior);
+            RunPath(path, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, biasPadded);
+        if (bias)
+            GemmReference.SgemmBias(ta, tb, m, n, k, alpha, a, Math.Max(1, lda), b, Math.Max(1, ldb), beta, expected, Math.Max(1, ldc), biasValues);
+        else
+            GemmReference.Sgemm(ta, tb, m, n, k, alpha, a, Math.Max(1, lda), b, Math.Max(1, ldb), beta, expected, Math.Max(1, ldc));
+        AssertClose(expected, c, Abs(a), Abs(b), ta, tb, m, n, k, lda, ldb, ldc, alpha, beta, prior, biasValues);
         // The padding of C is left as it was.
         for (int i = 0; i < m; i++)
             for (int j = n; j < ldc; j++)
@@ -228,17 +289,17 @@ public class GemmTests
     }
 
     private static unsafe void RunPath(Path path, bool ta, bool tb, int m, int n, int k, float alpha,
-        float[] a, int lda, float[] b, int ldb, float beta, float[] c, int ldc)
+        float[] a, int lda, float[] b, int ldb, float beta, float[] c, int ldc, float[]? bias = null)
     {
-        fixed (float* pa = a, pb = b, pc = c)
+        fixed (float* pa = a, pb = b, pc = c, pbias = bias)
         {
-            if (path == Path.Packed) GemmPacked.Run(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
-            else GemmSmall.Run(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+            if (path == Path.Packed) GemmPacked.Run(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, pbias);
+            else GemmSmall.Run(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, pbias);
         }
     }
 
     private static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, ReadOnlySpan<float> absA, ReadOnlySpan<float> absB,
-        bool ta, bool tb, int m, int n, int k, int lda, int ldb, int ldc, float alpha, float beta, ReadOnlySpan<float> priorC)
+        bool ta, bool tb, int m, int n, int k, int lda, int ldb, int ldc, float alpha, float beta, ReadOnlySpan<float> priorC, float[]? bias = null)
     {
         for (int i = 0; i < m; i++)
         {
@@ -247,7 +308,7 @@ public class GemmTests
                 double scale = 0;
                 for (int p = 0; p < k; p++)
                     scale += (ta ? absA[p * lda + i] : absA[i * lda + p]) * (double)(tb ? absB[j * ldb + p] : absB[p * ldb + j]);
-                scale = Math.Abs(alpha) * scale + (beta != 0f ? Math.Abs(beta * priorC[i * ldc + j]) : 0);
+                scale = Math.Abs(alpha) * scale + (beta != 0f ? Math.Abs(beta * priorC[i * ldc + j]) : 0) + (bias is null ? 0 : Math.Abs(bias[j]));
                 float e = expected[i * ldc + j], got = actual[i * ldc + j];
                 if (!(Math.Abs(e - got) <= 1e-5 * scale + 1e-30))
                     Assert.Fail($"m {m} n {n} k {k} transA {ta} transB {tb}: C[{i}, {j}] = {got}, reference {e} (scale {scale})");

@@ -26,6 +26,28 @@ public static class DropoutMask
         });
     }
 
+    /// <summary>
+    /// Fills <paramref name="mask"/> as <see cref="Fill"/> does and, in the same pass over each chunk,
+    /// writes <paramref name="y"/> = <paramref name="x"/> * mask: dropout's forward without reading the
+    /// mask back from memory.
+    /// </summary>
+    public static void FillAndApply(float[] x, float[] mask, float[] y, float p, ulong seed)
+    {
+        if (x.Length != mask.Length || y.Length != mask.Length)
+            throw new ArgumentException($"dropout arrays differ in length: x {x.Length}, mask {mask.Length}, y {y.Length}");
+        int chunks = (mask.Length + ChunkSize - 1) / ChunkSize;
+        float scale = 1f / (1f - p);
+        uint threshold = (uint)Math.Min(p * 4294967296.0, uint.MaxValue);
+        KernelParallel.For(chunks, 4, chunk =>
+        {
+            int start = chunk * ChunkSize, length = Math.Min(mask.Length - start, ChunkSize);
+            var m = mask.AsSpan(start, length);
+            FillChunk(m, threshold, scale, seed, chunk);
+            // The chunk's mask (64 KB) is still in cache here.
+            System.Numerics.Tensors.TensorPrimitives.Multiply(x.AsSpan(start, length), m, y.AsSpan(start, length));
+        });
+    }
+
     /// <summary>The lanes' starting states for one chunk (never zero, as xorshift needs).</summary>
     internal static uint[] LaneStates(ulong seed, int chunk)
     {

@@ -25,7 +25,22 @@ public static unsafe class Gemm
         Check(transA, transB, 1, m, n, k, a.Length, lda, 0, b.Length, ldb, 0, c.Length, ldc, 0);
         if (m == 0 || n == 0) return;
         fixed (float* pa = a, pb = b, pc = c)
-            Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, KernelThreads.Count);
+            Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, null, KernelThreads.Count);
+    }
+
+    /// <summary>
+    /// C = alpha * op(A) * op(B) + beta * C + bias, with <paramref name="bias"/>[j] added to every row's
+    /// column j: a linear layer's forward (X W^T + b) in one pass, the bias added while each tile is
+    /// still in registers rather than written into C first and read back.
+    /// </summary>
+    public static void SgemmBias(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, ReadOnlySpan<float> bias)
+    {
+        Check(transA, transB, 1, m, n, k, a.Length, lda, 0, b.Length, ldb, 0, c.Length, ldc, 0);
+        if (bias.Length < n) Fail($"Sgemm: bias has {bias.Length} elements, fewer than the {n} columns of C");
+        if (m == 0 || n == 0) return;
+        fixed (float* pa = a, pb = b, pc = c, pbias = bias)
+            Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, pbias, KernelThreads.Count);
     }
 
     /// <summary>
@@ -50,7 +65,7 @@ public static unsafe class Gemm
             if (threads == 1 || batch == 1 || strideC == 0 || (batch < 2 * threads && work >= ThreadingThreshold))
             {
                 for (int t = 0; t < batch; t++)
-                    Run(transA, transB, m, n, k, alpha, pa + t * strideA, lda, pb + t * strideB, ldb, beta, pc + t * strideC, ldc, threads);
+                    Run(transA, transB, m, n, k, alpha, pa + t * strideA, lda, pb + t * strideB, ldb, beta, pc + t * strideC, ldc, null, threads);
                 return;
             }
             // Four runs per thread, claimed as threads come free, so a thread the scheduler delays
@@ -73,10 +88,10 @@ public static unsafe class Gemm
     /// One product on up to <paramref name="threads"/> threads. The split is along the longer of M and N,
     /// on tile boundaries; each thread packs its own panels, so no thread waits for another. Splitting M
     /// repeats the packing of B (K x N) in every thread, splitting N that of A (M x K): the longer side
-    /// makes the repeated part the smaller one.
+    /// makes the repeated part the smaller one. <paramref name="bias"/> (n values or null) is added to every row.
     /// </summary>
     private static void Run(bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, nint lda, float* b, nint ldb, float beta, float* c, nint ldc, int threads)
+        float* a, nint lda, float* b, nint ldb, float beta, float* c, nint ldc, float* bias, int threads)
     {
         long work = (long)m * n * Math.Max(k, 1);
         int parts = (int)Math.Min(threads, Math.Max(1, work / ThreadingThreshold));
@@ -86,39 +101,39 @@ public static unsafe class Gemm
         parts = Math.Min(parts, (extent + unit - 1) / unit);
         if (parts <= 1)
         {
-            OneThread(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            OneThread(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
             return;
         }
 
         int chunk = ((extent + parts - 1) / parts + unit - 1) / unit * unit;
-        nint ia = (nint)a, ib = (nint)b, ic = (nint)c;
+        nint ia = (nint)a, ib = (nint)b, ic = (nint)c, ibias = (nint)bias;
         KernelWorkers.Run(parts, threads, part =>
         {
             int start = part * chunk;
             int size = Math.Min(chunk, extent - start);
             if (size <= 0) return;
-            float* pa = (float*)ia, pb = (float*)ib, pc = (float*)ic;
+            float* pa = (float*)ia, pb = (float*)ib, pc = (float*)ic, pbias = (float*)ibias;
             if (splitN)
             {
                 float* bPart = transB ? pb + start * ldb : pb + start;
-                GemmPacked.Run(transA, transB, m, size, k, alpha, pa, lda, bPart, ldb, beta, pc + start, ldc);
+                GemmPacked.Run(transA, transB, m, size, k, alpha, pa, lda, bPart, ldb, beta, pc + start, ldc, pbias == null ? null : pbias + start);
             }
             else
             {
                 float* aPart = transA ? pa + start : pa + start * lda;
-                GemmPacked.Run(transA, transB, size, n, k, alpha, aPart, lda, pb, ldb, beta, pc + start * ldc, ldc);
+                GemmPacked.Run(transA, transB, size, n, k, alpha, aPart, lda, pb, ldb, beta, pc + start * ldc, ldc, pbias);
             }
         });
     }
 
     /// <summary>One product on the calling thread: the direct path when small, else the packed one.</summary>
     private static void OneThread(bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, nint lda, float* b, nint ldb, float beta, float* c, nint ldc)
+        float* a, nint lda, float* b, nint ldb, float beta, float* c, nint ldc, float* bias = null)
     {
         if (GemmSmall.Fits(m, n, k))
-            GemmSmall.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            GemmSmall.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
         else
-            GemmPacked.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            GemmPacked.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
     }
 
     /// <summary>Checks shapes, leading dimensions and that every addressed element lies inside its span.</summary>

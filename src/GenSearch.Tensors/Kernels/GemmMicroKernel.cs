@@ -22,15 +22,17 @@ internal static unsafe class GemmMicroKernel
     public static readonly bool HasFma = Fma.IsSupported && Avx2.IsSupported;
 
     /// <summary>
-    /// C[0..6, 0..16] = alpha * (Ap * Bp) + beta * C, where Ap holds kc steps of 6 values and Bp kc steps
-    /// of 16 values. beta == 0 writes C without reading it.
+    /// C[0..6, 0..16] = alpha * (Ap * Bp) + beta * C + bias, where Ap holds kc steps of 6 values and Bp kc
+    /// steps of 16 values, and <paramref name="bias"/> (16 values, or null for none) is added to every row:
+    /// a linear layer's bias applied while the tile is still in registers, instead of a pass over C.
+    /// beta == 0 writes C without reading it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Tile(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    public static void Tile(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, float* bias = null)
     {
         if (!HasFma)
         {
-            TilePortable(kc, a, b, c, ldc, alpha, beta);
+            TilePortable(kc, a, b, c, ldc, alpha, beta, bias);
             return;
         }
 
@@ -79,33 +81,37 @@ internal static unsafe class GemmMicroKernel
             av = Avx.BroadcastScalarToVector256(a + 5); c50 = Fma.MultiplyAdd(av, b0, c50); c51 = Fma.MultiplyAdd(av, b1, c51);
         }
 
-        Store(c, alpha, beta, c00, c01);
-        Store(c + ldc, alpha, beta, c10, c11);
-        Store(c + 2 * ldc, alpha, beta, c20, c21);
-        Store(c + 3 * ldc, alpha, beta, c30, c31);
-        Store(c + 4 * ldc, alpha, beta, c40, c41);
-        Store(c + 5 * ldc, alpha, beta, c50, c51);
+        Vector256<float> bias0 = default, bias1 = default;
+        if (bias != null) { bias0 = Avx.LoadVector256(bias); bias1 = Avx.LoadVector256(bias + 8); }
+        Store(c, alpha, beta, c00, c01, bias0, bias1);
+        Store(c + ldc, alpha, beta, c10, c11, bias0, bias1);
+        Store(c + 2 * ldc, alpha, beta, c20, c21, bias0, bias1);
+        Store(c + 3 * ldc, alpha, beta, c30, c31, bias0, bias1);
+        Store(c + 4 * ldc, alpha, beta, c40, c41, bias0, bias1);
+        Store(c + 5 * ldc, alpha, beta, c50, c51, bias0, bias1);
     }
 
+    /// <summary>One row of a tile: c = alpha * acc + beta * c + bias (bias zero when there is none).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(float* c, float alpha, float beta, Vector256<float> lo, Vector256<float> hi)
+    private static void Store(float* c, float alpha, float beta, Vector256<float> lo, Vector256<float> hi,
+        Vector256<float> biasLo, Vector256<float> biasHi)
     {
         var va = Vector256.Create(alpha);
         if (beta == 0f)
         {
-            Avx.Store(c, Avx.Multiply(va, lo));
-            Avx.Store(c + 8, Avx.Multiply(va, hi));
+            Avx.Store(c, Fma.MultiplyAdd(va, lo, biasLo));
+            Avx.Store(c + 8, Fma.MultiplyAdd(va, hi, biasHi));
         }
         else if (beta == 1f)
         {
-            Avx.Store(c, Fma.MultiplyAdd(va, lo, Avx.LoadVector256(c)));
-            Avx.Store(c + 8, Fma.MultiplyAdd(va, hi, Avx.LoadVector256(c + 8)));
+            Avx.Store(c, Fma.MultiplyAdd(va, lo, Avx.Add(Avx.LoadVector256(c), biasLo)));
+            Avx.Store(c + 8, Fma.MultiplyAdd(va, hi, Avx.Add(Avx.LoadVector256(c + 8), biasHi)));
         }
         else
         {
             var vb = Vector256.Create(beta);
-            Avx.Store(c, Fma.MultiplyAdd(va, lo, Avx.Multiply(vb, Avx.LoadVector256(c))));
-            Avx.Store(c + 8, Fma.MultiplyAdd(va, hi, Avx.Multiply(vb, Avx.LoadVector256(c + 8))));
+            Avx.Store(c, Fma.MultiplyAdd(va, lo, Fma.MultiplyAdd(vb, Avx.LoadVector256(c), biasLo)));
+            Avx.Store(c + 8, Fma.MultiplyAdd(va, hi, Fma.MultiplyAdd(vb, Avx.LoadVector256(c + 8), biasHi)));
         }
     }
 
@@ -113,24 +119,24 @@ internal static unsafe class GemmMicroKernel
     /// A partial tile (rows &lt; 6 or columns &lt; 16 at the matrix edge): the full tile is computed into a
     /// scratch block, since the packed panels are zero-padded, and only the valid part is merged into C.
     /// </summary>
-    public static void EdgeTile(int kc, float* a, float* b, float* c, nint ldc, int rows, int cols, float alpha, float beta)
+    public static void EdgeTile(int kc, float* a, float* b, float* c, nint ldc, int rows, int cols, float alpha, float beta, float* bias = null)
     {
         float* tile = stackalloc float[MR * NR];
         Tile(kc, a, b, tile, NR, 1f, 0f);
-        Merge(tile, c, ldc, rows, cols, alpha, beta);
+        Merge(tile, c, ldc, rows, cols, alpha, beta, bias);
     }
 
-    /// <summary>C[0..rows, 0..cols] = alpha * tile + beta * C, from a 6 x 16 scratch tile.</summary>
-    public static void Merge(float* tile, float* c, nint ldc, int rows, int cols, float alpha, float beta)
+    /// <summary>C[0..rows, 0..cols] = alpha * tile + beta * C + bias[0..cols] (bias null: none), from a 6 x 16 scratch tile.</summary>
+    public static void Merge(float* tile, float* c, nint ldc, int rows, int cols, float alpha, float beta, float* bias = null)
     {
         for (int i = 0; i < rows; i++)
         {
             float* ci = c + i * ldc;
             float* ti = tile + i * NR;
             if (beta == 0f)
-                for (int j = 0; j < cols; j++) ci[j] = alpha * ti[j];
+                for (int j = 0; j < cols; j++) ci[j] = alpha * ti[j] + (bias == null ? 0f : bias[j]);
             else
-                for (int j = 0; j < cols; j++) ci[j] = alpha * ti[j] + beta * ci[j];
+                for (int j = 0; j < cols; j++) ci[j] = alpha * ti[j] + (beta * ci[j] + (bias == null ? 0f : bias[j]));
         }
     }
 
@@ -141,7 +147,7 @@ internal static unsafe class GemmMicroKernel
     /// past the matrix is read. B is a packed 16-column micro-panel as in <see cref="Tile"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void TileDirectA(int kc, int rows, float* a, nint rowStride, nint colStride, float* b, float* c, nint ldc, float alpha, float beta)
+    public static void TileDirectA(int kc, int rows, float* a, nint rowStride, nint colStride, float* b, float* c, nint ldc, float alpha, float beta, float* bias = null)
     {
         float* a0 = a;
         float* a1 = a + Math.Min(1, rows - 1) * rowStride, a2 = a + Math.Min(2, rows - 1) * rowStride;
@@ -158,8 +164,8 @@ internal static unsafe class GemmMicroKernel
                 d[0] = a0[q]; d[1] = a1[q]; d[2] = a2[q]; d[3] = a3[q]; d[4] = a4[q]; d[5] = a5[q];
             }
             float* full = stackalloc float[MR * NR];
-            TilePortable(kc, packed, b, full, NR, 1f, 0f);
-            Merge(full, c, ldc, rows, NR, alpha, beta);
+            TilePortable(kc, packed, b, full, NR, 1f, 0f, null);
+            Merge(full, c, ldc, rows, NR, alpha, beta, bias);
             return;
         }
 
@@ -178,16 +184,18 @@ internal static unsafe class GemmMicroKernel
             b += NR;
         }
 
-        Store(c, alpha, beta, c00, c01);
-        if (rows > 1) Store(c + ldc, alpha, beta, c10, c11);
-        if (rows > 2) Store(c + 2 * ldc, alpha, beta, c20, c21);
-        if (rows > 3) Store(c + 3 * ldc, alpha, beta, c30, c31);
-        if (rows > 4) Store(c + 4 * ldc, alpha, beta, c40, c41);
-        if (rows > 5) Store(c + 5 * ldc, alpha, beta, c50, c51);
+        Vector256<float> bias0 = default, bias1 = default;
+        if (bias != null) { bias0 = Avx.LoadVector256(bias); bias1 = Avx.LoadVector256(bias + 8); }
+        Store(c, alpha, beta, c00, c01, bias0, bias1);
+        if (rows > 1) Store(c + ldc, alpha, beta, c10, c11, bias0, bias1);
+        if (rows > 2) Store(c + 2 * ldc, alpha, beta, c20, c21, bias0, bias1);
+        if (rows > 3) Store(c + 3 * ldc, alpha, beta, c30, c31, bias0, bias1);
+        if (rows > 4) Store(c + 4 * ldc, alpha, beta, c40, c41, bias0, bias1);
+        if (rows > 5) Store(c + 5 * ldc, alpha, beta, c50, c51, bias0, bias1);
     }
 
     /// <summary>The same tile with portable vectors, for machines without FMA (tests on other hosts).</summary>
-    private static void TilePortable(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    private static void TilePortable(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, float* bias)
     {
         Span<Vector256<float>> acc = stackalloc Vector256<float>[2 * MR];
         acc.Clear();
@@ -211,6 +219,11 @@ internal static unsafe class GemmMicroKernel
             {
                 lo += Vector256.Load(cr) * beta;
                 hi += Vector256.Load(cr + 8) * beta;
+            }
+            if (bias != null)
+            {
+                lo += Vector256.Load(bias);
+                hi += Vector256.Load(bias + 8);
             }
             lo.Store(cr);
             hi.Store(cr + 8);

@@ -31,15 +31,17 @@ internal static unsafe class GemmPacked
     [ThreadStatic] private static float[]? t_packB;
 
     /// <summary>
-    /// C = alpha * op(A) * op(B) + beta * C on the calling thread. Pointers are to element (0, 0) of the
-    /// stored matrices; lengths were checked by the caller. m, n &gt; 0.
+    /// C = alpha * op(A) * op(B) + beta * C + bias on the calling thread, <paramref name="bias"/> (n values,
+    /// or null for none) added to every row. Pointers are to element (0, 0) of the stored matrices;
+    /// lengths were checked by the caller. m, n &gt; 0.
     /// </summary>
     public static void Run(bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, nint lda, float* b, nint ldb, float beta, float* c, nint ldc)
+        float* a, nint lda, float* b, nint ldb, float beta, float* c, nint ldc, float* bias = null)
     {
         if (k == 0 || alpha == 0f)
         {
             ScaleC(m, n, beta, c, ldc);
+            AddBias(m, n, bias, c, ldc);
             return;
         }
 
@@ -54,35 +56,37 @@ internal static unsafe class GemmPacked
             for (int pc = 0; pc < k; pc += KC)
             {
                 int kc = Math.Min(KC, k - pc);
-                // The first K panel applies the caller's beta; later ones accumulate into C.
+                // The first K panel applies the caller's beta and the bias; later ones accumulate into C.
                 float betaPanel = pc == 0 ? beta : 1f;
+                float* biasPanel = pc == 0 && bias != null ? bias + jc : null;
                 PackB(transB, b, ldb, pc, jc, kc, nc, packB);
                 for (int ic = 0; ic < m; ic += MC)
                 {
                     int mc = Math.Min(MC, m - ic);
                     PackA(transA, a, lda, ic, pc, mc, kc, packA);
-                    Macro(mc, nc, kc, alpha, betaPanel, packA, packB, c + ic * ldc + jc, ldc);
+                    Macro(mc, nc, kc, alpha, betaPanel, packA, packB, c + ic * ldc + jc, ldc, biasPanel);
                 }
             }
         }
     }
 
     /// <summary>Sweeps one packed A block against one packed B panel, a 6 x 16 tile at a time.</summary>
-    private static void Macro(int mc, int nc, int kc, float alpha, float beta, float* packA, float* packB, float* c, nint ldc)
+    private static void Macro(int mc, int nc, int kc, float alpha, float beta, float* packA, float* packB, float* c, nint ldc, float* bias)
     {
         for (int jr = 0; jr < nc; jr += NR)
         {
             int cols = Math.Min(NR, nc - jr);
             float* bp = packB + (nint)jr * kc;
+            float* biasTile = bias == null ? null : bias + jr;
             for (int ir = 0; ir < mc; ir += MR)
             {
                 int rows = Math.Min(MR, mc - ir);
                 float* ap = packA + (nint)ir * kc;
                 float* ct = c + ir * ldc + jr;
                 if (rows == MR && cols == NR)
-                    GemmMicroKernel.Tile(kc, ap, bp, ct, ldc, alpha, beta);
+                    GemmMicroKernel.Tile(kc, ap, bp, ct, ldc, alpha, beta, biasTile);
                 else
-                    GemmMicroKernel.EdgeTile(kc, ap, bp, ct, ldc, rows, cols, alpha, beta);
+                    GemmMicroKernel.EdgeTile(kc, ap, bp, ct, ldc, rows, cols, alpha, beta, biasTile);
             }
         }
     }
@@ -304,6 +308,18 @@ internal static unsafe class GemmPacked
             var row = new Span<float>(c + i * ldc, n);
             if (beta == 0f) row.Clear();
             else if (beta != 1f) System.Numerics.Tensors.TensorPrimitives.Multiply(row, beta, row);
+        }
+    }
+
+    /// <summary>C[i, j] += bias[j] for every row (nothing when bias is null).</summary>
+    public static void AddBias(int m, int n, float* bias, float* c, nint ldc)
+    {
+        if (bias == null) return;
+        var b = new ReadOnlySpan<float>(bias, n);
+        for (int i = 0; i < m; i++)
+        {
+            var row = new Span<float>(c + i * ldc, n);
+            System.Numerics.Tensors.TensorPrimitives.Add(row, b, row);
         }
     }
 

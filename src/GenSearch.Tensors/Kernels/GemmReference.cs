@@ -27,6 +27,15 @@ public static class GemmReference
         }
     }
 
+    /// <summary>C = alpha * op(A) * op(B) + beta * C + bias, bias[j] added to every row's column j.</summary>
+    public static void SgemmBias(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, ReadOnlySpan<float> bias)
+    {
+        Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) c[i * ldc + j] += bias[j];
+    }
+
     /// <summary>
     /// <paramref name="batch"/> independent products; matrix <c>t</c> of A starts at <c>t * strideA</c>,
     /// likewise for B and C. A stride of 0 shares one matrix across the batch.

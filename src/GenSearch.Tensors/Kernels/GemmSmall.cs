@@ -26,13 +26,17 @@ internal static unsafe class GemmSmall
     public static bool Fits(int m, int n, int k) =>
         k <= GemmPacked.KC && n <= MaxN && (long)m * n * k <= MaxWork;
 
-    /// <summary>C = alpha * op(A) * op(B) + beta * C on the calling thread; requires <see cref="Fits"/>, m, n &gt; 0.</summary>
+    /// <summary>
+    /// C = alpha * op(A) * op(B) + beta * C + bias on the calling thread, <paramref name="bias"/> (n values,
+    /// or null for none) added to every row; requires <see cref="Fits"/>, m, n &gt; 0.
+    /// </summary>
     public static void Run(bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, nint lda, float* b, nint ldb, float beta, float* c, nint ldc)
+        float* a, nint lda, float* b, nint ldb, float beta, float* c, nint ldc, float* bias = null)
     {
         if (k == 0 || alpha == 0f)
         {
             GemmPacked.ScaleC(m, n, beta, c, ldc);
+            GemmPacked.AddBias(m, n, bias, c, ldc);
             return;
         }
 
@@ -51,15 +55,16 @@ internal static unsafe class GemmSmall
                 int cols = Math.Min(NR, n - jr);
                 float* bp = packB + (nint)jr * k;
                 float* ct = c + ir * ldc + jr;
+                float* biasTile = bias == null ? null : bias + jr;
                 if (cols == NR)
                 {
-                    GemmMicroKernel.TileDirectA(k, rows, ai, rowStride, colStride, bp, ct, ldc, alpha, beta);
+                    GemmMicroKernel.TileDirectA(k, rows, ai, rowStride, colStride, bp, ct, ldc, alpha, beta, biasTile);
                 }
                 else
                 {
                     // Past the last column of C: compute into scratch and merge the valid part.
                     GemmMicroKernel.TileDirectA(k, rows, ai, rowStride, colStride, bp, tile, NR, 1f, 0f);
-                    GemmMicroKernel.Merge(tile, ct, ldc, rows, cols, alpha, beta);
+                    GemmMicroKernel.Merge(tile, ct, ldc, rows, cols, alpha, beta, biasTile);
                 }
             }
         }

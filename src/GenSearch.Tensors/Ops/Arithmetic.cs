@@ -111,8 +111,17 @@ public sealed partial class Tensor
         switch (op)
         {
             case BinaryOp.Add:
-                if (a.RequiresGrad) a.AccumulateGrad(BroadcastPlan.SumToShape(g, outShape, a.Shape));
-                if (b.RequiresGrad) b.AccumulateGrad(BroadcastPlan.SumToShape(g, outShape, b.Shape));
+                // b copies first, so that a (usually the residual stream) can then take g itself.
+                if (b.RequiresGrad)
+                {
+                    if (!a.RequiresGrad && b.SameShape(output)) b.TakeGrad(output);
+                    else b.AccumulateGrad(BroadcastPlan.SumToShape(g, outShape, b.Shape));
+                }
+                if (a.RequiresGrad)
+                {
+                    if (a.SameShape(output)) a.TakeGrad(output);
+                    else a.AccumulateGrad(BroadcastPlan.SumToShape(g, outShape, a.Shape));
+                }
                 break;
             case BinaryOp.Sub:
                 if (a.RequiresGrad) a.AccumulateGrad(BroadcastPlan.SumToShape(g, outShape, a.Shape));
@@ -166,6 +175,6 @@ public sealed partial class Tensor
         var result = Uninitialized(Shape);
         TensorPrimitives.Add(Data, value, result.Data);
         if (!NeedsGrad(this)) return result;
-        return Record(result, [this], output => AccumulateGrad(output.Grad!));
+        return Record(result, [this], output => TakeGrad(output));
     }
 }

@@ -55,7 +55,7 @@ public sealed partial class Tensor
         if (!NeedsGrad(this)) return result;
         return Record(result, [this], output =>
         {
-            var dx = GC.AllocateUninitializedArray<float>(Size);
+            var dx = GradientPool.RentUninitialized(Size);
             var g = output.Grad!;
             for (int i = 0; i < Size; i++) dx[i] = hit[i] ? 0f : g[i];
             AccumulateGradOwned(dx);
@@ -72,19 +72,23 @@ public sealed partial class Tensor
         if (!(p >= 0f && p < 1f)) Throw.Argument($"Dropout probability {p} is outside [0, 1)");
         if (!training || p == 0f) return this;
         // The mask holds 1 / (1 - p) or 0 per element; the backward multiplies by the same mask.
-        var mask = GC.AllocateUninitializedArray<float>(Size);
-        DropoutMask.Fill(mask, p, rng.NextUInt64());
+        // The mask lives only until the backward has used it (a node's backward runs at most once), so
+        // it comes from and goes back to the gradient pool.
+        var mask = GradientPool.RentUninitialized(Size);
         var result = Uninitialized(Shape);
-        float[] x = Data, y = result.Data;
-        KernelParallel.ForRanges(Size, ElementwiseGrain, (start, end) =>
-            TensorPrimitives.Multiply(x.AsSpan(start, end - start), mask.AsSpan(start, end - start), y.AsSpan(start, end - start)));
-        if (!NeedsGrad(this)) return result;
+        DropoutMask.FillAndApply(Data, mask, result.Data, p, rng.NextUInt64());
+        if (!NeedsGrad(this))
+        {
+            GradientPool.Return(mask);
+            return result;
+        }
         return Record(result, [this], output =>
         {
-            var dx = GC.AllocateUninitializedArray<float>(Size);
+            var dx = GradientPool.RentUninitialized(Size);
             var g = output.Grad!;
             KernelParallel.ForRanges(Size, ElementwiseGrain, (start, end) =>
                 TensorPrimitives.Multiply(g.AsSpan(start, end - start), mask.AsSpan(start, end - start), dx.AsSpan(start, end - start)));
+            GradientPool.Return(mask);
             AccumulateGradOwned(dx);
         });
     }
@@ -98,6 +102,6 @@ public sealed partial class Tensor
         if (!x.SameShape(quantized)) Throw.Shape("StraightThrough", $"{x.ShapeString} vs {quantized.ShapeString}");
         var result = new Tensor((float[])quantized.Data.Clone(), x.Shape);
         if (!NeedsGrad(x)) return result;
-        return Record(result, [x], output => x.AccumulateGrad(output.Grad!));
+        return Record(result, [x], output => x.TakeGrad(output));
     }
 }

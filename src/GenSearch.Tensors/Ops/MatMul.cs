@@ -91,14 +91,9 @@ public sealed partial class Tensor
         var result = Uninitialized([.. x.Shape[..^1], outDim]);
         var y = result.Data;
         if (bias is not null)
-        {
-            for (int r = 0; r < rows; r++) bias.Data.CopyTo(y, r * outDim);
-            Gemm.Sgemm(false, true, rows, outDim, inDim, 1f, x.Data, inDim, weight.Data, inDim, 1f, y, outDim);
-        }
+            Gemm.SgemmBias(false, true, rows, outDim, inDim, 1f, x.Data, inDim, weight.Data, inDim, 0f, y, outDim, bias.Data); // bias added in the kernel's epilogue
         else
-        {
             Gemm.Sgemm(false, true, rows, outDim, inDim, 1f, x.Data, inDim, weight.Data, inDim, 0f, y, outDim);
-        }
         Tensor[] inputs = bias is null ? [x, weight] : [x, weight, bias];
         if (!NeedsGrad(inputs)) return result;
         return Record(result, inputs, output =>
@@ -108,16 +103,31 @@ public sealed partial class Tensor
             {
                 // The first gradient into x is written (beta 0) into fresh storage, later ones added.
                 float beta = x.Grad is null ? 0f : 1f;
-                x.Grad ??= GC.AllocateUninitializedArray<float>(x.Size);
+                x.Grad ??= GradientPool.RentUninitialized(x.Size);
                 Gemm.Sgemm(false, false, rows, inDim, outDim, 1f, g, outDim, weight.Data, inDim, beta, x.Grad, inDim);
             }
             if (weight.RequiresGrad)
                 Gemm.Sgemm(true, false, outDim, inDim, rows, 1f, g, outDim, x.Data, inDim, 1f, weight.GradBuffer(), inDim);
             if (bias is not null && bias.RequiresGrad)
-            {
-                var gb = bias.GradBuffer();
-                for (int r = 0; r < rows; r++) TensorPrimitives.Add(gb, g.AsSpan(r * outDim, outDim), gb);
-            }
+                AddColumnSums(g, rows, outDim, bias.GradBuffer());
         });
+    }
+
+    /// <summary>
+    /// dst[j] += sum over rows of g[r, j] (a bias gradient), rows split across the kernel threads. Each
+    /// range sums into its own buffer and the buffers are added in row order, so the result depends on
+    /// the thread count but not on which thread finished first.
+    /// </summary>
+    internal static void AddColumnSums(float[] g, int rows, int cols, float[] dst)
+    {
+        int rowGrain = Math.Max(1, ElementwiseGrain / Math.Max(1, cols));
+        var partials = new SortedList<int, float[]>();
+        KernelParallel.ForRanges(rows, rowGrain, (first, last) =>
+        {
+            var sum = new float[cols];
+            for (int r = first; r < last; r++) TensorPrimitives.Add(sum, g.AsSpan(r * cols, cols), sum);
+            lock (partials) partials.Add(first, sum);
+        });
+        foreach (var sum in partials.Values) TensorPrimitives.Add(dst, sum, dst);
     }
 }

@@ -104,47 +104,25 @@ public sealed partial class Tensor
         KernelParallel.ForRanges(rows, rowGrain, (first, last) =>
         {
             for (int r = first; r < last; r++)
-            {
-                var xr = xd.AsSpan(r * n, n); var yr = yd.AsSpan(r * n, n);
-                float mu = TensorPrimitives.Sum(xr) / n;
-                TensorPrimitives.Subtract(xr, mu, yr);
-                float variance = TensorPrimitives.SumOfSquares(yr) / n;
-                float rs = 1f / MathF.Sqrt(variance + eps);
-                mean[r] = mu; rstd[r] = rs;
-                TensorPrimitives.Multiply(yr, rs, yr);
-                TensorPrimitives.FusedMultiplyAdd(yr, gammaData, betaData, yr);
-            }
+                (mean[r], rstd[r]) = LayerNormKernels.Forward(xd.AsSpan(r * n, n), gammaData, betaData, yd.AsSpan(r * n, n), eps);
         });
         if (!NeedsGrad([x, gamma, beta])) return result;
         return Record(result, [x, gamma, beta], output =>
         {
             var g = output.Grad!;
-            float[]? dx = x.RequiresGrad ? GC.AllocateUninitializedArray<float>(x.Size) : null;
+            float[]? dx = x.RequiresGrad ? GradientPool.RentUninitialized(x.Size) : null;
             bool wantGamma = gamma.RequiresGrad, wantBeta = beta.RequiresGrad;
             // Each range sums its own dGamma/dBeta; the partial sums are added at the end in row order
             // (keyed by first row), so the result does not depend on which thread finished first.
             var partials = new SortedList<int, (float[] Gamma, float[] Beta)>();
             KernelParallel.ForRanges(rows, rowGrain, (first, last) =>
             {
+                // The parameter sums are always taken (one fused pass) and dropped below when not wanted.
                 var dGamma = new float[n]; var dBeta = new float[n];
-                var xhat = new float[n]; var dxhat = new float[n];
                 for (int r = first; r < last; r++)
                 {
-                    var gr = g.AsSpan(r * n, n);
-                    TensorPrimitives.Subtract(xd.AsSpan(r * n, n), mean[r], xhat);
-                    TensorPrimitives.Multiply(xhat, rstd[r], xhat);
-                    if (wantGamma) TensorPrimitives.FusedMultiplyAdd(gr, xhat, dGamma, dGamma);
-                    if (wantBeta) TensorPrimitives.Add(dBeta, gr, dBeta);
-                    if (dx is null) continue;
-                    // dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
-                    TensorPrimitives.Multiply(gr, gammaData, dxhat);
-                    float meanD = TensorPrimitives.Sum(dxhat) / n;
-                    float meanDX = TensorPrimitives.Dot(dxhat, xhat) / n;
-                    var d = dx.AsSpan(r * n, n);
-                    TensorPrimitives.Multiply(xhat, -meanDX, d);
-                    TensorPrimitives.Add(d, dxhat, d);
-                    TensorPrimitives.Subtract(d, meanD, d);
-                    TensorPrimitives.Multiply(d, rstd[r], d);
+                    LayerNormKernels.Backward(xd.AsSpan(r * n, n), g.AsSpan(r * n, n), gammaData, mean[r], rstd[r],
+                        dx is null ? Span<float>.Empty : dx.AsSpan(r * n, n), dGamma, dBeta);
                 }
                 lock (partials) partials.Add(first, (dGamma, dBeta));
             });

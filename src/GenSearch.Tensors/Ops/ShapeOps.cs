@@ -17,7 +17,7 @@ public sealed partial class Tensor
         if (ShapeSize(s) != Size) Throw.Shape("Reshape", $"{ShapeString} ({Size} elements) cannot become [{string.Join(", ", shape)}]");
         var result = new Tensor(Data, s);
         if (!NeedsGrad(this)) return result;
-        return Record(result, [this], output => AccumulateGrad(output.Grad!));
+        return Record(result, [this], output => TakeGrad(output));
     }
 
     /// <summary>Swaps two axes (a copy).</summary>
@@ -42,7 +42,7 @@ public sealed partial class Tensor
         for (int i = 0; i < Rank; i++) inverse[perm[i]] = i;
         return Record(result, [this], output =>
         {
-            var dx = GC.AllocateUninitializedArray<float>(Size);
+            var dx = GradientPool.RentUninitialized(Size);
             PermuteInto(output.Grad!, outShape, inverse, dx);
             AccumulateGradOwned(dx);
         });
@@ -110,7 +110,7 @@ public sealed partial class Tensor
                 int rowIn = t.Shape[a] * inner;
                 if (t.RequiresGrad)
                 {
-                    var dx = GC.AllocateUninitializedArray<float>(t.Size);
+                    var dx = GradientPool.RentUninitialized(t.Size);
                     for (int o = 0; o < outer; o++) Array.Copy(output.Grad!, o * rowOut + at2, dx, o * rowIn, rowIn);
                     t.AccumulateGradOwned(dx);
                 }

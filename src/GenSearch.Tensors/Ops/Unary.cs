@@ -70,7 +70,7 @@ public sealed partial class Tensor
         if (!NeedsGrad(this)) return result;
         return Record(result, [this], output =>
         {
-            var dx = GC.AllocateUninitializedArray<float>(Size);
+            var dx = GradientPool.RentUninitialized(Size);
             var g = output.Grad!;
             KernelParallel.ForRanges(Size, ElementwiseGrain, (start, end) =>
                 derivative(x.AsSpan(start, end - start), y.AsSpan(start, end - start), g.AsSpan(start, end - start), dx.AsSpan(start, end - start)));
