@@ -44,6 +44,12 @@ public sealed class EncoderDecoder : Module
     private readonly Linear _head;
     private readonly Rng _rng;
 
+    internal Embedding TargetTokens => _targetTokens;
+    internal Embedding TargetPositions => _targetPositions;
+    internal IReadOnlyList<TransformerDecoderLayer> DecoderLayers => _decoder;
+    internal LayerNorm DecoderNorm => _decoderNorm;
+    internal Linear Head => _head;
+
     /// <summary>A model with weights drawn from <paramref name="rng"/>, which also drives dropout.</summary>
     public EncoderDecoder(EncoderDecoderConfig config, Rng rng)
     {

@@ -11,9 +11,16 @@ public interface IStepScorer
 
     /// <summary>
     /// Log-probabilities [rows, Vocabulary] of the next token, row r having just emitted
-    /// <paramref name="lastTokens"/>[r] (the start token at the first step).
+    /// <paramref name="lastTokens"/>[r] (the start token at the first step). The span may be the
+    /// scorer's own buffer: it is read before the next call.
     /// </summary>
-    float[] NextLogProbabilities(int[] lastTokens);
+    ReadOnlySpan<float> NextLogProbabilities(int[] lastTokens);
+
+    /// <summary>
+    /// Row r emits <paramref name="lastTokens"/>[r] and its next token needs no score (the constraint
+    /// forces it). A scorer may defer the work until scores are next asked for, and skip it if they never are.
+    /// </summary>
+    void Feed(int[] lastTokens);
 
     /// <summary>From now on, row i is what row <paramref name="rows"/>[i] was (rows may repeat or vanish).</summary>
     void SelectRows(int[] rows);
@@ -28,9 +35,23 @@ public sealed record BeamSearchOptions
     public int MaxLength { get; init; } = 8;
     /// <summary>The token fed at the first step.</summary>
     public int StartToken { get; init; }
+
+    /// <summary>
+    /// Whether a forced token (the only one the constraint allows after its prefix) adds the model's
+    /// log-probability to the score. Off (the default), a forced token adds 0: a hypothesis scores the
+    /// sum of the model's log-probabilities over the positions where the catalog left a choice, so
+    /// its score is a function of its ID alone, and a step where every live row is forced (a
+    /// collision level that only one item fills, the tail of a unique prefix) is taken without
+    /// calling the scorer at all. On, every position adds the model's log-probability (the model's
+    /// probability of the whole ID) and every step calls the scorer.
+    /// </summary>
+    public bool ScoreForcedTokens { get; init; }
 }
 
-/// <summary>A complete sequence found by beam search: its tokens, summed log-probability and constraint state.</summary>
+/// <summary>
+/// A complete sequence found by beam search: its tokens, summed log-probability (see
+/// <see cref="BeamSearchOptions.ScoreForcedTokens"/> for forced tokens) and constraint state.
+/// </summary>
 public sealed record Hypothesis(int[] Tokens, float Score, int State);
 
 /// <summary>
@@ -56,13 +77,22 @@ public static class ConstrainedBeamSearch
         var lastTokens = Enumerable.Repeat(options.StartToken, queries).ToArray();
         var heap = new CandidateHeap(beamSize);
 
+        bool forcedFree = !options.ScoreForcedTokens;
         for (int step = 0; step < options.MaxLength && live.Count > 0; step++)
         {
-            var logProbs = scorer.NextLogProbabilities(lastTokens);
-            if (logProbs.Length != live.Count * vocabulary)
-                throw new InvalidOperationException($"scorer returned {logProbs.Length} log-probabilities for {live.Count} rows of {vocabulary}");
-            var nextLive = new List<Beam>();
-            var parentRows = new List<int>();
+            ReadOnlySpan<float> logProbs = default;
+            if (forcedFree && live.TrueForAll(b => constraint.Allowed(b.State).Length == 1))
+            {
+                scorer.Feed(lastTokens); // nothing to score: every row has one way on
+            }
+            else
+            {
+                logProbs = scorer.NextLogProbabilities(lastTokens);
+                if (logProbs.Length != live.Count * vocabulary)
+                    throw new InvalidOperationException($"scorer returned {logProbs.Length} log-probabilities for {live.Count} rows of {vocabulary}");
+            }
+            var nextLive = new List<Beam>(live.Count);
+            var parentRows = new List<int>(live.Count);
             int row = 0;
             while (row < live.Count)
             {
@@ -73,8 +103,14 @@ public static class ConstrainedBeamSearch
                 for (int r = first; r < row; r++)
                 {
                     var beam = live[r];
-                    var scores = logProbs.AsSpan(r * vocabulary, vocabulary);
-                    foreach (int token in constraint.Allowed(beam.State))
+                    var allowed = constraint.Allowed(beam.State);
+                    if (forcedFree && allowed.Length == 1)
+                    {
+                        heap.Offer(beam.Score, r, allowed[0]);
+                        continue;
+                    }
+                    var scores = logProbs.Slice(r * vocabulary, vocabulary);
+                    foreach (int token in allowed)
                         heap.Offer(beam.Score + scores[token], r, token);
                 }
                 foreach (var (score, parent, token) in heap.Drain())

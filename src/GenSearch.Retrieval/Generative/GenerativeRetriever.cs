@@ -14,6 +14,12 @@ public sealed record GenerativeSearchOptions
     public int MaxQueryTokens { get; init; } = 16;
     /// <summary>Queries decoded together (rows = this times the beam size).</summary>
     public int QueryBatch { get; init; } = 8;
+    /// <summary>
+    /// Whether tokens the catalog forces (the only continuation of a prefix) add the model's
+    /// log-probability to an ID's score; off by default, so they add 0 and cost no decoding
+    /// (<see cref="BeamSearchOptions.ScoreForcedTokens"/>).
+    /// </summary>
+    public bool ScoreForcedTokens { get; init; }
 }
 
 /// <summary>
@@ -62,7 +68,7 @@ public sealed class GenerativeRetriever : IRetriever
         if (k <= 0) throw new ArgumentOutOfRangeException(nameof(k), "k must be positive");
         _generator.Eval();
         var results = new IReadOnlyList<SearchHit>[queries.Count];
-        var beam = new BeamSearchOptions { BeamSize = _options.BeamSize, MaxLength = _trie.LongestId, StartToken = SidVocabulary.Start };
+        var beam = new BeamSearchOptions { BeamSize = _options.BeamSize, MaxLength = _trie.LongestId, StartToken = SidVocabulary.Start, ScoreForcedTokens = _options.ScoreForcedTokens };
         for (int start = 0; start < queries.Count; start += _options.QueryBatch)
         {
             int count = Math.Min(_options.QueryBatch, queries.Count - start);

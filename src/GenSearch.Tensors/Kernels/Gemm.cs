@@ -89,6 +89,8 @@ public static unsafe class Gemm
             OneThread(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
             return;
         }
+        // The path is chosen from the whole product, so that every split computes each element the same way.
+        bool rowDot = GemmRowDot.Fits(transA, transB, m, k);
 
         int chunk = ((extent + parts - 1) / parts + unit - 1) / unit * unit;
         nint ia = (nint)a, ib = (nint)b, ic = (nint)c;
@@ -101,21 +103,28 @@ public static unsafe class Gemm
             if (splitN)
             {
                 float* bPart = transB ? pb + start * ldb : pb + start;
-                GemmPacked.Run(transA, transB, m, size, k, alpha, pa, lda, bPart, ldb, beta, pc + start, ldc);
+                if (rowDot) GemmRowDot.Run(m, size, k, alpha, pa, lda, bPart, ldb, beta, pc + start, ldc);
+                else GemmPacked.Run(transA, transB, m, size, k, alpha, pa, lda, bPart, ldb, beta, pc + start, ldc);
             }
             else
             {
                 float* aPart = transA ? pa + start : pa + start * lda;
-                GemmPacked.Run(transA, transB, size, n, k, alpha, aPart, lda, pb, ldb, beta, pc + start * ldc, ldc);
+                if (rowDot) GemmRowDot.Run(size, n, k, alpha, aPart, lda, pb, ldb, beta, pc + start * ldc, ldc);
+                else GemmPacked.Run(transA, transB, size, n, k, alpha, aPart, lda, pb, ldb, beta, pc + start * ldc, ldc);
             }
         });
     }
 
-    /// <summary>One product on the calling thread: the direct path when small, else the packed one.</summary>
+    /// <summary>
+    /// One product on the calling thread: row dot products when A has few rows and B is stored
+    /// transposed (a linear layer on a few vectors), the direct path when small, else the packed one.
+    /// </summary>
     private static void OneThread(bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, nint lda, float* b, nint ldb, float beta, float* c, nint ldc)
     {
-        if (GemmSmall.Fits(m, n, k))
+        if (GemmRowDot.Fits(transA, transB, m, k))
+            GemmRowDot.Run(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        else if (GemmSmall.Fits(m, n, k))
             GemmSmall.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         else
             GemmPacked.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);

@@ -1,0 +1,325 @@
+using System.Numerics.Tensors;
+using GenSearch.Tensors;
+using GenSearch.Tensors.Kernels;
+using Tensor = GenSearch.Tensors.Tensor;
+
+namespace GenSearch.Nn;
+
+/// <summary>
+/// Step-by-step decoding of an <see cref="EncoderDecoder"/> for beam search, inference only: the same
+/// arithmetic as <see cref="EncoderDecoder.DecodeStep"/> (tested against <see cref="EncoderDecoder.Decode"/>),
+/// without the autograd engine's per-op tensors. Every buffer is kept and reused, so a step allocates
+/// nothing once the beam is full.
+/// <para>
+/// Rows are beams. Each row belongs to one query, and all rows of a query share that query's encoder
+/// memory: the cross-attention keys and values are projected once per query, never copied per beam,
+/// and the rows of one query (adjacent, as beam search keeps them) are scored against them with one
+/// product per head. Only the self-attention caches move with their rows.
+/// </para>
+/// Shapes: Q queries, S source positions, R rows, T positions decoded, D width, F feed-forward width, V vocabulary.
+/// </summary>
+public sealed class BeamDecoder
+{
+    private readonly EncoderDecoder _model;
+    private readonly int _dim, _heads, _headDim, _ffn, _vocabulary, _maxLength, _sourceLength;
+    private readonly float _scale;
+    private readonly bool[]? _memoryPadding;   // [Q * S]
+    private readonly float[][] _crossKeys;     // per layer [Q * S, D]
+    private readonly float[][] _crossValues;   // per layer [Q * S, D]
+    private float[][] _selfKeys;               // per layer [R capacity, maxLength, D]
+    private float[][] _selfValues;
+    private float[] _spare;                    // SelectRows copies a cache here, then swaps it in
+    private int[] _rowQuery;                   // [R]: the query of each row
+    private int[] _spareRowQuery;
+    private int _capacity;
+
+    // Step buffers, [R, D] unless noted.
+    private float[] _x = [], _h = [], _q = [], _k = [], _v = [], _attended = [], _branch = [];
+    private float[] _hidden = [];   // [R, F]
+    private float[] _logProbs = []; // [R, V]
+    private float[] _scores = [];   // attention scores of one product: [R, max(S, T)]
+
+    /// <summary>
+    /// Gets ready to decode <paramref name="memory"/> [Q, S, D] (the encoder's output; <paramref name="memoryPadding"/>
+    /// [Q * S] marks padding): one row per query to begin with, row q being query q.
+    /// The model must be in evaluation mode (no dropout).
+    /// </summary>
+    public BeamDecoder(EncoderDecoder model, Tensor memory, bool[]? memoryPadding)
+    {
+        if (model.Training) throw new InvalidOperationException("BeamDecoder needs the model in evaluation mode (call Eval())");
+        var config = model.Config;
+        if (memory.Rank != 3 || memory.Shape[2] != config.Dim)
+            throw new ArgumentException($"memory must be [Q, S, {config.Dim}], got [{string.Join(", ", memory.Shape)}]");
+        int queries = memory.Shape[0];
+        _sourceLength = memory.Shape[1];
+        if (memoryPadding is not null && memoryPadding.Length != queries * _sourceLength)
+            throw new ArgumentException($"memory padding has {memoryPadding.Length} entries, needs {queries * _sourceLength}");
+        _model = model;
+        _dim = config.Dim;
+        _heads = config.Heads;
+        _headDim = _dim / _heads;
+        _ffn = config.FfnDim;
+        _vocabulary = config.TargetVocabulary;
+        _maxLength = config.MaxTargetLength;
+        _scale = 1f / MathF.Sqrt(_headDim);
+        _memoryPadding = memoryPadding;
+
+        int layers = model.DecoderLayers.Count, memoryRows = queries * _sourceLength;
+        _crossKeys = new float[layers][];
+        _crossValues = new float[layers][];
+        for (int l = 0; l < layers; l++)
+        {
+            var cross = model.DecoderLayers[l].CrossAttention;
+            _crossKeys[l] = new float[memoryRows * _dim];
+            _crossValues[l] = new float[memoryRows * _dim];
+            Project(memory.Data, memoryRows, cross.Key, _crossKeys[l]);
+            Project(memory.Data, memoryRows, cross.Value, _crossValues[l]);
+        }
+        _selfKeys = new float[layers][];
+        _selfValues = new float[layers][];
+        _spare = [];
+        _rowQuery = [];
+        _spareRowQuery = [];
+        Reserve(queries);
+        Rows = queries;
+        for (int q = 0; q < queries; q++) _rowQuery[q] = q;
+    }
+
+    /// <summary>Live rows.</summary>
+    public int Rows { get; private set; }
+
+    /// <summary>Positions decoded so far.</summary>
+    public int Length { get; private set; }
+
+    /// <summary>Size of the target vocabulary.</summary>
+    public int Vocabulary => _vocabulary;
+
+    /// <summary>The query each row belongs to.</summary>
+    public ReadOnlySpan<int> RowQueries => _rowQuery.AsSpan(0, Rows);
+
+    /// <summary>
+    /// One step: row r has just emitted <paramref name="lastTokens"/>[r] (the start token first) ->
+    /// log-probabilities [Rows, V] of its next token. The span is overwritten by the next call.
+    /// </summary>
+    public ReadOnlySpan<float> Step(ReadOnlySpan<int> lastTokens)
+    {
+        int rows = Rows, d = _dim, position = Length;
+        if (lastTokens.Length != rows) throw new ArgumentException($"{lastTokens.Length} tokens for {rows} rows");
+        if (position >= _maxLength) throw new InvalidOperationException($"decoding past the longest target ({_maxLength})");
+
+        // x = token embedding + position embedding (dropout is off in evaluation)
+        float[] tokens = _model.TargetTokens.Weight.Data, positions = _model.TargetPositions.Weight.Data;
+        var pos = positions.AsSpan(position * d, d);
+        for (int r = 0; r < rows; r++)
+        {
+            int t = lastTokens[r];
+            if ((uint)t >= (uint)_vocabulary) throw new ArgumentOutOfRangeException(nameof(lastTokens), $"token {t} is outside the vocabulary of {_vocabulary}");
+            TensorPrimitives.Add(tokens.AsSpan(t * d, d), pos, _x.AsSpan(r * d, d));
+        }
+
+        for (int l = 0; l < _model.DecoderLayers.Count; l++)
+        {
+            var layer = _model.DecoderLayers[l];
+            // x = x + SelfAttention(norm1(x)), the new keys and values appended to the row caches
+            LayerNorm(_x, rows, layer.Norm1, _h);
+            var self = layer.SelfAttention;
+            Project(_h, rows, self.Query, _q);
+            Project(_h, rows, self.Key, _k);
+            Project(_h, rows, self.Value, _v);
+            float[] keys = _selfKeys[l], values = _selfValues[l];
+            for (int r = 0; r < rows; r++)
+            {
+                _k.AsSpan(r * d, d).CopyTo(keys.AsSpan((r * _maxLength + position) * d, d));
+                _v.AsSpan(r * d, d).CopyTo(values.AsSpan((r * _maxLength + position) * d, d));
+            }
+            SelfAttend(keys, values, rows, position + 1);
+            Project(_attended, rows, self.Output, _branch);
+            TensorPrimitives.Add(_x.AsSpan(0, rows * d), _branch.AsSpan(0, rows * d), _x.AsSpan(0, rows * d));
+
+            // x = x + CrossAttention(norm2(x)) against the query's shared memory keys and values
+            LayerNorm(_x, rows, layer.Norm2, _h);
+            var cross = layer.CrossAttention;
+            Project(_h, rows, cross.Query, _q);
+            CrossAttend(_crossKeys[l], _crossValues[l], rows);
+            Project(_attended, rows, cross.Output, _branch);
+            TensorPrimitives.Add(_x.AsSpan(0, rows * d), _branch.AsSpan(0, rows * d), _x.AsSpan(0, rows * d));
+
+            // x = x + Down(gelu(Up(norm3(x))))
+            LayerNorm(_x, rows, layer.Norm3, _h);
+            Project(_h, rows, layer.Ffn.Up, _hidden);
+            Activations.Gelu(_hidden.AsSpan(0, rows * _ffn), _hidden.AsSpan(0, rows * _ffn));
+            Project(_hidden, rows, layer.Ffn.Down, _branch);
+            TensorPrimitives.Add(_x.AsSpan(0, rows * d), _branch.AsSpan(0, rows * d), _x.AsSpan(0, rows * d));
+        }
+        Length++;
+
+        LayerNorm(_x, rows, _model.DecoderNorm, _h);
+        Project(_h, rows, _model.Head, _logProbs);
+        for (int r = 0; r < rows; r++) LogSoftmaxRow(_logProbs.AsSpan(r * _vocabulary, _vocabulary));
+        return _logProbs.AsSpan(0, rows * _vocabulary);
+    }
+
+    /// <summary>
+    /// From now on, row i is what row <paramref name="rows"/>[i] was (rows may repeat or vanish): the
+    /// self-attention caches move with their rows; the shared memory does not move at all.
+    /// </summary>
+    public void SelectRows(ReadOnlySpan<int> rows)
+    {
+        foreach (int r in rows)
+            if ((uint)r >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(rows), $"row {r} of {Rows}");
+        Reserve(rows.Length);
+        int block = _maxLength * _dim, used = Length * _dim;
+        for (int l = 0; l < _selfKeys.Length; l++)
+        {
+            Gather(ref _selfKeys[l], rows, block, used);
+            Gather(ref _selfValues[l], rows, block, used);
+        }
+        for (int i = 0; i < rows.Length; i++) _spareRowQuery[i] = _rowQuery[rows[i]];
+        (_rowQuery, _spareRowQuery) = (_spareRowQuery, _rowQuery);
+        Rows = rows.Length;
+    }
+
+    /// <summary>Copies the used part of each selected row's block into the spare buffer and swaps it in.</summary>
+    private void Gather(ref float[] cache, ReadOnlySpan<int> rows, int block, int used)
+    {
+        for (int i = 0; i < rows.Length; i++) cache.AsSpan(rows[i] * block, used).CopyTo(_spare.AsSpan(i * block, used));
+        (cache, _spare) = (_spare, cache);
+    }
+
+    /// <summary>Grows every per-row buffer to hold <paramref name="rows"/> rows, keeping cached contents.</summary>
+    private void Reserve(int rows)
+    {
+        if (rows <= _capacity) return;
+        int capacity = Math.Max(rows, 2 * _capacity), block = _maxLength * _dim;
+        for (int l = 0; l < _selfKeys.Length; l++)
+        {
+            Grow(ref _selfKeys[l], capacity * block);
+            Grow(ref _selfValues[l], capacity * block);
+        }
+        _spare = new float[capacity * block];
+        Grow(ref _rowQuery, capacity);
+        _spareRowQuery = new int[capacity];
+        (_x, _h, _q, _k, _v, _attended, _branch) = (new float[capacity * _dim], new float[capacity * _dim], new float[capacity * _dim],
+            new float[capacity * _dim], new float[capacity * _dim], new float[capacity * _dim], new float[capacity * _dim]);
+        _hidden = new float[capacity * _ffn];
+        _logProbs = new float[capacity * _vocabulary];
+        _scores = new float[capacity * Math.Max(_sourceLength, _maxLength)];
+        _capacity = capacity;
+    }
+
+    private static void Grow<T>(ref T[] array, int length)
+    {
+        var grown = new T[length];
+        array.AsSpan().CopyTo(grown);
+        array = grown;
+    }
+
+    /// <summary>Self-attention of each row's newest query to its own <paramref name="length"/> cached positions (all visible).</summary>
+    private void SelfAttend(float[] keys, float[] values, int rows, int length)
+    {
+        int d = _dim, dh = _headDim;
+        var p = _scores.AsSpan(0, length);
+        for (int r = 0; r < rows; r++)
+        {
+            int cacheRow = r * _maxLength * d;
+            for (int h = 0; h < _heads; h++)
+            {
+                var q = _q.AsSpan(r * d + h * dh, dh);
+                for (int t = 0; t < length; t++) p[t] = _scale * TensorPrimitives.Dot(q, keys.AsSpan(cacheRow + t * d + h * dh, dh));
+                SoftmaxRow(p);
+                var o = _attended.AsSpan(r * d + h * dh, dh);
+                TensorPrimitives.Multiply(values.AsSpan(cacheRow + h * dh, dh), p[0], o);
+                for (int t = 1; t < length; t++) TensorPrimitives.MultiplyAdd(values.AsSpan(cacheRow + t * d + h * dh, dh), p[t], o, o);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Cross-attention: each run of adjacent rows of one query against that query's memory keys and
+    /// values, one [rows x Dh] x [Dh x S] product (and one back) per head.
+    /// </summary>
+    private void CrossAttend(float[] keys, float[] values, int rows)
+    {
+        int d = _dim, dh = _headDim, s = _sourceLength;
+        for (int first = 0; first < rows;)
+        {
+            int query = _rowQuery[first], end = first + 1;
+            while (end < rows && _rowQuery[end] == query) end++;
+            int count = end - first, memoryRow = query * s;
+            for (int h = 0; h < _heads; h++)
+            {
+                // scores [count, S] = scale * Q_h K_h^T, then masks and a row softmax, then O_h = P V_h.
+                Gemm.Sgemm(false, true, count, s, dh, _scale, _q.AsSpan(first * d + h * dh), d,
+                    keys.AsSpan(memoryRow * d + h * dh), d, 0f, _scores, s);
+                for (int i = 0; i < count; i++)
+                {
+                    var row = _scores.AsSpan(i * s, s);
+                    if (_memoryPadding is not null)
+                        for (int j = 0; j < s; j++) if (_memoryPadding[memoryRow + j]) row[j] = float.NegativeInfinity;
+                    SoftmaxRow(row);
+                }
+                Gemm.Sgemm(false, false, count, dh, s, 1f, _scores, s, values.AsSpan(memoryRow * d + h * dh), d,
+                    0f, _attended.AsSpan(first * d + h * dh), d);
+            }
+            first = end;
+        }
+    }
+
+    /// <summary>y [rows, out] = x [rows, in] W^T + b, as <see cref="Tensor.Linear"/> computes it.</summary>
+    private static void Project(float[] x, int rows, Linear layer, float[] y)
+    {
+        int inDim = layer.Weight.Shape[1], outDim = layer.Weight.Shape[0];
+        if (layer.Bias is not null)
+        {
+            for (int r = 0; r < rows; r++) layer.Bias.Data.CopyTo(y, r * outDim);
+            Gemm.Sgemm(false, true, rows, outDim, inDim, 1f, x, inDim, layer.Weight.Data, inDim, 1f, y, outDim);
+        }
+        else
+        {
+            Gemm.Sgemm(false, true, rows, outDim, inDim, 1f, x, inDim, layer.Weight.Data, inDim, 0f, y, outDim);
+        }
+    }
+
+    /// <summary>Row-wise layer normalisation, as <see cref="Tensor.LayerNorm"/> computes it.</summary>
+    private void LayerNorm(float[] x, int rows, LayerNorm norm, float[] y)
+    {
+        int n = _dim;
+        float[] gamma = norm.Gamma.Data, beta = norm.Beta.Data;
+        for (int r = 0; r < rows; r++)
+        {
+            var xr = x.AsSpan(r * n, n); var yr = y.AsSpan(r * n, n);
+            float mu = TensorPrimitives.Sum(xr) / n;
+            TensorPrimitives.Subtract(xr, mu, yr);
+            float variance = TensorPrimitives.SumOfSquares(yr) / n;
+            float rs = 1f / MathF.Sqrt(variance + norm.Epsilon);
+            TensorPrimitives.Multiply(yr, rs, yr);
+            TensorPrimitives.FusedMultiplyAdd(yr, gamma, beta, yr);
+        }
+    }
+
+    /// <summary>In-place softmax; -infinity entries get 0, an all -infinity row is uniform (as the tensor op does).</summary>
+    private static void SoftmaxRow(Span<float> x)
+    {
+        float max = TensorPrimitives.Max(x);
+        if (float.IsNegativeInfinity(max)) { x.Fill(1f / x.Length); return; }
+        TensorPrimitives.Subtract(x, max, x);
+        TensorPrimitives.Exp(x, x);
+        TensorPrimitives.Multiply(x, 1f / TensorPrimitives.Sum(x), x);
+    }
+
+    /// <summary>In-place log-softmax (stable: subtracts the row maximum), summing in chunks of 256 as the tensor op does.</summary>
+    private static void LogSoftmaxRow(Span<float> x)
+    {
+        float max = TensorPrimitives.Max(x);
+        TensorPrimitives.Subtract(x, max, x);
+        Span<float> e = stackalloc float[256];
+        float sum = 0;
+        for (int i = 0; i < x.Length; i += e.Length)
+        {
+            var chunk = x.Slice(i, Math.Min(e.Length, x.Length - i));
+            TensorPrimitives.Exp(chunk, e[..chunk.Length]);
+            sum += TensorPrimitives.Sum(e[..chunk.Length]);
+        }
+        TensorPrimitives.Subtract(x, MathF.Log(sum), x);
+    }
+}
