@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 using GenSearch.Tensors;
 using GenSearch.Tensors.Kernels;
 using Tensor = GenSearch.Tensors.Tensor;
@@ -214,7 +215,11 @@ public sealed class BeamDecoder
         array = grown;
     }
 
-    /// <summary>Self-attention of each row's newest query to its own <paramref name="length"/> cached positions (all visible).</summary>
+    /// <summary>
+    /// Self-attention of each row's newest query to its own <paramref name="length"/> cached positions
+    /// (all visible). A row has at most MaxTargetLength keys per head, so each score is one short dot
+    /// product, done in registers: calling the span primitives per head and position cost more than the arithmetic.
+    /// </summary>
     private void SelfAttend(float[] keys, float[] values, int rows, int length)
     {
         int d = _dim, dh = _headDim;
@@ -225,13 +230,32 @@ public sealed class BeamDecoder
             for (int h = 0; h < _heads; h++)
             {
                 var q = _q.AsSpan(r * d + h * dh, dh);
-                for (int t = 0; t < length; t++) p[t] = _scale * TensorPrimitives.Dot(q, keys.AsSpan(cacheRow + t * d + h * dh, dh));
+                for (int t = 0; t < length; t++) p[t] = _scale * Dot(q, keys.AsSpan(cacheRow + t * d + h * dh, dh));
                 SoftmaxRow(p);
                 var o = _attended.AsSpan(r * d + h * dh, dh);
-                TensorPrimitives.Multiply(values.AsSpan(cacheRow + h * dh, dh), p[0], o);
-                for (int t = 1; t < length; t++) TensorPrimitives.MultiplyAdd(values.AsSpan(cacheRow + t * d + h * dh, dh), p[t], o, o);
+                o.Clear();
+                for (int t = 0; t < length; t++) AddScaled(values.AsSpan(cacheRow + t * d + h * dh, dh), p[t], o);
             }
         }
+    }
+
+    private static float Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
+    {
+        int i = 0;
+        var sum = Vector256<float>.Zero;
+        for (; i <= x.Length - 8; i += 8) sum += Vector256.Create(x.Slice(i, 8)) * Vector256.Create(y.Slice(i, 8));
+        float total = Vector256.Sum(sum);
+        for (; i < x.Length; i++) total += x[i] * y[i];
+        return total;
+    }
+
+    /// <summary>o += w * x.</summary>
+    private static void AddScaled(ReadOnlySpan<float> x, float w, Span<float> o)
+    {
+        int i = 0;
+        var wv = Vector256.Create(w);
+        for (; i <= x.Length - 8; i += 8) (Vector256.Create(o.Slice(i, 8)) + wv * Vector256.Create(x.Slice(i, 8))).CopyTo(o.Slice(i, 8));
+        for (; i < x.Length; i++) o[i] += w * x[i];
     }
 
     /// <summary>
@@ -297,14 +321,20 @@ public sealed class BeamDecoder
         }
     }
 
-    /// <summary>In-place softmax; -infinity entries get 0, an all -infinity row is uniform (as the tensor op does).</summary>
+    /// <summary>
+    /// In-place softmax of a short row (attention over a few positions, scalar: the span primitives'
+    /// per-call cost dominates at this length); -infinity entries get 0, an all -infinity row is
+    /// uniform (as the tensor op does).
+    /// </summary>
     private static void SoftmaxRow(Span<float> x)
     {
-        float max = TensorPrimitives.Max(x);
+        float max = float.NegativeInfinity;
+        foreach (float v in x) max = Math.Max(max, v);
         if (float.IsNegativeInfinity(max)) { x.Fill(1f / x.Length); return; }
-        TensorPrimitives.Subtract(x, max, x);
-        TensorPrimitives.Exp(x, x);
-        TensorPrimitives.Multiply(x, 1f / TensorPrimitives.Sum(x), x);
+        float sum = 0;
+        for (int i = 0; i < x.Length; i++) { x[i] = MathF.Exp(x[i] - max); sum += x[i]; }
+        float inverse = 1f / sum;
+        for (int i = 0; i < x.Length; i++) x[i] *= inverse;
     }
 
     /// <summary>In-place log-softmax (stable: subtracts the row maximum), summing in chunks of 256 as the tensor op does.</summary>

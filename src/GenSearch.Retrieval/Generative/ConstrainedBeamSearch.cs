@@ -37,20 +37,21 @@ public sealed record BeamSearchOptions
     public int StartToken { get; init; }
 
     /// <summary>
-    /// Whether a forced token (the only one the constraint allows after its prefix) adds the model's
-    /// log-probability to the score. Off (the default), a forced token adds 0: a hypothesis scores the
-    /// sum of the model's log-probabilities over the positions where the catalog left a choice, so
-    /// its score is a function of its ID alone, and a step where every live row is forced (a
-    /// collision level that only one item fills, the tail of a unique prefix) is taken without
-    /// calling the scorer at all. On, every position adds the model's log-probability (the model's
-    /// probability of the whole ID) and every step calls the scorer.
+    /// Whether a forced token (the only one the constraint allows after its prefix) is free. Off (the
+    /// default), every token adds the model's log-probability, so a hypothesis scores the model's
+    /// log-probability of its whole sequence and every step calls the scorer. On, a forced token
+    /// adds 0: a hypothesis scores the model's log-probabilities summed over the positions where the
+    /// constraint left a choice (still a function of the sequence alone), and a step where every live
+    /// row is forced (a collision level only one item fills, the tail of a unique prefix) is taken
+    /// without calling the scorer, which saves a decoder pass per such step. It changes the
+    /// ranking, not only the speed: sequences with forced positions gain against those without.
     /// </summary>
-    public bool ScoreForcedTokens { get; init; }
+    public bool FreeForcedTokens { get; init; }
 }
 
 /// <summary>
 /// A complete sequence found by beam search: its tokens, summed log-probability (see
-/// <see cref="BeamSearchOptions.ScoreForcedTokens"/> for forced tokens) and constraint state.
+/// <see cref="BeamSearchOptions.FreeForcedTokens"/> for forced tokens) and constraint state.
 /// </summary>
 public sealed record Hypothesis(int[] Tokens, float Score, int State);
 
@@ -77,7 +78,7 @@ public static class ConstrainedBeamSearch
         var lastTokens = Enumerable.Repeat(options.StartToken, queries).ToArray();
         var heap = new CandidateHeap(beamSize);
 
-        bool forcedFree = !options.ScoreForcedTokens;
+        bool forcedFree = options.FreeForcedTokens;
         for (int step = 0; step < options.MaxLength && live.Count > 0; step++)
         {
             ReadOnlySpan<float> logProbs = default;

@@ -73,12 +73,12 @@ public class BeamSearchTests
     {
         var ids = RandomIds(40, 6, 1);
         var trie = SidTrie.Build(ids);
-        foreach (bool scoreForced in new[] { true, false })
+        foreach (bool freeForced in new[] { false, true })
         {
             var scorer = new TableScorer(6, 2, 7);
-            var options = new BeamSearchOptions { BeamSize = ids.Count, MaxLength = 3, ScoreForcedTokens = scoreForced };
+            var options = new BeamSearchOptions { BeamSize = ids.Count, MaxLength = 3, FreeForcedTokens = freeForced };
             var results = ConstrainedBeamSearch.Search(scorer, 2, trie, options);
-            var forcing = scoreForced ? null : trie;
+            var forcing = freeForced ? trie : null;
             for (int q = 0; q < 2; q++)
             {
                 var expected = ids.OrderByDescending(id => scorer.Score(q, id, forcing)).ToList();
@@ -104,7 +104,7 @@ public class BeamSearchTests
             .DistinctBy(x => (x[0], x[1], x[2])).ToList();
         var trie = SidTrie.Build(ids);
         var scorer = new TableScorer(5, 3, 11);
-        var results = ConstrainedBeamSearch.Search(scorer, 3, trie, new BeamSearchOptions { BeamSize = ids.Count, MaxLength = 4 });
+        var results = ConstrainedBeamSearch.Search(scorer, 3, trie, new BeamSearchOptions { BeamSize = ids.Count, MaxLength = 4, FreeForcedTokens = true });
         Assert.Equal(1, scorer.Fed);
         for (int q = 0; q < 3; q++)
         {
@@ -116,9 +116,9 @@ public class BeamSearchTests
                 Assert.Equal(scorer.Score(q, results[q][i].Tokens, trie), results[q][i].Score, 4);
             }
         }
-        // The exact mode scores every position and never feeds.
+        // By default every position is scored and nothing is fed.
         var exact = new TableScorer(5, 3, 11);
-        var exactResults = ConstrainedBeamSearch.Search(exact, 3, trie, new BeamSearchOptions { BeamSize = ids.Count, MaxLength = 4, ScoreForcedTokens = true });
+        var exactResults = ConstrainedBeamSearch.Search(exact, 3, trie, new BeamSearchOptions { BeamSize = ids.Count, MaxLength = 4 });
         Assert.Equal(0, exact.Fed);
         Assert.Equal(exact.Score(0, exactResults[0][0].Tokens), exactResults[0][0].Score, 4);
     }
