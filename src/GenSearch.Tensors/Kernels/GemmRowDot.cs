@@ -38,28 +38,35 @@ internal static unsafe class GemmRowDot
             GemmPacked.ScaleC(m, n, beta, c, ldc);
             return;
         }
+        // Depth is taken KC steps at a time (later chunks add into C), so that the A rows of one chunk
+        // (64 x 256 floats at most, 64 KB) stay close in L2 while every block of B rows sweeps them.
         // Rows of A are interleaved three at a time, 8 steps of each row side by side, so that a block
         // reads A as one stream: rows lda apart (4 KB for k = 1024) would all fall in the same L1 sets
         // as the B rows and evict one another. Copying A costs m * k moves against m * n * k FMAs.
-        int n4 = n & ~3, m3 = m / 3 * 3, k8 = k & ~7;
-        float* pack = GemmPacked.Buffer(ref t_packA, Math.Max(1, m3 * k8));
-        for (int i = 0; i < m3; i += 3)
+        int n4 = n & ~3, m3 = m / 3 * 3;
+        float* pack = GemmPacked.Buffer(ref t_packA, m3 * GemmPacked.KC + 1);
+        for (int pc = 0; pc < k; pc += GemmPacked.KC)
         {
-            float* dst = pack + i * k8;
-            for (int r = 0; r < 3; r++)
+            int kc = Math.Min(GemmPacked.KC, k - pc), k8 = kc & ~7;
+            float betaChunk = pc == 0 ? beta : 1f;
+            for (int i = 0; i < m3; i += 3)
             {
-                float* src = a + (i + r) * lda;
-                for (int p = 0; p < k8; p += 8) Avx.Store(dst + 3 * p + 8 * r, Avx.LoadVector256(src + p));
+                float* dst = pack + i * k8;
+                for (int r = 0; r < 3; r++)
+                {
+                    float* src = a + (i + r) * lda + pc;
+                    for (int p = 0; p < k8; p += 8) Avx.Store(dst + 3 * p + 8 * r, Avx.LoadVector256(src + p));
+                }
             }
-        }
-        for (int j = 0; j < n4; j += 4)
-        {
-            float* bj = b + j * ldb;
-            int i = 0;
-            for (; i < m3; i += 3)
-                Block3x4(k, pack + i * k8, a + i * lda, lda, bj, ldb, c + i * ldc + j, ldc, alpha, beta);
-            for (; i < m; i++)
-                Block1x4(k, a + i * lda, bj, ldb, c + i * ldc + j, alpha, beta);
+            for (int j = 0; j < n4; j += 4)
+            {
+                float* bj = b + j * ldb + pc;
+                int i = 0;
+                for (; i < m3; i += 3)
+                    Block3x4(kc, pack + i * k8, a + i * lda + pc, lda, bj, ldb, c + i * ldc + j, ldc, alpha, betaChunk);
+                for (; i < m; i++)
+                    Block1x4(kc, a + i * lda + pc, bj, ldb, c + i * ldc + j, alpha, betaChunk);
+            }
         }
         for (int j = n4; j < n; j++)
             for (int i = 0; i < m; i++)
