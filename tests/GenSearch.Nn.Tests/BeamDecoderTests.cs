@@ -77,6 +77,31 @@ public class BeamDecoderTests
     }
 
     [Fact]
+    public void AReusedDecoderGivesWhatAFreshOneGives()
+    {
+        // A first search grows the buffers (more rows, a longer source, a few steps); the second must not see any of it.
+        var model = SmallModel(4);
+        model.Eval();
+        using var _ = Tensor.NoGrad();
+        var reused = new BeamDecoder(model);
+        reused.Start(model.Encode([1, 2, 3, 4, 5, 6, 7], 1), null);
+        reused.Step([0]);
+        reused.SelectRows([0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        reused.Step([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+
+        var source = new[] { 3, 4, 5, 9, 8, 7 };
+        var padding = new[] { false, false, true, false, false, false };
+        var memory = model.Encode(source, 2, padding);
+        reused.Start(memory, padding);
+        var fresh = new BeamDecoder(model, memory, padding);
+        Assert.Equal(0, reused.Length);
+        Assert.Equal(fresh.Step([0, 0]).ToArray(), reused.Step([0, 0]).ToArray());
+        fresh.SelectRows([1, 0, 1]);
+        reused.SelectRows([1, 0, 1]);
+        Assert.Equal(fresh.Step([4, 5, 6]).ToArray(), reused.Step([4, 5, 6]).ToArray());
+    }
+
+    [Fact]
     public void RefusesTrainingModeAndBadTokens()
     {
         var model = SmallModel(1);

@@ -22,9 +22,10 @@ namespace GenSearch.Nn;
 public sealed class BeamDecoder
 {
     private readonly EncoderDecoder _model;
-    private readonly int _dim, _heads, _headDim, _ffn, _vocabulary, _maxLength, _sourceLength;
+    private readonly int _dim, _heads, _headDim, _ffn, _vocabulary, _maxLength;
     private readonly float _scale;
-    private readonly bool[]? _memoryPadding;   // [Q * S]
+    private int _sourceLength;
+    private bool[]? _memoryPadding;            // [Q * S]
     private readonly float[][] _crossKeys;     // per layer [Q * S, D]
     private readonly float[][] _crossValues;   // per layer [Q * S, D]
     private float[][] _selfKeys;               // per layer [R capacity, maxLength, D]
@@ -41,20 +42,14 @@ public sealed class BeamDecoder
     private float[] _scores = [];   // attention scores of one product: [R, max(S, T)]
 
     /// <summary>
-    /// Gets ready to decode <paramref name="memory"/> [Q, S, D] (the encoder's output; <paramref name="memoryPadding"/>
-    /// [Q * S] marks padding): one row per query to begin with, row q being query q.
-    /// The model must be in evaluation mode (no dropout).
+    /// A decoder for <paramref name="model"/>, which must be in evaluation mode (no dropout); call
+    /// <see cref="Start"/> before each search. Its buffers are kept from search to search, so a
+    /// server that reuses one decoder per thread allocates nothing per query once they have grown.
+    /// Weights are read from the model at every step, never copied, so the decoder does not go stale.
     /// </summary>
-    public BeamDecoder(EncoderDecoder model, Tensor memory, bool[]? memoryPadding)
+    public BeamDecoder(EncoderDecoder model)
     {
-        if (model.Training) throw new InvalidOperationException("BeamDecoder needs the model in evaluation mode (call Eval())");
         var config = model.Config;
-        if (memory.Rank != 3 || memory.Shape[2] != config.Dim)
-            throw new ArgumentException($"memory must be [Q, S, {config.Dim}], got [{string.Join(", ", memory.Shape)}]");
-        int queries = memory.Shape[0];
-        _sourceLength = memory.Shape[1];
-        if (memoryPadding is not null && memoryPadding.Length != queries * _sourceLength)
-            throw new ArgumentException($"memory padding has {memoryPadding.Length} entries, needs {queries * _sourceLength}");
         _model = model;
         _dim = config.Dim;
         _heads = config.Heads;
@@ -63,26 +58,51 @@ public sealed class BeamDecoder
         _vocabulary = config.TargetVocabulary;
         _maxLength = config.MaxTargetLength;
         _scale = 1f / MathF.Sqrt(_headDim);
-        _memoryPadding = memoryPadding;
-
-        int layers = model.DecoderLayers.Count, memoryRows = queries * _sourceLength;
+        int layers = model.DecoderLayers.Count;
         _crossKeys = new float[layers][];
         _crossValues = new float[layers][];
-        for (int l = 0; l < layers; l++)
-        {
-            var cross = model.DecoderLayers[l].CrossAttention;
-            _crossKeys[l] = new float[memoryRows * _dim];
-            _crossValues[l] = new float[memoryRows * _dim];
-            Project(memory.Data, memoryRows, cross.Key, _crossKeys[l]);
-            Project(memory.Data, memoryRows, cross.Value, _crossValues[l]);
-        }
         _selfKeys = new float[layers][];
         _selfValues = new float[layers][];
+        for (int l = 0; l < layers; l++) _crossKeys[l] = _crossValues[l] = _selfKeys[l] = _selfValues[l] = [];
         _spare = [];
         _rowQuery = [];
         _spareRowQuery = [];
+    }
+
+    /// <summary>A decoder for <paramref name="model"/>, started on <paramref name="memory"/> (see <see cref="Start"/>).</summary>
+    public BeamDecoder(EncoderDecoder model, Tensor memory, bool[]? memoryPadding) : this(model) => Start(memory, memoryPadding);
+
+    /// <summary>
+    /// Starts a search over <paramref name="memory"/> [Q, S, D] (the encoder's output; <paramref name="memoryPadding"/>
+    /// [Q * S] marks padding): one row per query, row q being query q, nothing decoded yet.
+    /// </summary>
+    public void Start(Tensor memory, bool[]? memoryPadding)
+    {
+        if (_model.Training) throw new InvalidOperationException("BeamDecoder needs the model in evaluation mode (call Eval())");
+        if (memory.Rank != 3 || memory.Shape[2] != _dim)
+            throw new ArgumentException($"memory must be [Q, S, {_dim}], got [{string.Join(", ", memory.Shape)}]");
+        int queries = memory.Shape[0], sourceLength = memory.Shape[1];
+        if (memoryPadding is not null && memoryPadding.Length != queries * sourceLength)
+            throw new ArgumentException($"memory padding has {memoryPadding.Length} entries, needs {queries * sourceLength}");
+        _sourceLength = sourceLength;
+        _memoryPadding = memoryPadding;
+        int memoryRows = queries * sourceLength;
+        for (int l = 0; l < _crossKeys.Length; l++)
+        {
+            var cross = _model.DecoderLayers[l].CrossAttention;
+            if (_crossKeys[l].Length < memoryRows * _dim)
+            {
+                _crossKeys[l] = new float[memoryRows * _dim];
+                _crossValues[l] = new float[memoryRows * _dim];
+            }
+            Project(memory.Data, memoryRows, cross.Key, _crossKeys[l]);
+            Project(memory.Data, memoryRows, cross.Value, _crossValues[l]);
+        }
+        // The attention scores buffer depends on the source length as well as on the rows.
+        if (_scores.Length < _capacity * Math.Max(sourceLength, _maxLength)) _scores = new float[_capacity * Math.Max(sourceLength, _maxLength)];
         Reserve(queries);
         Rows = queries;
+        Length = 0;
         for (int q = 0; q < queries; q++) _rowQuery[q] = q;
     }
 

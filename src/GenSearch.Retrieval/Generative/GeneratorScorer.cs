@@ -16,12 +16,17 @@ public sealed class GeneratorScorer : IStepScorer
     private readonly BeamDecoder _decoder;
     private readonly List<int[]> _fed = []; // tokens fed without scores, oldest first, decoded when scores are next asked for
 
-    /// <summary>Encodes <paramref name="queries"/> (one row each) and gets ready to decode. The generator must be in evaluation mode.</summary>
-    public GeneratorScorer(SidGenerator generator, TokenBatch queries)
+    /// <summary>
+    /// Encodes <paramref name="queries"/> (one row each) and gets ready to decode, on
+    /// <paramref name="decoder"/> when given (a decoder of this generator's model whose buffers are
+    /// reused; it must not be in use elsewhere until this search ends). The generator must be in evaluation mode.
+    /// </summary>
+    public GeneratorScorer(SidGenerator generator, TokenBatch queries, BeamDecoder? decoder = null)
     {
         using var _ = Tensor.NoGrad();
         var memory = generator.Model.Encode(queries.Tokens, queries.Batch, queries.Padding);
-        _decoder = new BeamDecoder(generator.Model, memory, queries.Padding);
+        _decoder = decoder ?? new BeamDecoder(generator.Model);
+        _decoder.Start(memory, queries.Padding);
     }
 
     /// <inheritdoc/>
