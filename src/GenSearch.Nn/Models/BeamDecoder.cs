@@ -120,7 +120,7 @@ public sealed class BeamDecoder
 
     /// <summary>
     /// One step: row r has just emitted <paramref name="lastTokens"/>[r] (the start token first) ->
-    /// log-probabilities [Rows, V] of its next token. The span is overwritten by the next call.
+    /// log-probabilities [Rows, V] of its next token. The span is valid until the next Step, SelectRows or Start.
     /// </summary>
     public ReadOnlySpan<float> Step(ReadOnlySpan<int> lastTokens)
     {
