@@ -102,6 +102,33 @@ public class BeamDecoderTests
     }
 
     [Fact]
+    public void EncodingInItsOwnBuffersMatchesTheModelsEncoder()
+    {
+        var model = SmallModel(12);
+        model.Eval();
+        using var _ = Tensor.NoGrad();
+        var rng = new Rng(13);
+        int batch = 3, s = 5;
+        var source = Enumerable.Range(0, batch * s).Select(_ => rng.NextInt(20)).ToArray();
+        var padding = Enumerable.Range(0, batch * s).Select(i => i % s >= s - (i / s)).ToArray();
+        var fromTensor = new BeamDecoder(model, model.Encode(source, batch, padding), padding);
+        var fromTokens = new BeamDecoder(model);
+        fromTokens.Start([1, 2, 3, 4, 5, 6, 7], 1, null); // a different, longer search first
+        fromTokens.Step([0]);
+        fromTokens.Start(source, batch, padding);
+        int[] tokens = [0, 0, 0];
+        for (int step = 0; step < 3; step++)
+        {
+            var expected = fromTensor.Step(tokens).ToArray();
+            var actual = fromTokens.Step(tokens).ToArray();
+            for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], actual[i], 4);
+            tokens = [step + 1, step + 4, step + 7];
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => fromTokens.Start([1, 20], 1, null));
+        Assert.Throws<ArgumentException>(() => fromTokens.Start(new int[8], 1, null)); // longer than MaxSourceLength 7
+    }
+
+    [Fact]
     public void RefusesTrainingModeAndBadTokens()
     {
         var model = SmallModel(1);

@@ -14,6 +14,11 @@ public sealed class TransformerEncoderLayer : Module
     private readonly float _dropout;
     private readonly Rng _rng;
 
+    internal LayerNorm Norm1 => _norm1;
+    internal LayerNorm Norm2 => _norm2;
+    internal MultiHeadAttention Attention => _attention;
+    internal FeedForward Ffn => _ffn;
+
     /// <summary>A layer over vectors of <paramref name="dim"/>.</summary>
     public TransformerEncoderLayer(int dim, int heads, int ffnDim, float dropout, Rng rng)
     {

@@ -41,9 +41,14 @@ public sealed class BeamDecoder
     private float[] _logProbs = []; // [R, V]
     private float[] _scores = [];   // attention scores of one product: [R, max(S, T)]
 
+    // Encoder buffers, [Q * S, D] unless noted; the last layer norm's output (the memory) lands in _eh.
+    private float[] _ex = [], _eh = [], _eq = [], _ek = [], _ev = [], _eAttended = [], _eBranch = [];
+    private float[] _eHidden = []; // [Q * S, F]
+    private float[] _eScores = []; // [S, S]
+
     /// <summary>
     /// A decoder for <paramref name="model"/>, which must be in evaluation mode (no dropout); call
-    /// <see cref="Start"/> before each search. Its buffers are kept from search to search, so a
+    /// <see cref="Start(int[], int, bool[])"/> before each search. Its buffers are kept from search to search, so a
     /// server that reuses one decoder per thread allocates nothing per query once they have grown.
     /// Weights are read from the model at every step, never copied, so the decoder does not go stale.
     /// </summary>
@@ -69,7 +74,7 @@ public sealed class BeamDecoder
         _spareRowQuery = [];
     }
 
-    /// <summary>A decoder for <paramref name="model"/>, started on <paramref name="memory"/> (see <see cref="Start"/>).</summary>
+    /// <summary>A decoder for <paramref name="model"/>, started on <paramref name="memory"/> (see <see cref="Start(Tensor, bool[])"/>).</summary>
     public BeamDecoder(EncoderDecoder model, Tensor memory, bool[]? memoryPadding) : this(model) => Start(memory, memoryPadding);
 
     /// <summary>
@@ -78,10 +83,79 @@ public sealed class BeamDecoder
     /// </summary>
     public void Start(Tensor memory, bool[]? memoryPadding)
     {
-        if (_model.Training) throw new InvalidOperationException("BeamDecoder needs the model in evaluation mode (call Eval())");
         if (memory.Rank != 3 || memory.Shape[2] != _dim)
             throw new ArgumentException($"memory must be [Q, S, {_dim}], got [{string.Join(", ", memory.Shape)}]");
-        int queries = memory.Shape[0], sourceLength = memory.Shape[1];
+        StartCore(memory.Data, memory.Shape[0], memory.Shape[1], memoryPadding);
+    }
+
+    /// <summary>
+    /// Encodes <paramref name="source"/> [Q * S] token ids (<paramref name="padding"/> [Q * S], true =
+    /// padding) with the model's encoder and starts a search over the result: the arithmetic of
+    /// <see cref="EncoderDecoder.Encode"/> followed by <see cref="Start(Tensor, bool[])"/>, in this decoder's buffers.
+    /// </summary>
+    public void Start(int[] source, int queries, bool[]? padding)
+    {
+        if (_model.Training) throw new InvalidOperationException("BeamDecoder needs the model in evaluation mode (call Eval())");
+        var config = _model.Config;
+        if (queries <= 0 || source.Length % queries != 0) throw new ArgumentException($"{source.Length} source tokens do not split into {queries} rows");
+        int s = source.Length / queries, n = source.Length, d = _dim, dh = _headDim;
+        if (s == 0 || s > config.MaxSourceLength) throw new ArgumentException($"source length {s} is outside 1..{config.MaxSourceLength}");
+        if (padding is not null && padding.Length != n) throw new ArgumentException($"source padding has {padding.Length} entries, needs {n}");
+        EnsureLength(ref _ex, n * d); EnsureLength(ref _eh, n * d); EnsureLength(ref _eq, n * d); EnsureLength(ref _ek, n * d);
+        EnsureLength(ref _ev, n * d); EnsureLength(ref _eAttended, n * d); EnsureLength(ref _eBranch, n * d);
+        EnsureLength(ref _eHidden, n * _ffn); EnsureLength(ref _eScores, s * s);
+
+        // x = token embedding + position embedding
+        float[] tokens = _model.SourceTokens.Weight.Data, positions = _model.SourcePositions.Weight.Data;
+        for (int i = 0; i < n; i++)
+        {
+            int t = source[i];
+            if ((uint)t >= (uint)config.SourceVocabulary) throw new ArgumentOutOfRangeException(nameof(source), $"source token {t} is outside the vocabulary of {config.SourceVocabulary}");
+            TensorPrimitives.Add(tokens.AsSpan(t * d, d), positions.AsSpan(i % s * d, d), _ex.AsSpan(i * d, d));
+        }
+        foreach (var layer in _model.EncoderLayers)
+        {
+            // x = x + Attention(norm1(x)) over each query's own positions, padding keys masked
+            LayerNorm(_ex, n, layer.Norm1, _eh);
+            var attention = layer.Attention;
+            Project(_eh, n, attention.Query, _eq);
+            Project(_eh, n, attention.Key, _ek);
+            Project(_eh, n, attention.Value, _ev);
+            for (int b = 0; b < queries; b++)
+                for (int h = 0; h < _heads; h++)
+                {
+                    int offset = b * s * d + h * dh;
+                    Gemm.Sgemm(false, true, s, s, dh, _scale, _eq.AsSpan(offset), d, _ek.AsSpan(offset), d, 0f, _eScores, s);
+                    for (int i = 0; i < s; i++)
+                    {
+                        var row = _eScores.AsSpan(i * s, s);
+                        if (padding is not null)
+                            for (int j = 0; j < s; j++) if (padding[b * s + j]) row[j] = float.NegativeInfinity;
+                        SoftmaxRow(row);
+                    }
+                    Gemm.Sgemm(false, false, s, dh, s, 1f, _eScores, s, _ev.AsSpan(offset), d, 0f, _eAttended.AsSpan(offset), d);
+                }
+            Project(_eAttended, n, attention.Output, _eBranch);
+            TensorPrimitives.Add(_ex.AsSpan(0, n * d), _eBranch.AsSpan(0, n * d), _ex.AsSpan(0, n * d));
+            // x = x + Down(gelu(Up(norm2(x))))
+            LayerNorm(_ex, n, layer.Norm2, _eh);
+            Project(_eh, n, layer.Ffn.Up, _eHidden);
+            Activations.Gelu(_eHidden.AsSpan(0, n * _ffn), _eHidden.AsSpan(0, n * _ffn));
+            Project(_eHidden, n, layer.Ffn.Down, _eBranch);
+            TensorPrimitives.Add(_ex.AsSpan(0, n * d), _eBranch.AsSpan(0, n * d), _ex.AsSpan(0, n * d));
+        }
+        LayerNorm(_ex, n, _model.EncoderNorm, _eh); // the memory
+        StartCore(_eh, queries, s, padding);
+    }
+
+    private static void EnsureLength(ref float[] buffer, int length)
+    {
+        if (buffer.Length < length) buffer = new float[length];
+    }
+
+    private void StartCore(float[] memory, int queries, int sourceLength, bool[]? memoryPadding)
+    {
+        if (_model.Training) throw new InvalidOperationException("BeamDecoder needs the model in evaluation mode (call Eval())");
         if (memoryPadding is not null && memoryPadding.Length != queries * sourceLength)
             throw new ArgumentException($"memory padding has {memoryPadding.Length} entries, needs {queries * sourceLength}");
         _sourceLength = sourceLength;
@@ -95,8 +169,8 @@ public sealed class BeamDecoder
                 _crossKeys[l] = new float[memoryRows * _dim];
                 _crossValues[l] = new float[memoryRows * _dim];
             }
-            Project(memory.Data, memoryRows, cross.Key, _crossKeys[l]);
-            Project(memory.Data, memoryRows, cross.Value, _crossValues[l]);
+            Project(memory, memoryRows, cross.Key, _crossKeys[l]);
+            Project(memory, memoryRows, cross.Value, _crossValues[l]);
         }
         // The attention scores buffer depends on the source length as well as on the rows.
         if (_scores.Length < _capacity * Math.Max(sourceLength, _maxLength)) _scores = new float[_capacity * Math.Max(sourceLength, _maxLength)];

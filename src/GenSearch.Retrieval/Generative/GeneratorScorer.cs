@@ -1,7 +1,6 @@
 using GenSearch.Models;
 using GenSearch.Models.Generative;
 using GenSearch.Nn;
-using GenSearch.Tensors;
 
 namespace GenSearch.Retrieval.Generative;
 
@@ -23,10 +22,8 @@ public sealed class GeneratorScorer : IStepScorer
     /// </summary>
     public GeneratorScorer(SidGenerator generator, TokenBatch queries, BeamDecoder? decoder = null)
     {
-        using var _ = Tensor.NoGrad();
-        var memory = generator.Model.Encode(queries.Tokens, queries.Batch, queries.Padding);
         _decoder = decoder ?? new BeamDecoder(generator.Model);
-        _decoder.Start(memory, queries.Padding);
+        _decoder.Start(queries.Tokens, queries.Batch, queries.Padding);
     }
 
     /// <inheritdoc/>
