@@ -75,6 +75,40 @@ public class GemmTests
             Check(rng, ta, tb, 64, 64, 64, 1f, 0f, path: Path.Packed);
     }
 
+    [Fact]
+    public void RowDotPathMatchesTheReferenceAtEveryRowCountAndOddShapes()
+    {
+        // The few-rows path (A * B^T without packing): every m in 1..64, widths around its 4-column
+        // blocks, depths with and without a tail past the last 8-wide step, padded leading dimensions.
+        var rng = new Random(10);
+        for (int m = 1; m <= 64; m++)
+            foreach (int n in new[] { 1, 3, 4, 7, 16, 33 })
+            {
+                int k = new[] { 16, 17, 23, 64, 71, 256 }[(m + n) % 6];
+                Check(rng, false, true, m, n, k, m % 5 == 0 ? -0.5f : 1f, m % 3 == 0 ? 0.5f : 0f, pad: m % 3, path: Path.RowDot);
+            }
+        foreach (var (m, n, k) in new[] { (50, 256, 256), (50, 1024, 256), (50, 256, 1024), (1, 512, 256), (7, 13, 1029) })
+            Check(rng, false, true, m, n, k, 1f, 1f, path: Path.RowDot);
+        Check(rng, false, true, 5, 9, 20, 0f, 0.5f, path: Path.RowDot); // alpha 0 only scales C
+        Check(rng, false, true, 50, 77, 256, 1f, 0.5f, path: Path.RowDot, bias: true); // the bias after row dots, as Gemm adds it
+        // Through the public entry, split across threads along N: each element is computed as on one thread.
+        int saved = KernelThreads.Count;
+        try
+        {
+            float[] a = Fill(rng, 50 * 256), b = Fill(rng, 1024 * 256), c1 = new float[50 * 1024], c2 = new float[50 * 1024];
+            KernelThreads.Count = 1;
+            Gemm.Sgemm(false, true, 50, 1024, 256, 1f, a, 256, b, 256, 0f, c1, 1024);
+            KernelThreads.Count = 2;
+            Gemm.Sgemm(false, true, 50, 1024, 256, 1f, a, 256, b, 256, 0f, c2, 1024);
+            Assert.Equal(c1, c2);
+            Check(rng, false, true, 64, 600, 300, 1f, 0.5f);
+        }
+        finally
+        {
+            KernelThreads.Count = saved;
+        }
+    }
+
     [Theory]
     [InlineData(1f, 0f)]
     [InlineData(0.5f, 1f)]
@@ -256,7 +290,7 @@ public class GemmTests
     /// the padding holds NaN, so any read outside the matrix poisons the result. With beta == 0, C starts
     /// as NaN too, since it must be written without being read.
     /// </summary>
-    private enum Path { Public, Packed, Small }
+    private enum Path { Public, Packed, Small, RowDot }
 
     private static void Check(Random rng, bool ta, bool tb, int m, int n, int k, float alpha, float beta, int pad = 0, Path path = Path.Public, bool bias = false)
     {
@@ -294,6 +328,11 @@ public class GemmTests
         fixed (float* pa = a, pb = b, pc = c, pbias = bias)
         {
             if (path == Path.Packed) GemmPacked.Run(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, pbias);
+            else if (path == Path.RowDot)
+            {
+                GemmRowDot.Run(m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+                GemmPacked.AddBias(m, n, pbias, pc, ldc);
+            }
             else GemmSmall.Run(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, pbias);
         }
     }

@@ -46,6 +46,12 @@ public sealed class MultiHeadAttention : Module
     private readonly int _heads;
     private readonly Linear _query, _key, _value, _output;
 
+    internal int Heads => _heads;
+    internal Linear Query => _query;
+    internal Linear Key => _key;
+    internal Linear Value => _value;
+    internal Linear Output => _output;
+
     /// <summary>Attention over vectors of <paramref name="dim"/> split into <paramref name="heads"/> heads.</summary>
     public MultiHeadAttention(int dim, int heads, Rng rng)
     {
@@ -99,6 +105,9 @@ public sealed class FeedForward : Module
     private readonly Linear _up, _down;
     private readonly float _dropout;
     private readonly Rng _rng;
+
+    internal Linear Up => _up;
+    internal Linear Down => _down;
 
     /// <summary>dim -> hidden -> dim.</summary>
     public FeedForward(int dim, int hidden, float dropout, Rng rng)

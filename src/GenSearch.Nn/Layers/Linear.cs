@@ -42,6 +42,8 @@ public sealed class LayerNorm : Module
 {
     private readonly float _eps;
 
+    internal float Epsilon => _eps;
+
     /// <summary>[dim].</summary>
     public Tensor Gamma { get; }
 

@@ -14,6 +14,11 @@ public sealed class TransformerEncoderLayer : Module
     private readonly float _dropout;
     private readonly Rng _rng;
 
+    internal LayerNorm Norm1 => _norm1;
+    internal LayerNorm Norm2 => _norm2;
+    internal MultiHeadAttention Attention => _attention;
+    internal FeedForward Ffn => _ffn;
+
     /// <summary>A layer over vectors of <paramref name="dim"/>.</summary>
     public TransformerEncoderLayer(int dim, int heads, int ffnDim, float dropout, Rng rng)
     {
@@ -44,6 +49,13 @@ public sealed class TransformerDecoderLayer : Module
     private readonly FeedForward _ffn;
     private readonly float _dropout;
     private readonly Rng _rng;
+
+    internal LayerNorm Norm1 => _norm1;
+    internal LayerNorm Norm2 => _norm2;
+    internal LayerNorm Norm3 => _norm3;
+    internal MultiHeadAttention SelfAttention => _selfAttention;
+    internal MultiHeadAttention CrossAttention => _crossAttention;
+    internal FeedForward Ffn => _ffn;
 
     /// <summary>A layer over vectors of <paramref name="dim"/>.</summary>
     public TransformerDecoderLayer(int dim, int heads, int ffnDim, float dropout, Rng rng)

@@ -44,6 +44,16 @@ public sealed class EncoderDecoder : Module
     private readonly Linear _head;
     private readonly Rng _rng;
 
+    internal Embedding SourceTokens => _sourceTokens;
+    internal Embedding SourcePositions => _sourcePositions;
+    internal IReadOnlyList<TransformerEncoderLayer> EncoderLayers => _encoder;
+    internal LayerNorm EncoderNorm => _encoderNorm;
+    internal Embedding TargetTokens => _targetTokens;
+    internal Embedding TargetPositions => _targetPositions;
+    internal IReadOnlyList<TransformerDecoderLayer> DecoderLayers => _decoder;
+    internal LayerNorm DecoderNorm => _decoderNorm;
+    internal Linear Head => _head;
+
     /// <summary>A model with weights drawn from <paramref name="rng"/>, which also drives dropout.</summary>
     public EncoderDecoder(EncoderDecoderConfig config, Rng rng)
     {

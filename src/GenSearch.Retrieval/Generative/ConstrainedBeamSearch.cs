@@ -11,9 +11,16 @@ public interface IStepScorer
 
     /// <summary>
     /// Log-probabilities [rows, Vocabulary] of the next token, row r having just emitted
-    /// <paramref name="lastTokens"/>[r] (the start token at the first step).
+    /// <paramref name="lastTokens"/>[r] (the start token at the first step). The span may be the
+    /// scorer's own buffer: it is read before the next call.
     /// </summary>
-    float[] NextLogProbabilities(int[] lastTokens);
+    ReadOnlySpan<float> NextLogProbabilities(int[] lastTokens);
+
+    /// <summary>
+    /// Row r emits <paramref name="lastTokens"/>[r] and its next token needs no score (the constraint
+    /// forces it). A scorer may defer the work until scores are next asked for, and skip it if they never are.
+    /// </summary>
+    void Feed(int[] lastTokens);
 
     /// <summary>From now on, row i is what row <paramref name="rows"/>[i] was (rows may repeat or vanish).</summary>
     void SelectRows(int[] rows);
@@ -28,9 +35,24 @@ public sealed record BeamSearchOptions
     public int MaxLength { get; init; } = 8;
     /// <summary>The token fed at the first step.</summary>
     public int StartToken { get; init; }
+
+    /// <summary>
+    /// Whether a forced token (the only one the constraint allows after its prefix) is free. Off (the
+    /// default), every token adds the model's log-probability, so a hypothesis scores the model's
+    /// log-probability of its whole sequence and every step calls the scorer. On, a forced token
+    /// adds 0: a hypothesis scores the model's log-probabilities summed over the positions where the
+    /// constraint left a choice (still a function of the sequence alone), and a step where every live
+    /// row is forced (a collision level only one item fills, the tail of a unique prefix) is taken
+    /// without calling the scorer, which saves a decoder pass per such step. It changes the
+    /// ranking, not only the speed: sequences with forced positions gain against those without.
+    /// </summary>
+    public bool FreeForcedTokens { get; init; }
 }
 
-/// <summary>A complete sequence found by beam search: its tokens, summed log-probability and constraint state.</summary>
+/// <summary>
+/// A complete sequence found by beam search: its tokens, summed log-probability (see
+/// <see cref="BeamSearchOptions.FreeForcedTokens"/> for forced tokens) and constraint state.
+/// </summary>
 public sealed record Hypothesis(int[] Tokens, float Score, int State);
 
 /// <summary>
@@ -56,13 +78,22 @@ public static class ConstrainedBeamSearch
         var lastTokens = Enumerable.Repeat(options.StartToken, queries).ToArray();
         var heap = new CandidateHeap(beamSize);
 
+        bool forcedFree = options.FreeForcedTokens;
         for (int step = 0; step < options.MaxLength && live.Count > 0; step++)
         {
-            var logProbs = scorer.NextLogProbabilities(lastTokens);
-            if (logProbs.Length != live.Count * vocabulary)
-                throw new InvalidOperationException($"scorer returned {logProbs.Length} log-probabilities for {live.Count} rows of {vocabulary}");
-            var nextLive = new List<Beam>();
-            var parentRows = new List<int>();
+            ReadOnlySpan<float> logProbs = default;
+            if (forcedFree && live.TrueForAll(b => constraint.Allowed(b.State).Length == 1))
+            {
+                scorer.Feed(lastTokens); // nothing to score: every row has one way on
+            }
+            else
+            {
+                logProbs = scorer.NextLogProbabilities(lastTokens);
+                if (logProbs.Length != live.Count * vocabulary)
+                    throw new InvalidOperationException($"scorer returned {logProbs.Length} log-probabilities for {live.Count} rows of {vocabulary}");
+            }
+            var nextLive = new List<Beam>(live.Count);
+            var parentRows = new List<int>(live.Count);
             int row = 0;
             while (row < live.Count)
             {
@@ -73,8 +104,14 @@ public static class ConstrainedBeamSearch
                 for (int r = first; r < row; r++)
                 {
                     var beam = live[r];
-                    var scores = logProbs.AsSpan(r * vocabulary, vocabulary);
-                    foreach (int token in constraint.Allowed(beam.State))
+                    var allowed = constraint.Allowed(beam.State);
+                    if (forcedFree && allowed.Length == 1)
+                    {
+                        heap.Offer(beam.Score, r, allowed[0]);
+                        continue;
+                    }
+                    var scores = logProbs.Slice(r * vocabulary, vocabulary);
+                    foreach (int token in allowed)
                         heap.Offer(beam.Score + scores[token], r, token);
                 }
                 foreach (var (score, parent, token) in heap.Drain())

@@ -1,39 +1,54 @@
 using GenSearch.Models;
 using GenSearch.Models.Generative;
 using GenSearch.Nn;
-using GenSearch.Tensors;
 
 namespace GenSearch.Retrieval.Generative;
 
 /// <summary>
 /// A <see cref="SidGenerator"/> seen from beam search: it encodes a batch of queries once, then
-/// decodes one token per step for every live beam with the decoder's KV caches, which move with
-/// their beams when rows are pruned or duplicated.
+/// decodes one token per step for every live beam with a <see cref="BeamDecoder"/>, whose
+/// self-attention caches move with their beams when rows are pruned or duplicated while each
+/// query's encoder memory stays shared by all its beams.
 /// </summary>
 public sealed class GeneratorScorer : IStepScorer
 {
-    private readonly SidGenerator _generator;
-    private readonly DecoderState _state;
+    private readonly BeamDecoder _decoder;
+    private readonly List<int[]> _fed = []; // tokens fed without scores, oldest first, decoded when scores are next asked for
 
-    /// <summary>Encodes <paramref name="queries"/> (one row each) and gets ready to decode.</summary>
-    public GeneratorScorer(SidGenerator generator, TokenBatch queries)
+    /// <summary>
+    /// Encodes <paramref name="queries"/> (one row each) and gets ready to decode, on
+    /// <paramref name="decoder"/> when given (a decoder of this generator's model whose buffers are
+    /// reused; it must not be in use elsewhere until this search ends). The generator must be in evaluation mode.
+    /// </summary>
+    public GeneratorScorer(SidGenerator generator, TokenBatch queries, BeamDecoder? decoder = null)
     {
-        _generator = generator;
-        using var _ = Tensor.NoGrad();
-        var memory = generator.Model.Encode(queries.Tokens, queries.Batch, queries.Padding);
-        _state = generator.Model.StartDecoding(memory, queries.Padding);
+        _decoder = decoder ?? new BeamDecoder(generator.Model);
+        _decoder.Start(queries.Tokens, queries.Batch, queries.Padding);
     }
 
     /// <inheritdoc/>
-    public int Vocabulary => _generator.Vocabulary.Size;
+    public int Vocabulary => _decoder.Vocabulary;
 
     /// <inheritdoc/>
-    public float[] NextLogProbabilities(int[] lastTokens)
+    public ReadOnlySpan<float> NextLogProbabilities(int[] lastTokens)
     {
-        using var _ = Tensor.NoGrad();
-        return _generator.Model.DecodeStep(_state, lastTokens).LogSoftmax().Data;
+        // Positions fed earlier enter the caches first; their own log-probabilities are not needed.
+        foreach (var fed in _fed) _decoder.Step(fed);
+        _fed.Clear();
+        return _decoder.Step(lastTokens);
     }
 
     /// <inheritdoc/>
-    public void SelectRows(int[] rows) => _state.SelectRows(rows);
+    public void Feed(int[] lastTokens)
+    {
+        if (lastTokens.Length != _decoder.Rows) throw new ArgumentException($"{lastTokens.Length} tokens for {_decoder.Rows} rows");
+        _fed.Add((int[])lastTokens.Clone());
+    }
+
+    /// <inheritdoc/>
+    public void SelectRows(int[] rows)
+    {
+        _decoder.SelectRows(rows);
+        for (int i = 0; i < _fed.Count; i++) _fed[i] = rows.Select(r => _fed[i][r]).ToArray();
+    }
 }

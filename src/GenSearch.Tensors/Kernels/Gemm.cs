@@ -104,6 +104,8 @@ public static unsafe class Gemm
             OneThread(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
             return;
         }
+        // The path is chosen from the whole product, so that every split computes each element the same way.
+        bool rowDot = GemmRowDot.Fits(transA, transB, m, k);
 
         int chunk = ((extent + parts - 1) / parts + unit - 1) / unit * unit;
         nint ia = (nint)a, ib = (nint)b, ic = (nint)c, ibias = (nint)bias;
@@ -116,24 +118,39 @@ public static unsafe class Gemm
             if (splitN)
             {
                 float* bPart = transB ? pb + start * ldb : pb + start;
-                GemmPacked.Run(transA, transB, m, size, k, alpha, pa, lda, bPart, ldb, beta, pc + start, ldc, pbias == null ? null : pbias + start);
+                float* biasPart = pbias == null ? null : pbias + start;
+                if (rowDot) RowDotWithBias(m, size, k, alpha, pa, lda, bPart, ldb, beta, pc + start, ldc, biasPart);
+                else GemmPacked.Run(transA, transB, m, size, k, alpha, pa, lda, bPart, ldb, beta, pc + start, ldc, biasPart);
             }
             else
             {
                 float* aPart = transA ? pa + start : pa + start * lda;
-                GemmPacked.Run(transA, transB, size, n, k, alpha, aPart, lda, pb, ldb, beta, pc + start * ldc, ldc, pbias);
+                if (rowDot) RowDotWithBias(size, n, k, alpha, aPart, lda, pb, ldb, beta, pc + start * ldc, ldc, pbias);
+                else GemmPacked.Run(transA, transB, size, n, k, alpha, aPart, lda, pb, ldb, beta, pc + start * ldc, ldc, pbias);
             }
         });
     }
 
-    /// <summary>One product on the calling thread: the direct path when small, else the packed one.</summary>
+    /// <summary>
+    /// One product on the calling thread: row dot products when A has few rows and B is stored
+    /// transposed (a linear layer on a few vectors), the direct path when small, else the packed one.
+    /// </summary>
     private static void OneThread(bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, nint lda, float* b, nint ldb, float beta, float* c, nint ldc, float* bias = null)
     {
-        if (GemmSmall.Fits(m, n, k))
+        if (GemmRowDot.Fits(transA, transB, m, k))
+            RowDotWithBias(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
+        else if (GemmSmall.Fits(m, n, k))
             GemmSmall.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
         else
             GemmPacked.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
+    }
+
+    /// <summary>The row-dot path, then the bias added row by row (that path has no epilogue; its C is still in cache).</summary>
+    private static void RowDotWithBias(int m, int n, int k, float alpha, float* a, nint lda, float* b, nint ldb, float beta, float* c, nint ldc, float* bias)
+    {
+        GemmRowDot.Run(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        if (bias != null) GemmPacked.AddBias(m, n, bias, c, ldc);
     }
 
     /// <summary>Checks shapes, leading dimensions and that every addressed element lies inside its span.</summary>

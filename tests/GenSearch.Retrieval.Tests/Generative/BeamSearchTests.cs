@@ -14,7 +14,7 @@ internal sealed class TableScorer(int vocabulary, int queries, int seed) : IStep
 
     public int Vocabulary => vocabulary;
 
-    public float[] NextLogProbabilities(int[] lastTokens)
+    public ReadOnlySpan<float> NextLogProbabilities(int[] lastTokens)
     {
         if (_started) for (int r = 0; r < _rows.Count; r++) _rows[r].Prefix.Add(lastTokens[r]);
         _started = true;
@@ -23,6 +23,16 @@ internal sealed class TableScorer(int vocabulary, int queries, int seed) : IStep
             LogProbs(_rows[r].Query, _rows[r].Prefix).CopyTo(result, r * vocabulary);
         return result;
     }
+
+    public void Feed(int[] lastTokens)
+    {
+        Fed++;
+        if (_started) for (int r = 0; r < _rows.Count; r++) _rows[r].Prefix.Add(lastTokens[r]);
+        _started = true;
+    }
+
+    /// <summary>Steps taken with <see cref="Feed"/>, without scores.</summary>
+    public int Fed { get; private set; }
 
     public void SelectRows(int[] rows) => _rows = rows.Select(r => (_rows[r].Query, new List<int>(_rows[r].Prefix))).ToList();
 
@@ -39,10 +49,12 @@ internal sealed class TableScorer(int vocabulary, int queries, int seed) : IStep
         return logits.Select(l => (float)(l - max - Math.Log(sum))).ToArray();
     }
 
-    public float Score(int query, int[] id)
+    /// <summary>The summed log-probability of <paramref name="id"/>; with a trie, positions it forces count 0.</summary>
+    public float Score(int query, int[] id, SidTrie? forcing = null)
     {
         float s = 0;
-        for (int i = 0; i < id.Length; i++) s += LogProbs(query, id[..i])[id[i]];
+        for (int i = 0; i < id.Length; i++)
+            if (forcing is null || forcing.Allowed(forcing.Find(id[..i])).Length > 1) s += LogProbs(query, id[..i])[id[i]];
         return s;
     }
 }
@@ -61,18 +73,54 @@ public class BeamSearchTests
     {
         var ids = RandomIds(40, 6, 1);
         var trie = SidTrie.Build(ids);
-        var scorer = new TableScorer(6, 2, 7);
-        var results = ConstrainedBeamSearch.Search(scorer, 2, trie, new BeamSearchOptions { BeamSize = ids.Count, MaxLength = 3 });
-        for (int q = 0; q < 2; q++)
+        foreach (bool freeForced in new[] { false, true })
         {
-            var expected = ids.OrderByDescending(id => scorer.Score(q, id)).ToList();
-            Assert.Equal(ids.Count, results[q].Count);
-            for (int i = 0; i < expected.Count; i++)
+            var scorer = new TableScorer(6, 2, 7);
+            var options = new BeamSearchOptions { BeamSize = ids.Count, MaxLength = 3, FreeForcedTokens = freeForced };
+            var results = ConstrainedBeamSearch.Search(scorer, 2, trie, options);
+            var forcing = freeForced ? trie : null;
+            for (int q = 0; q < 2; q++)
             {
-                Assert.Equal(scorer.Score(q, results[q][i].Tokens), results[q][i].Score, 4);
-                Assert.Equal(scorer.Score(q, expected[i]), results[q][i].Score, 4);
+                var expected = ids.OrderByDescending(id => scorer.Score(q, id, forcing)).ToList();
+                Assert.Equal(ids.Count, results[q].Count);
+                for (int i = 0; i < expected.Count; i++)
+                {
+                    Assert.Equal(scorer.Score(q, results[q][i].Tokens, forcing), results[q][i].Score, 4);
+                    Assert.Equal(scorer.Score(q, expected[i], forcing), results[q][i].Score, 4);
+                }
             }
         }
+    }
+
+    [Fact]
+    public void ForcedStepsAreFedWithoutScoringAndRankAsTheTrieConditionalScore()
+    {
+        // IDs of 4 levels whose last level has one code (a collision level nobody collides on) and
+        // whose third level is forced under some prefixes: the last step never calls for scores, a
+        // step with some forced rows does, and the ranking is the exhaustive one over the score in
+        // which forced positions count 0.
+        var rng = new Random(5);
+        var ids = Enumerable.Range(0, 60).Select(_ => new[] { rng.Next(4), rng.Next(5), rng.Next(3), 0 })
+            .DistinctBy(x => (x[0], x[1], x[2])).ToList();
+        var trie = SidTrie.Build(ids);
+        var scorer = new TableScorer(5, 3, 11);
+        var results = ConstrainedBeamSearch.Search(scorer, 3, trie, new BeamSearchOptions { BeamSize = ids.Count, MaxLength = 4, FreeForcedTokens = true });
+        Assert.Equal(1, scorer.Fed);
+        for (int q = 0; q < 3; q++)
+        {
+            var expected = ids.Select(id => scorer.Score(q, id, trie)).OrderByDescending(s => s).ToList();
+            Assert.Equal(expected.Count, results[q].Count);
+            for (int i = 0; i < expected.Count; i++)
+            {
+                Assert.Equal(expected[i], results[q][i].Score, 4);
+                Assert.Equal(scorer.Score(q, results[q][i].Tokens, trie), results[q][i].Score, 4);
+            }
+        }
+        // By default every position is scored and nothing is fed.
+        var exact = new TableScorer(5, 3, 11);
+        var exactResults = ConstrainedBeamSearch.Search(exact, 3, trie, new BeamSearchOptions { BeamSize = ids.Count, MaxLength = 4 });
+        Assert.Equal(0, exact.Fed);
+        Assert.Equal(exact.Score(0, exactResults[0][0].Tokens), exactResults[0][0].Score, 4);
     }
 
     [Fact]
@@ -95,7 +143,7 @@ public class BeamSearchTests
     {
         private int _step;
         public int Vocabulary => 10;
-        public float[] NextLogProbabilities(int[] lastTokens)
+        public ReadOnlySpan<float> NextLogProbabilities(int[] lastTokens)
         {
             var result = new float[lastTokens.Length * 10];
             for (int r = 0; r < lastTokens.Length; r++)
@@ -109,6 +157,7 @@ public class BeamSearchTests
             _step++;
             return result;
         }
+        public void Feed(int[] lastTokens) => _step++;
         public void SelectRows(int[] rows) { }
     }
 
