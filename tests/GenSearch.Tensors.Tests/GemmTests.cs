@@ -109,6 +109,37 @@ public class GemmTests
         }
     }
 
+    [Fact]
+    public void WeightGradientShapesComputedThroughTheTransposeMatchTheReference()
+    {
+        var rng = new Random(17);
+        Assert.True(Gemm.TransposeIsFaster(true, false, 160, 40, 600)); // the shapes below take that route
+        Assert.False(Gemm.TransposeIsFaster(true, false, 40, 160, 600));
+        int saved = KernelThreads.Count;
+        try
+        {
+            foreach (int threads in new[] { 1, 2 })
+            {
+                KernelThreads.Count = threads;
+                Check(rng, true, false, 160, 40, 600, 1f, 0f);                    // C holds NaN: never read
+                Check(rng, true, false, 160, 40, 600, -1.5f, 0.5f, pad: 3);
+                Check(rng, true, false, 257, 64, 515, 1f, 1f, bias: true);
+                Check(rng, true, false, 130, 33, 1100, 0.5f, 0f, pad: 1, bias: true);
+            }
+            // One and two threads give identical results on this route too.
+            float[] a = Fill(rng, 600 * 160), b = Fill(rng, 600 * 40), c1 = new float[160 * 40], c2 = new float[160 * 40];
+            KernelThreads.Count = 1;
+            Gemm.Sgemm(true, false, 160, 40, 600, 1f, a, 160, b, 40, 0f, c1, 40);
+            KernelThreads.Count = 2;
+            Gemm.Sgemm(true, false, 160, 40, 600, 1f, a, 160, b, 40, 0f, c2, 40);
+            Assert.Equal(c1, c2);
+        }
+        finally
+        {
+            KernelThreads.Count = saved;
+        }
+    }
+
     [Theory]
     [InlineData(1f, 0f)]
     [InlineData(0.5f, 1f)]

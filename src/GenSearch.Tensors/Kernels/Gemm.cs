@@ -93,6 +93,11 @@ public static unsafe class Gemm
     private static void Run(bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, nint lda, float* b, nint ldb, float beta, float* c, nint ldc, float* bias, int threads)
     {
+        if (TransposeIsFaster(transA, transB, m, n, k))
+        {
+            RunTransposed(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, threads);
+            return;
+        }
         long work = (long)m * n * Math.Max(k, 1);
         int parts = (int)Math.Min(threads, Math.Max(1, work / ThreadingThreshold));
         bool splitN = n >= m;
@@ -129,6 +134,50 @@ public static unsafe class Gemm
                 else GemmPacked.Run(transA, transB, size, n, k, alpha, aPart, lda, pb, ldb, beta, pc + start * ldc, ldc, pbias);
             }
         });
+    }
+
+    /// <summary>
+    /// Whether a weight-gradient-like product, A^T * B with A stored K x M, B stored K x N, M at least
+    /// twice N and K deep, runs faster as its transpose C^T = B^T * A. Measured, not derived: at
+    /// 1024 x 4096 x 256 the transposed product runs at 85 GFLOP/s on one core against 75-77 (141-156
+    /// against 118 on two); the same product with M and N the other way round was already near
+    /// OpenBLAS. The transpose of C (M x N) costs little next to K = 512 or more steps.
+    /// </summary>
+    internal static bool TransposeIsFaster(bool transA, bool transB, int m, int n, int k) =>
+        transA && !transB && m >= 2 * n && k >= 512 && (long)m * n * k >= ThreadingThreshold;
+
+    [ThreadStatic] private static float[]? t_transposed;
+
+    /// <summary>
+    /// C = alpha * A^T * B + beta * C + bias computed as T = alpha * B^T * A (N x M, into scratch), then
+    /// C = T^T + beta * C + bias, in 32 x 32 blocks so that both sides stay in cache.
+    /// </summary>
+    private static void RunTransposed(int m, int n, int k, float alpha, float* a, nint lda, float* b, nint ldb,
+        float beta, float* c, nint ldc, float* bias, int threads)
+    {
+        long size = (long)m * n;
+        if (t_transposed is null || t_transposed.Length < size) t_transposed = GC.AllocateUninitializedArray<float>((int)size, pinned: true);
+        fixed (float* t = t_transposed)
+        {
+            // op(A) = B^T (B stored K x N), op(B) = A (stored K x M): T is N x M, row stride M.
+            Run(true, false, n, m, k, alpha, b, ldb, a, lda, 0f, t, m, null, threads);
+            const int Block = 32;
+            for (int i0 = 0; i0 < m; i0 += Block)
+                for (int j0 = 0; j0 < n; j0 += Block)
+                {
+                    int i1 = Math.Min(m, i0 + Block), j1 = Math.Min(n, j0 + Block);
+                    for (int i = i0; i < i1; i++)
+                    {
+                        float* row = c + i * ldc;
+                        for (int j = j0; j < j1; j++)
+                        {
+                            float value = t[(nint)j * m + i] + (bias == null ? 0f : bias[j]);
+                            // beta == 0 writes C without reading it (it may hold NaN), as everywhere else.
+                            row[j] = beta == 0f ? value : value + beta * row[j];
+                        }
+                    }
+                }
+        }
     }
 
     /// <summary>
