@@ -227,7 +227,7 @@ public static class TwoTowerTraining
         string temp = path + ".tmp";
         File.WriteAllLines(temp, result.Select(r => string.Join(' ', r)));
         File.Move(temp, path, overwrite: true);
-        note?.Invoke($"epoch {epoch + 1}: mined hard negatives with the model for {queries.Length / model.Config.Encoder.OutputDim:N0} queries");
+        note?.Invoke($"epoch {epoch + 1}: mined hard negatives with the model for {data.QueryTexts.Length:N0} queries");
         return result;
     }
 

@@ -95,12 +95,7 @@ public class GemmTests
         int saved = KernelThreads.Count;
         try
         {
-            float[] a = Fill(rng, 50 * 256), b = Fill(rng, 1024 * 256), c1 = new float[50 * 1024], c2 = new float[50 * 1024];
-            KernelThreads.Count = 1;
-            Gemm.Sgemm(false, true, 50, 1024, 256, 1f, a, 256, b, 256, 0f, c1, 1024);
-            KernelThreads.Count = 2;
-            Gemm.Sgemm(false, true, 50, 1024, 256, 1f, a, 256, b, 256, 0f, c2, 1024);
-            Assert.Equal(c1, c2);
+            AssertOneAndTwoThreadsAgree(rng, false, true, 50, 1024, 256);
             Check(rng, false, true, 64, 600, 300, 1f, 0.5f);
         }
         finally
@@ -126,13 +121,7 @@ public class GemmTests
                 Check(rng, true, false, 257, 64, 515, 1f, 1f, bias: true);
                 Check(rng, true, false, 130, 33, 1100, 0.5f, 0f, pad: 1, bias: true);
             }
-            // One and two threads give identical results on this route too.
-            float[] a = Fill(rng, 600 * 160), b = Fill(rng, 600 * 40), c1 = new float[160 * 40], c2 = new float[160 * 40];
-            KernelThreads.Count = 1;
-            Gemm.Sgemm(true, false, 160, 40, 600, 1f, a, 160, b, 40, 0f, c1, 40);
-            KernelThreads.Count = 2;
-            Gemm.Sgemm(true, false, 160, 40, 600, 1f, a, 160, b, 40, 0f, c2, 40);
-            Assert.Equal(c1, c2);
+            AssertOneAndTwoThreadsAgree(rng, true, false, 160, 40, 600); // on this route too
         }
         finally
         {
@@ -192,15 +181,7 @@ public class GemmTests
             foreach (var (ta, tb) in Transposes)
             {
                 foreach (var (m, n, k) in new[] { (301, 97, 129), (97, 301, 260), (160, 128, 128) })
-                {
-                    float[] a = Fill(rng, m * k), b = Fill(rng, k * n), c0 = Fill(rng, m * n);
-                    float[] c1 = (float[])c0.Clone(), c2 = (float[])c0.Clone();
-                    KernelThreads.Count = 1;
-                    Gemm.Sgemm(ta, tb, m, n, k, 0.75f, a, ta ? m : k, b, tb ? k : n, 0.5f, c1, n);
-                    KernelThreads.Count = 2;
-                    Gemm.Sgemm(ta, tb, m, n, k, 0.75f, a, ta ? m : k, b, tb ? k : n, 0.5f, c2, n);
-                    Assert.Equal(c1, c2);
-                }
+                    AssertOneAndTwoThreadsAgree(rng, ta, tb, m, n, k);
             }
         }
         finally
@@ -322,6 +303,18 @@ public class GemmTests
     /// as NaN too, since it must be written without being read.
     /// </summary>
     private enum Path { Public, Packed, Small, RowDot }
+
+    /// <summary>The public entry gives bit-identical C on one and on two threads (callers restore KernelThreads.Count).</summary>
+    private static void AssertOneAndTwoThreadsAgree(Random rng, bool ta, bool tb, int m, int n, int k)
+    {
+        float[] a = Fill(rng, m * k), b = Fill(rng, k * n), c0 = Fill(rng, m * n);
+        float[] c1 = (float[])c0.Clone(), c2 = (float[])c0.Clone();
+        KernelThreads.Count = 1;
+        Gemm.Sgemm(ta, tb, m, n, k, 0.75f, a, ta ? m : k, b, tb ? k : n, 0.5f, c1, n);
+        KernelThreads.Count = 2;
+        Gemm.Sgemm(ta, tb, m, n, k, 0.75f, a, ta ? m : k, b, tb ? k : n, 0.5f, c2, n);
+        Assert.Equal(c1, c2);
+    }
 
     private static void Check(Random rng, bool ta, bool tb, int m, int n, int k, float alpha, float beta, int pad = 0, Path path = Path.Public, bool bias = false)
     {

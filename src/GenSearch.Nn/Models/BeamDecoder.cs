@@ -136,13 +136,9 @@ public sealed class BeamDecoder
                     Gemm.Sgemm(false, false, s, dh, s, 1f, _eScores, s, _ev.AsSpan(offset), d, 0f, _eAttended.AsSpan(offset), d);
                 }
             Project(_eAttended, n, attention.Output, _eBranch);
-            TensorPrimitives.Add(_ex.AsSpan(0, n * d), _eBranch.AsSpan(0, n * d), _ex.AsSpan(0, n * d));
+            AddResidual(_ex, _eBranch, n);
             // x = x + Down(gelu(Up(norm2(x))))
-            LayerNorm(_ex, n, layer.Norm2, _eh);
-            Project(_eh, n, layer.Ffn.Up, _eHidden);
-            Activations.Gelu(_eHidden.AsSpan(0, n * _ffn), _eHidden.AsSpan(0, n * _ffn));
-            Project(_eHidden, n, layer.Ffn.Down, _eBranch);
-            TensorPrimitives.Add(_ex.AsSpan(0, n * d), _eBranch.AsSpan(0, n * d), _ex.AsSpan(0, n * d));
+            AddFeedForward(_ex, n, layer.Norm2, layer.Ffn, _eh, _eHidden, _eBranch);
         }
         LayerNorm(_ex, n, _model.EncoderNorm, _eh); // the memory
         StartCore(_eh, queries, s, padding);
@@ -229,7 +225,7 @@ public sealed class BeamDecoder
             }
             SelfAttend(keys, values, rows, position + 1);
             Project(_attended, rows, self.Output, _branch);
-            TensorPrimitives.Add(_x.AsSpan(0, rows * d), _branch.AsSpan(0, rows * d), _x.AsSpan(0, rows * d));
+            AddResidual(_x, _branch, rows);
 
             // x = x + CrossAttention(norm2(x)) against the query's shared memory keys and values
             LayerNorm(_x, rows, layer.Norm2, _h);
@@ -237,14 +233,10 @@ public sealed class BeamDecoder
             Project(_h, rows, cross.Query, _q);
             CrossAttend(_crossKeys[l], _crossValues[l], rows);
             Project(_attended, rows, cross.Output, _branch);
-            TensorPrimitives.Add(_x.AsSpan(0, rows * d), _branch.AsSpan(0, rows * d), _x.AsSpan(0, rows * d));
+            AddResidual(_x, _branch, rows);
 
             // x = x + Down(gelu(Up(norm3(x))))
-            LayerNorm(_x, rows, layer.Norm3, _h);
-            Project(_h, rows, layer.Ffn.Up, _hidden);
-            Activations.Gelu(_hidden.AsSpan(0, rows * _ffn), _hidden.AsSpan(0, rows * _ffn));
-            Project(_hidden, rows, layer.Ffn.Down, _branch);
-            TensorPrimitives.Add(_x.AsSpan(0, rows * d), _branch.AsSpan(0, rows * d), _x.AsSpan(0, rows * d));
+            AddFeedForward(_x, rows, layer.Norm3, layer.Ffn, _h, _hidden, _branch);
         }
         Length++;
 
@@ -383,37 +375,37 @@ public sealed class BeamDecoder
         }
     }
 
-    /// <summary>y [rows, out] = x [rows, in] W^T + b, as <see cref="Tensor.Linear"/> computes it.</summary>
+    /// <summary>y [rows, out] = x [rows, in] W^T + b, as <see cref="Tensor.Linear"/> computes it (bias in the GEMM's epilogue).</summary>
     private static void Project(float[] x, int rows, Linear layer, float[] y)
     {
         int inDim = layer.Weight.Shape[1], outDim = layer.Weight.Shape[0];
         if (layer.Bias is not null)
-        {
-            for (int r = 0; r < rows; r++) layer.Bias.Data.CopyTo(y, r * outDim);
-            Gemm.Sgemm(false, true, rows, outDim, inDim, 1f, x, inDim, layer.Weight.Data, inDim, 1f, y, outDim);
-        }
+            Gemm.SgemmBias(false, true, rows, outDim, inDim, 1f, x, inDim, layer.Weight.Data, inDim, 0f, y, outDim, layer.Bias.Data);
         else
-        {
             Gemm.Sgemm(false, true, rows, outDim, inDim, 1f, x, inDim, layer.Weight.Data, inDim, 0f, y, outDim);
-        }
     }
 
-    /// <summary>Row-wise layer normalisation, as <see cref="Tensor.LayerNorm"/> computes it.</summary>
+    /// <summary>Row-wise layer normalisation with the kernel <see cref="Tensor.LayerNorm"/> uses.</summary>
     private void LayerNorm(float[] x, int rows, LayerNorm norm, float[] y)
     {
         int n = _dim;
-        float[] gamma = norm.Gamma.Data, beta = norm.Beta.Data;
         for (int r = 0; r < rows; r++)
-        {
-            var xr = x.AsSpan(r * n, n); var yr = y.AsSpan(r * n, n);
-            float mu = TensorPrimitives.Sum(xr) / n;
-            TensorPrimitives.Subtract(xr, mu, yr);
-            float variance = TensorPrimitives.SumOfSquares(yr) / n;
-            float rs = 1f / MathF.Sqrt(variance + norm.Epsilon);
-            TensorPrimitives.Multiply(yr, rs, yr);
-            TensorPrimitives.FusedMultiplyAdd(yr, gamma, beta, yr);
-        }
+            LayerNormKernels.Forward(x.AsSpan(r * n, n), norm.Gamma.Data, norm.Beta.Data, y.AsSpan(r * n, n), norm.Epsilon);
     }
+
+    /// <summary>x += Down(gelu(Up(norm(x)))) over <paramref name="rows"/> rows, through the given scratch buffers.</summary>
+    private void AddFeedForward(float[] x, int rows, LayerNorm norm, FeedForward ffn, float[] normed, float[] hidden, float[] branch)
+    {
+        LayerNorm(x, rows, norm, normed);
+        Project(normed, rows, ffn.Up, hidden);
+        Activations.Gelu(hidden.AsSpan(0, rows * _ffn), hidden.AsSpan(0, rows * _ffn));
+        Project(hidden, rows, ffn.Down, branch);
+        AddResidual(x, branch, rows);
+    }
+
+    /// <summary>x += branch over the first <paramref name="rows"/> rows.</summary>
+    private void AddResidual(float[] x, float[] branch, int rows) =>
+        TensorPrimitives.Add(x.AsSpan(0, rows * _dim), branch.AsSpan(0, rows * _dim), x.AsSpan(0, rows * _dim));
 
     /// <summary>
     /// In-place softmax of a short row (attention over a few positions, scalar: the span primitives'

@@ -155,29 +155,25 @@ public static unsafe class Gemm
     private static void RunTransposed(int m, int n, int k, float alpha, float* a, nint lda, float* b, nint ldb,
         float beta, float* c, nint ldc, float* bias, int threads)
     {
-        long size = (long)m * n;
-        if (t_transposed is null || t_transposed.Length < size) t_transposed = GC.AllocateUninitializedArray<float>((int)size, pinned: true);
-        fixed (float* t = t_transposed)
-        {
-            // op(A) = B^T (B stored K x N), op(B) = A (stored K x M): T is N x M, row stride M.
-            Run(true, false, n, m, k, alpha, b, ldb, a, lda, 0f, t, m, null, threads);
-            const int Block = 32;
-            for (int i0 = 0; i0 < m; i0 += Block)
-                for (int j0 = 0; j0 < n; j0 += Block)
+        float* t = GemmPacked.Buffer(ref t_transposed, m * n);
+        // op(A) = B^T (B stored K x N), op(B) = A (stored K x M): T is N x M, row stride M.
+        Run(true, false, n, m, k, alpha, b, ldb, a, lda, 0f, t, m, null, threads);
+        const int Block = 32;
+        for (int i0 = 0; i0 < m; i0 += Block)
+            for (int j0 = 0; j0 < n; j0 += Block)
+            {
+                int i1 = Math.Min(m, i0 + Block), j1 = Math.Min(n, j0 + Block);
+                for (int i = i0; i < i1; i++)
                 {
-                    int i1 = Math.Min(m, i0 + Block), j1 = Math.Min(n, j0 + Block);
-                    for (int i = i0; i < i1; i++)
+                    float* row = c + i * ldc;
+                    for (int j = j0; j < j1; j++)
                     {
-                        float* row = c + i * ldc;
-                        for (int j = j0; j < j1; j++)
-                        {
-                            float value = t[(nint)j * m + i] + (bias == null ? 0f : bias[j]);
-                            // beta == 0 writes C without reading it (it may hold NaN), as everywhere else.
-                            row[j] = beta == 0f ? value : value + beta * row[j];
-                        }
+                        float value = t[(nint)j * m + i] + (bias == null ? 0f : bias[j]);
+                        // beta == 0 writes C without reading it (it may hold NaN), as everywhere else.
+                        row[j] = beta == 0f ? value : value + beta * row[j];
                     }
                 }
-        }
+            }
     }
 
     /// <summary>
