@@ -27,6 +27,14 @@ public sealed partial class Tensor
     /// <summary>Whether gradients flow into this tensor. Parameters set it; op outputs inherit it.</summary>
     public bool RequiresGrad { get; set; }
 
+    /// <summary>
+    /// Set on large embedding tables: optimizers update only the rows (along the first axis) whose
+    /// gradient is non-zero this step, and leave the other rows and their optimizer state alone
+    /// ("lazy" Adam, PyTorch's SparseAdam). A step of an n-gram tower touches a few thousand of
+    /// 200,000 rows; a dense update would move every row by its stale momentum.
+    /// </summary>
+    public bool RowSparse { get; set; }
+
     /// <summary>Optional name (parameters carry their state-dict name), for messages.</summary>
     public string? Name { get; set; }
 

@@ -20,6 +20,8 @@ public sealed record TwoStageTrainingOptions
     public EncoderDecoderConfig Generator { get; init; } = new() { Dim = 256, Heads = 4, EncoderLayers = 2, DecoderLayers = 2, FfnDim = 1024, Dropout = 0.1f, MaxSourceLength = 16 };
     /// <summary>Longest query, in subwords with [cls] and [sep].</summary>
     public int MaxQueryTokens { get; init; } = 16;
+    /// <summary>Subword vocabulary to learn when the two-tower model has no tokenizer of its own (n-gram towers).</summary>
+    public int Vocabulary { get; init; } = 8192;
     /// <summary>Judgments from this grade up are training targets.</summary>
     public int MinPositiveGrade { get; init; } = 2;
     /// <summary>Weight of the title -> ID indexing pairs.</summary>
@@ -66,7 +68,11 @@ public static class TwoStageTraining
         var data = TrainingData.Load(set, "train", note);
         var ids = source.ItemIds();
         if (!ids.SequenceEqual(data.ItemIds)) throw new InvalidDataException($"{source.ItemIdsPath}: the item list differs from {set.CorpusPath}; retrain the two-tower model on this catalog");
-        var tokenizer = source.Tokenizer();
+        // The generator reads queries as subwords: the transformer towers' tokenizer when there is one
+        // (learned from the same texts), else one learned here; a resumed run reuses the saved one.
+        var tokenizer = File.Exists(source.TokenizerPath) ? source.Tokenizer()
+            : File.Exists(dir.CheckpointPath) && File.Exists(dir.TokenizerPath) ? dir.Tokenizer()
+            : data.TrainTokenizer(options.Vocabulary);
         tokenizer.Save(dir.TokenizerPath);
 
         // Stage 1: semantic IDs from the item vectors (deterministic for a seed, so a resumed run gets the same IDs).

@@ -84,7 +84,7 @@ public static class TwoTowerTraining
         var pairs = data.Pairs(options.MinPositiveGrade, options.IndexingWeight, options.IndexingPairsPerItem);
         var queryRows = new PairQueryRows(pairs, tokenizer, options.MaxQueryTokens, options.PseudoQueries);
         var judged = data.Judgments.Select(j => j.Where(x => x.Grade >= options.MinPositiveGrade).Select(x => x.Item).ToHashSet()).ToArray();
-        var bm25Negatives = options.HardNegatives > 0 ? MineBm25Negatives(set, data, options, note) : null;
+        var bm25Negatives = options.HardNegatives > 0 ? MineBm25Negatives(set, data, options.HardNegativePool, options.MinPositiveGrade, note) : null;
         int[][]? modelNegatives = null;
 
         var config = new TwoTowerConfig
@@ -155,7 +155,7 @@ public static class TwoTowerTraining
     /// query (appended to <paramref name="items"/>). Returns the batch rows, indices into items
     /// [rows, size] and grades (NaN for padding); null when no pair has such a list.
     /// </summary>
-    private static (int[] Rows, int[] Candidates, float[] Grades)? ListwiseCandidates(
+    internal static (int[] Rows, int[] Candidates, float[] Grades)? ListwiseCandidates(
         int[] batch, List<TrainingPair> pairs, TrainingData data, int size, List<int> items, Rng draw)
     {
         var rows = new List<int>(); var candidates = new List<int>(); var grades = new List<float>();
@@ -183,22 +183,22 @@ public static class TwoTowerTraining
         return rows.Count == 0 ? null : ([.. rows], [.. candidates], [.. grades]);
     }
 
-    /// <summary>For each judged query, BM25's top results that are not its positives.</summary>
-    private static int[][] MineBm25Negatives(BeirDataset set, TrainingData data, TwoTowerTrainingOptions options, Action<string>? note)
+    /// <summary>For each judged query, BM25's top <paramref name="pool"/> results that are not its positives.</summary>
+    internal static int[][] MineBm25Negatives(BeirDataset set, TrainingData data, int pool, int minPositiveGrade, Action<string>? note)
     {
         var bm25 = Bm25.Build(set.Corpus());
         var index = new Dictionary<string, int>(data.ItemIds.Length, StringComparer.Ordinal);
         for (int i = 0; i < data.ItemIds.Length; i++) index[data.ItemIds[i]] = i;
         var queries = data.QueryTexts.Select((t, i) => new Query($"q{i}", t)).ToArray();
-        var hits = bm25.Search(queries, options.HardNegativePool);
+        var hits = bm25.Search(queries, pool);
         var result = new int[queries.Length][];
-        for (int q = 0; q < queries.Length; q++) result[q] = NotPositive(data, q, hits[q].Select(h => index[h.Id]), options);
+        for (int q = 0; q < queries.Length; q++) result[q] = NotPositive(data, q, hits[q].Select(h => index[h.Id]), minPositiveGrade);
         note?.Invoke($"mined BM25 hard negatives for {queries.Length:N0} queries");
         return result;
     }
 
     /// <summary>Name start of the files that keep the negatives mined with the model, one per epoch.</summary>
-    private const string MinedPrefix = "mined-negatives-";
+    internal const string MinedPrefix = "mined-negatives-";
 
     /// <summary>
     /// The model's top results for every judged query that are not its positives, mined at the start
@@ -206,6 +206,22 @@ public static class TwoTowerTraining
     /// </summary>
     private static int[][] ModelNegatives(ModelDirectory dir, int epoch, TwoTowerModel model, WordPieceTokenizer tokenizer,
         TrainingData data, TwoTowerTrainingOptions options, Action<string>? note)
+        => MinedNegatives(dir, epoch, data, options.HardNegativePool, options.MinPositiveGrade, note, () =>
+        {
+            var items = DenseRetriever.Encode(model.ItemTower, tokenizer, data.ItemTexts, options.MaxItemTokens);
+            var queries = DenseRetriever.Encode(model.QueryTower, tokenizer, data.QueryTexts, options.MaxQueryTokens);
+            model.Train();
+            return (items, queries, model.Config.Encoder.OutputDim);
+        });
+
+    /// <summary>
+    /// Negatives mined with a model at the start of <paramref name="epoch"/>: the top <paramref name="pool"/>
+    /// items of every judged query under the vectors <paramref name="encode"/> returns (items, queries,
+    /// dimension), positives left out; saved beside the checkpoint, and read back instead of mined again
+    /// when a resumed run had mined them before the kill (the model has moved on since).
+    /// </summary>
+    internal static int[][] MinedNegatives(ModelDirectory dir, int epoch, TrainingData data, int pool, int minPositiveGrade,
+        Action<string>? note, Func<(float[] Items, float[] Queries, int Dim)> encode)
     {
         string path = Path.Combine(dir.Path, $"{MinedPrefix}{epoch}.txt");
         if (File.Exists(path))
@@ -217,13 +233,11 @@ public static class TwoTowerTraining
                 int.TryParse(w, out int item) && (uint)item < (uint)data.ItemIds.Length ? item
                     : throw new InvalidDataException($"{path}:{i + 1}: '{w}' is not an item index")).ToArray()).ToArray();
         }
-        var items = DenseRetriever.Encode(model.ItemTower, tokenizer, data.ItemTexts, options.MaxItemTokens);
-        var queries = DenseRetriever.Encode(model.QueryTower, tokenizer, data.QueryTexts, options.MaxQueryTokens);
-        model.Train();
-        var index = new FlatIndex(model.Config.Encoder.OutputDim, VectorMetric.InnerProduct);
+        var (items, queries, dim) = encode();
+        var index = new FlatIndex(dim, VectorMetric.InnerProduct);
         index.Add(items);
-        var hits = index.Search(queries, options.HardNegativePool);
-        var result = hits.Select((h, q) => NotPositive(data, q, h.Select(x => x.Id), options)).ToArray();
+        var hits = index.Search(queries, pool);
+        var result = hits.Select((h, q) => NotPositive(data, q, h.Select(x => x.Id), minPositiveGrade)).ToArray();
         string temp = path + ".tmp";
         File.WriteAllLines(temp, result.Select(r => string.Join(' ', r)));
         File.Move(temp, path, overwrite: true);
@@ -236,19 +250,22 @@ public static class TwoTowerTraining
     /// whose text is not a positive's text (exact-title twins, such as colour variants listed under one
     /// title, would be false negatives).
     /// </summary>
-    private static int[] NotPositive(TrainingData data, int q, IEnumerable<int> ranked, TwoTowerTrainingOptions options)
+    internal static int[] NotPositive(TrainingData data, int q, IEnumerable<int> ranked, int minPositiveGrade)
     {
-        var positives = data.Judgments[q].Where(j => j.Grade >= options.MinPositiveGrade).Select(j => j.Item).ToArray();
+        var positives = data.Judgments[q].Where(j => j.Grade >= minPositiveGrade).Select(j => j.Item).ToArray();
         var texts = positives.Select(i => data.ItemTexts[i]).ToHashSet(StringComparer.Ordinal);
         return ranked.Where(i => !positives.Contains(i) && !texts.Contains(data.ItemTexts[i])).ToArray();
     }
+
+    private sealed record TowerOnly(string? Tower);
 
     /// <summary>Loads a trained two-tower model directory as a dense retriever (exact search, or HNSW when asked).</summary>
     public static DenseRetriever Load(string path, bool hnsw = false)
     {
         var dir = new ModelDirectory(path);
+        if (dir.Kind() != Kind) throw new InvalidDataException($"{dir.ConfigPath}: kind '{dir.Kind()}', not a {Kind} model");
+        if (dir.ReadConfig<TowerOnly>().Tower == NgramTowerTraining.Tower) return NgramTowerTraining.Load(path, hnsw);
         var config = dir.ReadConfig<TwoTowerModelConfig>();
-        if (config.Kind != Kind) throw new InvalidDataException($"{dir.ConfigPath}: kind '{config.Kind}', not a {Kind} model");
         var model = new TwoTowerModel(config.Model, new Rng(0));
         Checkpoint.LoadModel(dir.WeightsPath, model);
         model.Eval();

@@ -62,6 +62,45 @@ public class ModuleTests
     }
 
     [Fact]
+    public void RowSparseAdamWUpdatesTouchedRowsAsDenseAndLeavesTheRestAlone()
+    {
+        // Twin: the same table trained densely; rows 1 and 4 get gradient in both steps, row 2 in the
+        // first only, rows 0 and 3 never. Touched rows must match the dense run exactly where the dense
+        // run had the same gradients (rows 1 and 4); row 2 keeps its first-step value in the lazy run.
+        var rng = new Rng(5);
+        var initial = Tensor.Randn(rng, 1f, 5, 3);
+        Tensor Table(bool sparse)
+        {
+            var t = Tensor.FromArray((float[])initial.Data.Clone(), 5, 3);
+            t.RequiresGrad = true; t.RowSparse = sparse;
+            return t;
+        }
+        var lazy = Table(true); var dense = Table(false);
+        var options = new AdamWOptions { LearningRate = 0.1f, WeightDecay = 0.1f };
+        var lazyOpt = new AdamW([("t", lazy)], options); var denseOpt = new AdamW([("t", dense)], options);
+        float[] afterFirst = [];
+        foreach (int[] rows in new[] { new[] { 1, 4, 2, 1 }, new[] { 4, 1 } })
+        {
+            foreach (var (table, opt) in new[] { (lazy, lazyOpt), (dense, denseOpt) })
+            {
+                opt.ZeroGrad();
+                Tensor.Embedding(table, rows, rows.Length).Square().SumAll().Backward();
+                opt.StepOnce();
+            }
+            if (afterFirst.Length == 0) afterFirst = (float[])lazy.Data.Clone();
+        }
+        for (int c = 0; c < 3; c++)
+        {
+            foreach (int r in new[] { 1, 4 }) Assert.Equal(dense.Data[r * 3 + c], lazy.Data[r * 3 + c], 6);
+            foreach (int r in new[] { 0, 3 }) Assert.Equal(initial.Data[r * 3 + c], lazy.Data[r * 3 + c]);
+            Assert.Equal(afterFirst[2 * 3 + c], lazy.Data[2 * 3 + c]);
+            Assert.NotEqual(afterFirst[2 * 3 + c], dense.Data[2 * 3 + c]); // the dense run moved row 2 by momentum and decay
+        }
+        var (moments, _) = lazyOpt.State();
+        Assert.All(moments["m.t"].Data.AsSpan(0, 3).ToArray(), x => Assert.Equal(0f, x));
+    }
+
+    [Fact]
     public void AdamWMinimisesAQuadraticAndDecaysWeights()
     {
         var w = Tensor.FromArray([5f, -3f, 2f, 8f], 2, 2); w.RequiresGrad = true;

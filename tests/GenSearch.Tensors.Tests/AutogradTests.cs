@@ -104,6 +104,7 @@ public class AutogradTests
         ["MatMul"] = (x => Tensor.MatMul(x[0], x[1], transB: true), () => [Param(1, 2, 3, 4), Param(2, 5, 4)]),
         ["Linear"] = (x => Tensor.Linear(x[0], x[1], x[2]), () => [Param(1, 2, 3, 4), Param(2, 5, 4), Param(3, 5)]),
         ["Embedding"] = (x => Tensor.Embedding(x[0], [1, 3, 1], 3), () => [Param(1, 5, 2)]),
+        ["EmbeddingBag"] = (x => Tensor.EmbeddingBag(x[0], [1, 3, 1, 4], [0, 3]), () => [Param(1, 5, 2)]),
         ["MaskedFill"] = (x => x[0].MaskedFill([true, false, false], [3, 1], 0f), () => [Param(1, 3, 4)]),
         ["Dropout"] = (x => x[0].Dropout(0.5f, new Rng(3)), () => [Param(1, 3, 4)]),
         ["StraightThrough"] = (x => Tensor.StraightThrough(x[0], x[0] * 2f), () => [Param(1, 3, 4)]),

@@ -94,6 +94,10 @@ public class GradientTests
     }
 
     [Fact]
+    public void EmbeddingBagWithRepeatedIdsAndAnEmptyBag()
+        => GradCheck.Check(x => Tensor.EmbeddingBag(x[0], [1, 3, 1, 0, 3, 3, 4], [0, 2, 2, 5]), [R(33, 5, 4)]);
+
+    [Fact]
     public void EmbeddingWithRepeatedIds()
         => GradCheck.Check(x => Tensor.Embedding(x[0], [1, 3, 1, 0, 3, 3], 2, 3), [R(32, 5, 4)]);
 

@@ -15,6 +15,38 @@ public class IndexingTests
         Assert.Equal([0, 3], Tensor.Embedding(weight, [], 0).Shape);
     }
 
+    [Fact]
+    public void EmbeddingBagEqualsTheMeanOfEmbeddingRows()
+    {
+        // The slow twin: pick every row with Embedding, then average each bag's rows by hand.
+        var weight = Twins.Random(2, 12, 5);
+        int[] ids = [3, 3, 7, 0, 11, 2, 9, 9, 9, 4];
+        int[] offsets = [0, 3, 3, 4, 9];
+        var bags = Tensor.EmbeddingBag(weight, ids, offsets);
+        var rows = Tensor.Embedding(weight, ids, ids.Length);
+        Assert.Equal([5, 5], bags.Shape);
+        for (int b = 0; b < offsets.Length; b++)
+        {
+            int start = offsets[b], end = b + 1 < offsets.Length ? offsets[b + 1] : ids.Length;
+            for (int d = 0; d < 5; d++)
+            {
+                float sum = 0;
+                for (int i = start; i < end; i++) sum += rows.Data[i * 5 + d];
+                float expected = end == start ? 0f : sum / (end - start);
+                Assert.Equal(expected, bags.Data[b * 5 + d], 5);
+            }
+        }
+    }
+
+    [Fact]
+    public void EmbeddingBagRejectsBadIdsAndOffsets()
+    {
+        var weight = Tensor.Zeros(4, 2);
+        Assert.Contains("id 4 at position 1", Assert.Throws<ArgumentException>(() => Tensor.EmbeddingBag(weight, [0, 4], [0])).Message);
+        Assert.Contains("bag 0 spans [1, 0)", Assert.Throws<ArgumentException>(() => Tensor.EmbeddingBag(weight, [0, 1], [1, 0])).Message);
+        Assert.Contains("bag 0 spans [3, 2)", Assert.Throws<ArgumentException>(() => Tensor.EmbeddingBag(weight, [0, 1], [3])).Message);
+    }
+
     [Theory]
     [InlineData(10)]
     [InlineData(-1)]

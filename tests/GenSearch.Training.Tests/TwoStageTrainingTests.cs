@@ -6,21 +6,30 @@ namespace GenSearch.Training.Tests;
 
 public class TwoStageTrainingTests
 {
-    [Fact]
-    public void TrainsIdsAndAGeneratorThatRetrievesCatalogItems()
+    [Theory]
+    [InlineData("transformer")]
+    [InlineData("ngram")] // no tokenizer of its own: the generator's is learned from the data
+    public void TrainsIdsAndAGeneratorThatRetrievesCatalogItems(string tower)
     {
         using var beir = new TinyBeir();
         var set = BeirDataset.Open(beir.Path);
         string towers = Path.Combine(beir.Path, "towers"), generative = Path.Combine(beir.Path, "generative");
-        TwoTowerTraining.Run(set, towers, new TwoTowerTrainingOptions
-        {
-            Encoder = new TextEncoderConfig { Dim = 32, Heads = 2, Layers = 1, FfnDim = 64, OutputDim = 16, Dropout = 0f },
-            Vocabulary = 200, MaxQueryTokens = 8, MaxItemTokens = 8, Temperature = 0.1f, HardNegatives = 0,
-            Trainer = new TrainerOptions { BatchSize = 16, Epochs = 10, LearningRate = 3e-3f, WarmupSteps = 5 },
-        });
+        if (tower == "ngram")
+            NgramTowerTraining.Run(set, towers, new NgramTowerTrainingOptions
+            {
+                Dim = 16, Temperature = 0.1f,
+                Trainer = new TrainerOptions { BatchSize = 16, Epochs = 10, LearningRate = 0.05f, WarmupSteps = 2, WeightDecay = 0f, ClipNorm = 0f },
+            });
+        else
+            TwoTowerTraining.Run(set, towers, new TwoTowerTrainingOptions
+            {
+                Encoder = new TextEncoderConfig { Dim = 32, Heads = 2, Layers = 1, FfnDim = 64, OutputDim = 16, Dropout = 0f },
+                Vocabulary = 200, MaxQueryTokens = 8, MaxItemTokens = 8, Temperature = 0.1f, HardNegatives = 0,
+                Trainer = new TrainerOptions { BatchSize = 16, Epochs = 10, LearningRate = 3e-3f, WarmupSteps = 5 },
+            });
         TwoStageTraining.Run(set, towers, generative, new TwoStageTrainingOptions
         {
-            Levels = 2, Codes = 4, MaxQueryTokens = 8, BeamSize = 10,
+            Levels = 2, Codes = 4, MaxQueryTokens = 8, BeamSize = 10, Vocabulary = 200,
             Generator = new EncoderDecoderConfig { Dim = 32, Heads = 2, EncoderLayers = 1, DecoderLayers = 1, FfnDim = 64, Dropout = 0f },
             Trainer = new TrainerOptions { BatchSize = 16, Epochs = 40, LearningRate = 5e-3f, WarmupSteps = 5, CheckpointEvery = 50 },
         });

@@ -62,7 +62,24 @@ public sealed class AdamW
             if (p.Grad is null) continue;
             bool decay = Options.WeightDecay > 0 && (p.Rank > 1 || Options.DecayVectors);
             float keep = decay ? 1f - lr * Options.WeightDecay : 1f;
-            Update(p.Data, p.Grad, _m[i], _v[i], keep, b1, b2, stepSize, rootCorrection2, Options.Epsilon);
+            if (p.RowSparse && p.Rank >= 2) UpdateTouchedRows(p, _m[i], _v[i], keep, b1, b2, stepSize, rootCorrection2);
+            else Update(p.Data, p.Grad, _m[i], _v[i], keep, b1, b2, stepSize, rootCorrection2, Options.Epsilon);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Update"/> applied row by row to the rows of a <see cref="Tensor.RowSparse"/>
+    /// parameter whose gradient has a non-zero value; other rows, and their moments, stay as they are.
+    /// </summary>
+    private void UpdateTouchedRows(Tensor p, float[] m, float[] v, float keep, float b1, float b2, float stepSize, float rootCorrection2)
+    {
+        int width = p.Size / p.Shape[0];
+        var g = p.Grad!;
+        for (int start = 0; start < g.Length; start += width)
+        {
+            if (!g.AsSpan(start, width).ContainsAnyExcept(0f)) continue;
+            Update(p.Data.AsSpan(start, width), g.AsSpan(start, width), m.AsSpan(start, width), v.AsSpan(start, width),
+                keep, b1, b2, stepSize, rootCorrection2, Options.Epsilon);
         }
     }
 

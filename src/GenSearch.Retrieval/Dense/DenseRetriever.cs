@@ -19,6 +19,10 @@ public sealed class DenseRetriever : IRetriever
         => _search = new VectorRetriever("dense", index, itemIds,
             queries => Encode(model.QueryTower, tokenizer, queries.Select(q => q.Text).ToList(), maxQueryTokens));
 
+    /// <summary>A retriever over <paramref name="index"/> whose queries are embedded by an n-gram tower.</summary>
+    public DenseRetriever(NgramTowerModel model, NgramVocabulary vocabulary, IVectorIndex index, string[] itemIds)
+        => _search = new VectorRetriever("dense", index, itemIds, queries => model.Encode(vocabulary, queries.Select(q => q.Text).ToList()));
+
     /// <inheritdoc/>
     public string Name => _search.Name;
 

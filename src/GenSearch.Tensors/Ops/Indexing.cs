@@ -36,6 +36,57 @@ public sealed partial class Tensor
     }
 
     /// <summary>
+    /// Means of bags of rows of <paramref name="weight"/> [V, D] (PyTorch's EmbeddingBag, mode mean):
+    /// bag b is the rows ids[offsets[b] .. offsets[b + 1]) (the last bag runs to the end of
+    /// <paramref name="ids"/>); the result is [bags, D], and an empty bag gives a zero row. One pass
+    /// instead of <see cref="Embedding"/> then a masked mean, which would materialise every row of every
+    /// bag; the backward adds grad / count into the used rows of the weight's gradient only.
+    /// </summary>
+    public static Tensor EmbeddingBag(Tensor weight, int[] ids, int[] offsets)
+    {
+        if (weight.Rank != 2) Throw.Shape("EmbeddingBag", $"weight must be [vocabulary, dim], got {weight.ShapeString}");
+        int vocab = weight.Shape[0], dim = weight.Shape[1], bags = offsets.Length;
+        for (int b = 0; b < bags; b++)
+        {
+            int end = b + 1 < bags ? offsets[b + 1] : ids.Length;
+            if (offsets[b] < 0 || offsets[b] > end || end > ids.Length)
+                Throw.Argument($"EmbeddingBag: bag {b} spans [{offsets[b]}, {end}) outside the {ids.Length} ids or backwards");
+        }
+        var result = Zeros(bags, dim);
+        for (int b = 0; b < bags; b++)
+        {
+            int start = offsets[b], end = b + 1 < bags ? offsets[b + 1] : ids.Length;
+            if (end == start) continue;
+            var dst = result.Data.AsSpan(b * dim, dim);
+            for (int i = start; i < end; i++)
+            {
+                int id = ids[i];
+                if ((uint)id >= (uint)vocab) Throw.Argument($"EmbeddingBag: id {id} at position {i} is outside the vocabulary of {vocab}{(weight.Name is null ? "" : $" ({weight.Name})")}");
+                TensorPrimitives.Add(dst, weight.Data.AsSpan(id * dim, dim), dst);
+            }
+            TensorPrimitives.Multiply(dst, 1f / (end - start), dst);
+        }
+        if (!NeedsGrad(weight)) return result;
+        return Record(result, [weight], output =>
+        {
+            var gw = weight.GradBuffer();
+            var g = output.Grad!;
+            var scaled = new float[dim];
+            for (int b = 0; b < bags; b++)
+            {
+                int start = offsets[b], end = b + 1 < bags ? offsets[b + 1] : ids.Length;
+                if (end == start) continue;
+                TensorPrimitives.Multiply(g.AsSpan(b * dim, dim), 1f / (end - start), scaled);
+                for (int i = start; i < end; i++)
+                {
+                    var row = gw.AsSpan(ids[i] * dim, dim);
+                    TensorPrimitives.Add(row, scaled, row);
+                }
+            }
+        });
+    }
+
+    /// <summary>
     /// Replaces the elements where <paramref name="mask"/> (shape <paramref name="maskShape"/>,
     /// broadcast to this tensor's shape) is true by <paramref name="value"/>; no gradient flows there.
     /// </summary>

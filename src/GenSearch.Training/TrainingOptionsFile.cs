@@ -1,0 +1,43 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace GenSearch.Training;
+
+/// <summary>
+/// Training settings from a JSON file laid out like the "training" section of a model's config.json
+/// (snake_case names): only the keys given change, at any depth, so <c>{"trainer": {"epochs": 4}}</c>
+/// keeps the other trainer settings. A run's own config.json section can be fed back to repeat it.
+/// </summary>
+public static class TrainingOptionsFile
+{
+    // Settings whose default is null (no title cuts, say) must still be keys that a file may set.
+    private static readonly JsonSerializerOptions AllKeys = new(ModelDirectory.Json) { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never };
+
+    /// <summary><paramref name="defaults"/> with the values in <paramref name="path"/> laid over them.</summary>
+    public static T Apply<T>(T defaults, string path) where T : class
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such options file", path);
+        JsonNode? given;
+        try { given = JsonNode.Parse(File.ReadAllText(path)); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: line {e.LineNumber + 1}: {e.Message}", e); }
+        if (given is not JsonObject overrides) throw new InvalidDataException($"{path}: expected a JSON object of settings");
+        var merged = JsonSerializer.SerializeToNode(defaults, AllKeys)!.AsObject();
+        Merge(merged, overrides, path, "");
+        try
+        {
+            return merged.Deserialize<T>(AllKeys) ?? throw new InvalidDataException($"{path}: empty");
+        }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: {e.Path}: {e.Message}", e); }
+    }
+
+    private static void Merge(JsonObject target, JsonObject overrides, string path, string prefix)
+    {
+        foreach (var (key, value) in overrides)
+        {
+            // An unknown key is a typo that would otherwise silently train with the default.
+            if (!target.ContainsKey(key)) throw new InvalidDataException($"{path}: unknown setting '{prefix}{key}'");
+            if (value is JsonObject inner && target[key] is JsonObject existing) Merge(existing, inner, path, prefix + key + ".");
+            else target[key] = value?.DeepClone();
+        }
+    }
+}
