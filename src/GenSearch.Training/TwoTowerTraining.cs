@@ -140,12 +140,7 @@ public static class TwoTowerTraining
         if (cancel.IsCancellationRequested) return loss;
         note?.Invoke("encoding the catalog");
         var vectors = DenseRetriever.Encode(model.ItemTower, tokenizer, data.ItemTexts, options.MaxItemTokens);
-        Checkpoint.SaveModel(dir.WeightsPath, model);
-        SafeTensors.Save(dir.ItemsPath, [SafeTensorEntry.F32("vectors", [data.ItemIds.Length, config.Encoder.OutputDim], vectors)]);
-        dir.WriteItemIds(data.ItemIds);
-        dir.WriteConfig(new TwoTowerModelConfig(Kind, config, options.MaxQueryTokens, options.MaxItemTokens, options));
-        File.Delete(dir.CheckpointPath);
-        foreach (var mined in Directory.GetFiles(outDir, MinedPrefix + "*")) File.Delete(mined);
+        Finish(dir, model, data, vectors, config.Encoder.OutputDim, new TwoTowerModelConfig(Kind, config, options.MaxQueryTokens, options.MaxItemTokens, options));
         return loss;
     }
 
@@ -269,10 +264,31 @@ public static class TwoTowerTraining
         var model = new TwoTowerModel(config.Model, new Rng(0));
         Checkpoint.LoadModel(dir.WeightsPath, model);
         model.Eval();
+        var (index, ids) = ItemIndex(dir, hnsw);
+        return new DenseRetriever(model, dir.Tokenizer(), index, ids, config.MaxQueryTokens);
+    }
+
+    /// <summary>The catalog's item vectors of a model directory in an exact (or HNSW) inner-product index, with the item ids.</summary>
+    internal static (IVectorIndex Index, string[] Ids) ItemIndex(ModelDirectory dir, bool hnsw)
+    {
         var ids = dir.ItemIds();
         var (vectors, _, columns) = dir.ItemMatrix("vectors", ids.Length);
         IVectorIndex index = hnsw ? new HnswIndex(columns, new HnswOptions { Metric = VectorMetric.InnerProduct }) : new FlatIndex(columns, VectorMetric.InnerProduct);
         index.Add(vectors);
-        return new DenseRetriever(model, dir.Tokenizer(), index, ids, config.MaxQueryTokens);
+        return (index, ids);
+    }
+
+    /// <summary>
+    /// The end of a finished run: the weights, the catalog's vectors and ids, then config.json (written
+    /// last, so a directory with a config is complete); the checkpoint and mined negatives go.
+    /// </summary>
+    internal static void Finish<TConfig>(ModelDirectory dir, Module model, TrainingData data, float[] vectors, int dim, TConfig config)
+    {
+        Checkpoint.SaveModel(dir.WeightsPath, model);
+        SafeTensors.Save(dir.ItemsPath, [SafeTensorEntry.F32("vectors", [data.ItemIds.Length, dim], vectors)]);
+        dir.WriteItemIds(data.ItemIds);
+        dir.WriteConfig(config);
+        File.Delete(dir.CheckpointPath);
+        foreach (var mined in Directory.GetFiles(dir.Path, MinedPrefix + "*")) File.Delete(mined);
     }
 }

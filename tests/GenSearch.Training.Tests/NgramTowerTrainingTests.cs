@@ -23,13 +23,9 @@ public class NgramTowerTrainingTests
         var retriever = TwoTowerTraining.Load(outDir); // the two-tower loader reads the tower kind
         Assert.Equal(48, retriever.Count);
 
-        var dev = BeirDataset.Open(beir.Path);
-        var queries = dev.Queries().ToDictionary(q => q.Id);
-        var qrels = dev.Qrels("dev").Qrels;
-        var ids = qrels.QueryIds.ToArray();
-        var results = retriever.Search(ids.Select(id => queries[id]).ToArray(), 5);
-        int hits = ids.Where((id, i) => results[i].Any(h => qrels.For(id).ContainsKey(h.Id))).Count();
-        Assert.True(hits >= ids.Length * 0.75, $"{hits} of {ids.Length} dev queries find their item in the top 5");
+        // Dev queries' items were never judged in training: only the indexing pairs reach them.
+        var (hits, total) = beir.DevQueriesFound(retriever, 5);
+        Assert.True(hits >= total * 0.75, $"{hits} of {total} dev queries find their item in the top 5");
     }
 
     [Fact]

@@ -42,5 +42,16 @@ internal sealed class TinyBeir : IDisposable
         File.WriteAllLines(System.IO.Path.Combine(Path, "qrels", "dev.tsv"), dev);
     }
 
+    /// <summary>How many dev queries find a judged item in <paramref name="retriever"/>'s top <paramref name="k"/>, of how many.</summary>
+    public (int Found, int Queries) DevQueriesFound(GenSearch.Retrieval.IRetriever retriever, int k)
+    {
+        var set = GenSearch.Data.BeirDataset.Open(Path);
+        var queries = set.Queries().ToDictionary(q => q.Id);
+        var qrels = set.Qrels("dev").Qrels;
+        var ids = qrels.QueryIds.ToArray();
+        var results = retriever.Search(ids.Select(id => queries[id]).ToArray(), k);
+        return (ids.Where((id, i) => results[i].Any(h => qrels.For(id).ContainsKey(h.Id))).Count(), ids.Length);
+    }
+
     public void Dispose() => Directory.Delete(Path, recursive: true);
 }
