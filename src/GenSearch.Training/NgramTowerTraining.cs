@@ -45,7 +45,7 @@ public sealed record NgramTowerTrainingOptions
     /// </summary>
     public TrainerOptions Trainer { get; init; } = new()
     {
-        BatchSize = 512, Epochs = 24, LearningRate = 0.05f, WarmupSteps = 50, MinLearningRate = 0.005f, WeightDecay = 0f, ClipNorm = 0f, CheckpointEvery = 400,
+        BatchSize = 512, Epochs = 36, LearningRate = 0.05f, WarmupSteps = 50, MinLearningRate = 0.005f, WeightDecay = 0f, ClipNorm = 0f, CheckpointEvery = 400,
     };
     /// <summary>Seed of the table, the title cuts and the negative draws.</summary>
     public ulong Seed { get; init; } = 1;
