@@ -76,6 +76,27 @@ public class ModelRetrieverTests
         }
     }
 
+    [Fact]
+    public void NgramDenseRetrieverRanksByCosineAndReturnsNothingForAQueryItCannotRead()
+    {
+        var vocabulary = NgramVocabulary.Build(Titles);
+        var model = new NgramTowerModel(new NgramTowerConfig { Features = vocabulary.Count, Dim = 8 }, new Rng(3));
+        var itemVectors = model.Encode(vocabulary, Titles);
+        var index = new FlatIndex(8);
+        index.Add(itemVectors);
+        var retriever = new DenseRetriever(model, vocabulary, index, Titles.Select((_, i) => $"d{i}").ToArray());
+        var results = retriever.Search(Queries("cordless drill", "zzzz qqqq", "", string.Concat(Enumerable.Repeat("hose ", 20_000))), 3);
+        var drill = model.Encode(vocabulary, ["cordless drill"]);
+        var expected = Enumerable.Range(0, Titles.Length)
+            .Select(i => (Id: $"d{i}", Score: Enumerable.Range(0, 8).Sum(j => drill[j] * itemVectors[i * 8 + j])))
+            .OrderByDescending(x => x.Score).Take(3).ToList();
+        Assert.Equal(expected.Select(x => x.Id), results[0].Select(h => h.Id));
+        Assert.Equal("d0", results[0][0].Id); // the identical words are the nearest point even untrained
+        Assert.Empty(results[1]); // no known feature (unknown trigrams too): nothing, not ties in index order
+        Assert.Empty(results[2]);
+        Assert.Equal("d1", results[3][0].Id); // a 100 KB query is just a long bag
+    }
+
     private sealed class FixedRetriever(string name, params string[][] lists) : IRetriever
     {
         public string Name => name;

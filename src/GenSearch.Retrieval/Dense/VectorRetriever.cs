@@ -6,7 +6,8 @@ namespace GenSearch.Retrieval.Dense;
 /// Puts a vector index behind <see cref="IRetriever"/>, so dense retrieval is scored by the same
 /// evaluation code as BM25: queries are turned into vectors by <c>encodeQueries</c> (a query tower,
 /// say), searched as one batch, and row ids mapped back to corpus ids. Ties follow the index's order
-/// (lower row id first for <see cref="FlatIndex"/>).
+/// (lower row id first for <see cref="FlatIndex"/>). A query the encoder maps to the zero vector gets
+/// no results.
 /// </summary>
 public sealed class VectorRetriever : IRetriever
 {
@@ -44,7 +45,11 @@ public sealed class VectorRetriever : IRetriever
                 $"{Name}: the query encoder returned {vectors.Length} floats for {queries.Count} queries of dimension {_index.Dimension}");
         var hits = _index.Search(vectors, k);
         var result = new IReadOnlyList<SearchHit>[hits.Length];
-        for (int i = 0; i < hits.Length; i++) result[i] = Array.ConvertAll(hits[i], h => new SearchHit(_ids[h.Id], h.Score));
+        int dim = _index.Dimension;
+        for (int i = 0; i < hits.Length; i++)
+            // A zero vector means the encoder knew nothing of the query (an n-gram tower that has seen
+            // none of its features): every item would tie, so return nothing, as BM25 does.
+            result[i] = vectors.AsSpan(i * dim, dim).ContainsAnyExcept(0f) ? Array.ConvertAll(hits[i], h => new SearchHit(_ids[h.Id], h.Score)) : [];
         return result;
     }
 }
