@@ -131,25 +131,14 @@ public static class NgramTowerTraining
             {
                 int q = pairs[i].QueryIndex;
                 if (q < 0) continue;
-                Draw(judgedNegatives[q], options.JudgedNegatives, items, draw);
-                if (bm25Negatives is null) continue;
-                bool fromModel = modelNegatives is not null && modelNegatives[q].Length > 0 && (draw.NextFloat() < 0.5f || bm25Negatives[q].Length == 0);
-                Draw(fromModel ? modelNegatives![q] : bm25Negatives[q], options.HardNegatives, items, draw);
+                TwoTowerTraining.DrawFrom(judgedNegatives[q], options.JudgedNegatives, items, draw);
+                if (bm25Negatives is not null) TwoTowerTraining.DrawHardNegatives(bm25Negatives, modelNegatives, q, options.HardNegatives, items, draw);
             }
             var listwise = options.ListwiseWeight > 0 ? TwoTowerTraining.ListwiseCandidates(batch, pairs, data, options.ListwiseCandidates, items, draw) : null;
             var queryVectors = model.Forward(queries);
             var itemVectors = model.Forward(items.Select(i => itemRows[i]).ToArray());
-            var result = RetrievalLosses.InBatchSoftmax(queryVectors, itemVectors, Enumerable.Range(0, batch.Length).ToArray(), options.Temperature,
-                batch.Select(i => weights[i]).ToArray(),
-                (b, j) => items[j] == pairs[batch[b]].Item || pairs[batch[b]].QueryIndex >= 0 && positives[pairs[batch[b]].QueryIndex].Contains(items[j]));
-            if (listwise is not null)
-            {
-                var (rows, candidates, grades) = listwise.Value;
-                var listQueries = Tensor.Embedding(queryVectors, rows, rows.Length);
-                var listItems = Tensor.Embedding(itemVectors, candidates, rows.Length, options.ListwiseCandidates);
-                result = result + RetrievalLosses.GradedListwise(listQueries, listItems, grades, options.Temperature).Scale(options.ListwiseWeight);
-            }
-            return result;
+            return TwoTowerTraining.BatchLoss(queryVectors, itemVectors, batch, pairs, items, positives, batch.Select(i => weights[i]).ToArray(),
+                options.Temperature, listwise, options.ListwiseCandidates, options.ListwiseWeight);
         }, cancel);
 
         if (cancel.IsCancellationRequested) return loss;
@@ -157,12 +146,6 @@ public static class NgramTowerTraining
         var vectors = model.Encode(vocabulary, data.ItemTexts);
         TwoTowerTraining.Finish(dir, model, data, vectors, config.Dim, new NgramTowerModelConfig(TwoTowerTraining.Kind, Tower, config, options));
         return loss;
-    }
-
-    /// <summary>Appends <paramref name="count"/> draws (with repeats) from <paramref name="pool"/>; none when it is empty.</summary>
-    private static void Draw(int[] pool, int count, List<int> items, Rng draw)
-    {
-        for (int n = 0; n < count && pool.Length > 0; n++) items.Add(pool[draw.NextInt(pool.Length)]);
     }
 
     /// <summary>Loads a trained n-gram two-tower model directory as a dense retriever (exact search, or HNSW when asked).</summary>

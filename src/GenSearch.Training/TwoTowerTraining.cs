@@ -112,29 +112,14 @@ public static class TwoTowerTraining
             var items = batch.Select(i => pairs[i].Item).ToList();
             if (bm25Negatives is not null)
                 foreach (int i in batch)
-                {
-                    int q = pairs[i].QueryIndex;
-                    if (q < 0) continue;
-                    var pool = modelNegatives is not null && modelNegatives[q].Length > 0 && (draw.NextFloat() < 0.5f || bm25Negatives[q].Length == 0)
-                        ? modelNegatives[q] : bm25Negatives[q];
-                    for (int n = 0; n < options.HardNegatives && pool.Length > 0; n++) items.Add(pool[draw.NextInt(pool.Length)]);
-                }
+                    if (pairs[i].QueryIndex >= 0) DrawHardNegatives(bm25Negatives, modelNegatives, pairs[i].QueryIndex, options.HardNegatives, items, draw);
             var listwise = options.ListwiseWeight > 0 ? ListwiseCandidates(batch, pairs, data, options.ListwiseCandidates, items, draw) : null;
 
             var queryVectors = model.QueryTower.ForwardRows(batch.Select(i => queryRows.Row(i, draw)).ToArray());
             var itemVectors = model.ItemTower.ForwardRows(items.Select(i => itemRows[i]).ToArray());
             var weights = batch.Select(i => pairs[i].Weight).ToArray();
-            var result = RetrievalLosses.InBatchSoftmax(queryVectors, itemVectors, Enumerable.Range(0, batch.Length).ToArray(), options.Temperature, weights,
-                (b, j) => items[j] == pairs[batch[b]].Item || pairs[batch[b]].QueryIndex >= 0 && judged[pairs[batch[b]].QueryIndex].Contains(items[j]));
-            if (listwise is not null)
-            {
-                var (rows, candidates, grades) = listwise.Value;
-                int c = options.ListwiseCandidates;
-                var listQueries = Tensor.Embedding(queryVectors, rows, rows.Length);
-                var listItems = Tensor.Embedding(itemVectors, candidates, rows.Length, c);
-                result = result + RetrievalLosses.GradedListwise(listQueries, listItems, grades, options.Temperature).Scale(options.ListwiseWeight);
-            }
-            return result;
+            return BatchLoss(queryVectors, itemVectors, batch, pairs, items, judged, weights, options.Temperature,
+                listwise, options.ListwiseCandidates, options.ListwiseWeight);
         }, cancel);
 
         if (cancel.IsCancellationRequested) return loss;
@@ -142,6 +127,42 @@ public static class TwoTowerTraining
         var vectors = DenseRetriever.Encode(model.ItemTower, tokenizer, data.ItemTexts, options.MaxItemTokens);
         Finish(dir, model, data, vectors, config.Encoder.OutputDim, new TwoTowerModelConfig(Kind, config, options.MaxQueryTokens, options.MaxItemTokens, options));
         return loss;
+    }
+
+    /// <summary>
+    /// Appends <paramref name="count"/> hard negatives of judged query <paramref name="q"/> to
+    /// <paramref name="items"/>: from the model's mined pool half of the time once there is one (always
+    /// when BM25 found none), else from BM25's.
+    /// </summary>
+    internal static void DrawHardNegatives(int[][] bm25, int[][]? mined, int q, int count, List<int> items, Rng draw)
+    {
+        var pool = mined is not null && mined[q].Length > 0 && (draw.NextFloat() < 0.5f || bm25[q].Length == 0) ? mined[q] : bm25[q];
+        DrawFrom(pool, count, items, draw);
+    }
+
+    /// <summary>Appends <paramref name="count"/> draws (with repeats) from <paramref name="pool"/>; none when it is empty.</summary>
+    internal static void DrawFrom(int[] pool, int count, List<int> items, Rng draw)
+    {
+        for (int n = 0; n < count && pool.Length > 0; n++) items.Add(pool[draw.NextInt(pool.Length)]);
+    }
+
+    /// <summary>
+    /// A batch's loss for either kind of tower: the in-batch softmax (query b's positive is items[b];
+    /// the pair's own item and its query's other <paramref name="positives"/> are masked, not pushed
+    /// away), plus the graded listwise loss over <paramref name="listwise"/> (from
+    /// <see cref="ListwiseCandidates"/>) scaled by <paramref name="listwiseWeight"/> when there is one.
+    /// </summary>
+    internal static Tensor BatchLoss(Tensor queryVectors, Tensor itemVectors, int[] batch, List<TrainingPair> pairs, List<int> items,
+        HashSet<int>[] positives, float[] weights, float temperature,
+        (int[] Rows, int[] Candidates, float[] Grades)? listwise, int listwiseCandidates, float listwiseWeight)
+    {
+        var result = RetrievalLosses.InBatchSoftmax(queryVectors, itemVectors, Enumerable.Range(0, batch.Length).ToArray(), temperature, weights,
+            (b, j) => items[j] == pairs[batch[b]].Item || pairs[batch[b]].QueryIndex >= 0 && positives[pairs[batch[b]].QueryIndex].Contains(items[j]));
+        if (listwise is null) return result;
+        var (rows, candidates, grades) = listwise.Value;
+        var listQueries = Tensor.Embedding(queryVectors, rows, rows.Length);
+        var listItems = Tensor.Embedding(itemVectors, candidates, rows.Length, listwiseCandidates);
+        return result + RetrievalLosses.GradedListwise(listQueries, listItems, grades, temperature).Scale(listwiseWeight);
     }
 
     /// <summary>
