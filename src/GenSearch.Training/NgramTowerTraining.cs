@@ -111,7 +111,7 @@ public static class NgramTowerTraining
             epoch = e;
             if (options.HardNegatives > 0 && options.ModelNegativesFromEpoch >= 0 && e >= options.ModelNegativesFromEpoch)
                 modelNegatives = TwoTowerTraining.MinedNegatives(dir, e, data, options.HardNegativePool, options.MinPositiveGrade, note,
-                    () => (model.Encode(vocabulary, data.ItemTexts), model.Encode(vocabulary, data.QueryTexts), config.Dim));
+                    () => (model.Encode(itemRows), model.Encode(queryRows), config.Dim));
         };
 
         float loss = trainer.Run(pairs.Count, batch =>
@@ -143,7 +143,7 @@ public static class NgramTowerTraining
 
         if (cancel.IsCancellationRequested) return loss;
         note?.Invoke("encoding the catalog");
-        var vectors = model.Encode(vocabulary, data.ItemTexts);
+        var vectors = model.Encode(itemRows);
         TwoTowerTraining.Finish(dir, model, data, vectors, config.Dim, new NgramTowerModelConfig(TwoTowerTraining.Kind, Tower, config, options));
         return loss;
     }

@@ -58,14 +58,17 @@ public sealed class NgramTowerModel : Module
     }
 
     /// <summary>Unit vectors of <paramref name="texts"/>, row-major [n, dim], without gradients.</summary>
-    public float[] Encode(NgramVocabulary vocabulary, IReadOnlyList<string> texts, int batchSize = 4096)
+    public float[] Encode(NgramVocabulary vocabulary, IReadOnlyList<string> texts) => Encode(texts.Select(vocabulary.Encode).ToArray());
+
+    /// <summary>Unit vectors of feature-id rows (from <see cref="NgramVocabulary.Encode"/>), row-major [n, dim], without gradients.</summary>
+    public float[] Encode(IReadOnlyList<int[]> rows, int batchSize = 4096)
     {
-        var result = new float[texts.Count * Config.Dim];
+        var result = new float[rows.Count * Config.Dim];
         using var _ = Tensor.NoGrad();
-        for (int start = 0; start < texts.Count; start += batchSize)
+        for (int start = 0; start < rows.Count; start += batchSize)
         {
-            var rows = texts.Skip(start).Take(Math.Min(batchSize, texts.Count - start)).Select(vocabulary.Encode).ToArray();
-            Forward(rows).Data.CopyTo(result, start * Config.Dim);
+            var chunk = rows.Skip(start).Take(Math.Min(batchSize, rows.Count - start)).ToArray();
+            Forward(chunk).Data.CopyTo(result, start * Config.Dim);
         }
         return result;
     }
