@@ -1,5 +1,4 @@
 using System.Text;
-using GenSearch.Data;
 
 namespace GenSearch.Retrieval;
 

@@ -1,4 +1,3 @@
-using GenSearch.Data;
 
 namespace GenSearch.Retrieval;
 

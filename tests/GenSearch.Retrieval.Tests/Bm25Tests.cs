@@ -1,4 +1,3 @@
-using GenSearch.Data;
 using GenSearch.Retrieval;
 
 namespace GenSearch.Retrieval.Tests;

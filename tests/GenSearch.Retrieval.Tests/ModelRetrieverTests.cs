@@ -1,4 +1,3 @@
-using GenSearch.Data;
 using GenSearch.Models;
 using GenSearch.Models.Generative;
 using GenSearch.Models.TwoTower;

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using GenSearch.Data;
 using GenSearch.Models;
 using GenSearch.Models.Generative;
 using GenSearch.Nn;

@@ -194,7 +194,7 @@ public class VectorRetrieverTests
         index.Add([1f, 0f, 0f, 1f, 0.6f, 0.8f]);
         var retriever = new VectorRetriever("dense", index, ["a", "b", "c"],
             queries => queries.SelectMany(q => q.Text == "x" ? new[] { 1f, 0f } : [0f, 1f]).ToArray());
-        var hits = retriever.Search([new GenSearch.Data.Query("q1", "x"), new GenSearch.Data.Query("q2", "y")], 2);
+        var hits = retriever.Search([new Query("q1", "x"), new Query("q2", "y")], 2);
         Assert.Equal(["a", "c"], hits[0].Select(h => h.Id));
         Assert.Equal(["b", "c"], hits[1].Select(h => h.Id));
         Assert.Equal(0.8f, hits[1][1].Score);

@@ -1,4 +1,4 @@
-namespace GenSearch.Data;
+namespace GenSearch;
 
 /// <summary>
 /// A catalog item from <c>corpus.jsonl</c>: <c>{"_id", "title", "text"}</c> with optional numeric
