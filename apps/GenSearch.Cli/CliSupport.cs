@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using GenSearch.Data;
 using GenSearch.Evaluation;
+using System.CommandLine;
 using GenSearch.Retrieval;
+using GenSearch.Serving;
 using Spectre.Console;
 
 namespace GenSearch.Cli;
@@ -66,5 +68,47 @@ internal static class CliSupport
             return Bm25.Build(docs, options, _ => set(Math.Min(approx, bytes)));
         });
         return (index, sw.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>--model DIR: a model directory from gensearch train, of any registered kind.</summary>
+    public static Option<string?> ModelOption() => new("--model")
+    {
+        Description = "Model directory from gensearch train; its config.json says its kind (" + string.Join(", ", ModelFormats.All.Select(f => f.Kind)) + ").",
+    };
+
+    /// <summary>--retriever EXPR: what to search with (<see cref="RetrieverSpec"/>); default "model" when --model is given, else "bm25".</summary>
+    public static Option<string?> RetrieverOption() => new("--retriever")
+    {
+        Description = $"What to search with: {string.Join(", ", RetrieverSpec.KnownTerms)} ('model' is the model's own mode; " +
+                      "join with '+' for reciprocal-rank fusion, e.g. bm25+model). Default: model when --model is given, else bm25.",
+    };
+
+    /// <summary>
+    /// The retriever an expression names over <paramref name="data"/>'s catalog and the model in
+    /// <paramref name="modelDir"/>, and the BM25 index when the expression uses one.
+    /// </summary>
+    public static (IRetriever Retriever, Bm25? Index) OpenRetriever(BeirDataset data, string? expression, string? modelDir,
+        Bm25Options bm25Options, ModelOpenOptions modelOptions)
+    {
+        RetrieverSpec spec;
+        try { spec = RetrieverSpec.Parse(expression ?? (modelDir is null ? RetrieverSpec.Bm25Term : RetrieverSpec.ModelTerm)); }
+        catch (ArgumentException e) { throw new CliException(e.Message); }
+        if (spec.NeedsModel && modelDir is null) throw new CliException($"--retriever {spec} needs --model DIR (a model directory from gensearch train)");
+        if (!spec.NeedsModel && modelDir is not null) throw new CliException($"--model is given but --retriever {spec} does not use it; add 'model', e.g. --retriever {spec}+model");
+        Bm25? index = null;
+        if (spec.NeedsBm25)
+        {
+            (index, double seconds) = BuildBm25(data, bm25Options);
+            Note($"indexed {index.Count:N0} documents, {index.TermCount:N0} terms in {seconds:F2} s (k1={bm25Options.K1}, b={bm25Options.B})");
+        }
+        var retriever = spec.Build(term =>
+        {
+            if (term == RetrieverSpec.Bm25Term) return index!;
+            var sw = Stopwatch.StartNew();
+            var opened = ModelFormats.Open(modelDir!, modelOptions with { Mode = RetrieverSpec.ModeOf(term) });
+            Note($"loaded {opened.Name} model {modelDir} over {opened.Count:N0} items{(modelOptions.Hnsw ? " (HNSW)" : "")} in {sw.Elapsed.TotalSeconds:F1} s");
+            return opened;
+        });
+        return (retriever, index);
     }
 }

@@ -5,7 +5,7 @@ using GenSearch.Data;
 using GenSearch.Evaluation;
 using GenSearch.Retrieval;
 using GenSearch.Text;
-using GenSearch.Training;
+using GenSearch.Serving;
 
 namespace GenSearch.Cli;
 
@@ -19,11 +19,10 @@ internal static class EvalCommand
     {
         var data = new Option<string>("--data") { Description = "BEIR directory (corpus.jsonl, queries.jsonl, qrels/<split>.tsv).", Required = true };
         var split = new Option<string>("--split") { Description = "Which qrels to evaluate on (qrels/<split>.tsv).", DefaultValueFactory = _ => "dev" };
-        var retriever = new Option<string>("--retriever") { Description = "The retriever to evaluate.", DefaultValueFactory = _ => "bm25" };
-        retriever.AcceptOnlyFromAmong("bm25", "dense", "bm25+dense", "generative");
-        var model = new Option<string?>("--model") { Description = "Model directory for dense or generative retrieval (from gensearch train)." };
-        var beam = new Option<int?>("--beam") { Description = "Generative: beams per query (default: the model's, 50)." };
-        var hnsw = new Option<bool>("--hnsw") { Description = "Dense: search an HNSW graph instead of the exact index." };
+        var retriever = CliSupport.RetrieverOption();
+        var model = CliSupport.ModelOption();
+        var beam = new Option<int?>("--beam") { Description = "Generative retrieval: beams per query (default: the model's, 50)." };
+        var hnsw = new Option<bool>("--hnsw") { Description = "Dense retrieval: search an HNSW graph instead of the exact index." };
         var fromRun = new Option<string?>("--from-run") { Description = "Score this TREC run file (from any tool) instead of retrieving." };
         var run = new Option<string?>("--run") { Description = "Write the run here in TREC format (qid Q0 docid rank score tag)." };
         var report = new Option<string?>("--report") { Description = "Write a report here: Markdown for .md, JSON for .json." };
@@ -59,30 +58,11 @@ internal static class EvalCommand
             }
             else
             {
-                string kind = parse.GetValue(retriever)!;
-                if (kind.Contains("bm25"))
-                {
-                    var options = new Bm25Options { K1 = parse.GetValue(k1), B = parse.GetValue(b), RemoveStopWords = parse.GetValue(stop), Stem = !parse.GetValue(noStem) };
-                    var (built, seconds) = CliSupport.BuildBm25(set, options);
-                    index = built;
-                    CliSupport.Note($"indexed {index.Count:N0} documents, {index.TermCount:N0} terms in {seconds:F2} s (k1={options.K1}, b={options.B})");
-                }
-                if (kind.Contains("dense"))
-                {
-                    string modelDir = parse.GetValue(model) ?? throw new CliException("--retriever dense needs --model DIR (a model from gensearch train)");
-                    var dense = TwoTowerTraining.Load(modelDir, parse.GetValue(hnsw));
-                    CliSupport.Note($"loaded dense model {modelDir} over {dense.Count:N0} items{(parse.GetValue(hnsw) ? " (HNSW)" : "")}");
-                    searcher = index is null ? dense : new FusionRetriever([index, dense]);
-                }
-                if (kind == "generative")
-                {
-                    string modelDir = parse.GetValue(model) ?? throw new CliException("--retriever generative needs --model DIR (a two-stage model from gensearch train)");
-                    searcher = TwoStageTraining.Load(modelDir, parse.GetValue(beam));
-                    CliSupport.Note($"loaded generative model {modelDir} over {searcher.Count:N0} items");
-                }
-                searcher ??= index!;
+                var bm25Options = new Bm25Options { K1 = parse.GetValue(k1), B = parse.GetValue(b), RemoveStopWords = parse.GetValue(stop), Stem = !parse.GetValue(noStem) };
+                (searcher, index) = CliSupport.OpenRetriever(set, parse.GetValue(retriever), parse.GetValue(model), bm25Options,
+                    new ModelOpenOptions { Hnsw = parse.GetValue(hnsw), BeamSize = parse.GetValue(beam) });
                 docIds = set.Corpus().Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
-                tag = kind;
+                tag = searcher.Name;
             }
 
             var qrels = set.Qrels(splitName, queries.Keys.ToHashSet(StringComparer.Ordinal), docIds, CliSupport.Note).Qrels;
@@ -97,20 +77,8 @@ internal static class EvalCommand
             {
                 var batch = qrels.QueryIds.Select(id => queries[id]).ToArray();
                 var sw = Stopwatch.StartNew();
-                result = CliSupport.WithProgress($"searching {batch.Length:N0} queries", batch.Length, progress =>
-                {
-                    var r = new Run();
-                    const int chunk = 256;
-                    for (int start = 0; start < batch.Length; start += chunk)
-                    {
-                        var part = batch[start..Math.Min(batch.Length, start + chunk)];
-                        var hits = searcher.Search(part, topK);
-                        for (int i = 0; i < part.Length; i++)
-                            r.Set(part[i].Id, hits[i].Select(h => new RankedDoc(h.Id, h.Score)).ToArray());
-                        progress(start + part.Length);
-                    }
-                    return r;
-                });
+                result = CliSupport.WithProgress($"searching {batch.Length:N0} queries", batch.Length,
+                    progress => RetrieverRuns.Search(searcher, batch, topK, progress: done => progress(done)));
                 CliSupport.Note($"searched {batch.Length:N0} queries in {sw.Elapsed.TotalSeconds:F2} s ({batch.Length / sw.Elapsed.TotalSeconds:N0} queries/s)");
             }
 

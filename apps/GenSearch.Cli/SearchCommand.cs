@@ -1,11 +1,11 @@
 using System.CommandLine;
 using System.Globalization;
-using GenSearch.Data;
 using GenSearch.Retrieval;
+using GenSearch.Serving;
 
 namespace GenSearch.Cli;
 
-/// <summary><c>gensearch search --data DIR "query text"</c>: top results with titles and scores.</summary>
+/// <summary><c>gensearch search --data DIR [--model DIR] [--retriever EXPR] "query text"</c>: top results with titles and scores.</summary>
 internal static class SearchCommand
 {
     public static Command Create()
@@ -13,10 +13,14 @@ internal static class SearchCommand
         var data = new Option<string>("--data") { Description = "BEIR directory (corpus.jsonl, queries.jsonl, qrels/).", Required = true };
         var query = new Argument<string>("query") { Description = "The query text." };
         var k = new Option<int>("--k", "-k") { Description = "How many results to show.", DefaultValueFactory = _ => 10 };
-        var explain = new Option<bool>("--explain") { Description = "Show how BM25 scored each result, term by term." };
-        var command = new Command("search", "Search the corpus with BM25 and print the top results with titles and scores.")
+        var retriever = CliSupport.RetrieverOption();
+        var model = CliSupport.ModelOption();
+        var beam = new Option<int?>("--beam") { Description = "Generative retrieval: beams per query (default: the model's, 50)." };
+        var hnsw = new Option<bool>("--hnsw") { Description = "Dense retrieval: search an HNSW graph instead of the exact index." };
+        var explain = new Option<bool>("--explain") { Description = "Show how BM25 scored each result, term by term (when BM25 is one of the retrievers)." };
+        var command = new Command("search", "Search the catalog with BM25, any trained model, or a fusion of them; print the top results with titles and scores.")
         {
-            data, query, k, explain,
+            data, query, k, retriever, model, beam, hnsw, explain,
         };
         command.SetAction(parse => CliSupport.Guard(() =>
         {
@@ -25,14 +29,16 @@ internal static class SearchCommand
             int top = parse.GetValue(k);
             if (top <= 0) throw new CliException("--k must be positive");
             var set = CliSupport.OpenData(parse.GetValue(data));
-            var titles = new Dictionary<string, string>(StringComparer.Ordinal);
-            var (index, _) = CliSupport.BuildBm25(set, new Bm25Options(), titles);
-            var hits = index.Search([new Query("q", text)], top)[0];
-            if (hits.Count == 0) { Console.WriteLine("no results (no query term occurs in the corpus)"); return 0; }
+            var (searcher, index) = CliSupport.OpenRetriever(set, parse.GetValue(retriever), parse.GetValue(model), new Bm25Options(),
+                new ModelOpenOptions { Hnsw = parse.GetValue(hnsw), BeamSize = parse.GetValue(beam) });
+            if (parse.GetValue(explain) && index is null) throw new CliException("--explain shows BM25's scoring: add bm25 to --retriever");
+            var titles = set.Corpus().ToDictionary(d => d.Id, d => d.Title, StringComparer.Ordinal);
+            var hits = searcher.Search([new Query("q", text)], top)[0];
+            if (hits.Count == 0) { Console.WriteLine($"no results from {searcher.Name}"); return 0; }
             for (int i = 0; i < hits.Count; i++)
             {
                 Console.WriteLine($"{i + 1,3}  {hits[i].Score.ToString("F4", CultureInfo.InvariantCulture),9}  {hits[i].Id,-10}  {titles.GetValueOrDefault(hits[i].Id, "")}");
-                if (parse.GetValue(explain)) Console.Write(Indent(index.Explain(text, hits[i].Id)!.ToString()));
+                if (parse.GetValue(explain) && index?.Explain(text, hits[i].Id) is { } why) Console.Write(Indent(why.ToString()));
             }
             return 0;
         }));

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using GenSearch.Nn;
 using GenSearch.Training;
 using Spectre.Console;
@@ -6,65 +8,69 @@ using Spectre.Console;
 namespace GenSearch.Cli;
 
 /// <summary>
-/// <c>gensearch train --data DIR --model two-tower|two-stage [--tower ngram|transformer] [--towers DIR] --out DIR</c>: trains a model on the train split,
-/// with progress (loss, examples/s, ETA), checkpoints, and resume of a killed run from the same --out.
+/// <c>gensearch train --data DIR --model KIND --out DIR [--from DIR] [--options FILE.json]</c>: trains any
+/// kind registered in <see cref="ModelKinds"/> on the train split, with progress (loss, examples/s, ETA),
+/// checkpoints, and resume of a killed run from the same --out.
 /// </summary>
 internal static class TrainCommand
 {
-    /// <summary>--tower value of the subword-transformer towers.</summary>
-    private const string TransformerTower = "transformer";
-
     public static Command Create()
     {
+        var kinds = ModelKinds.All;
+        string PerKind(Func<TrainerOptions, object> value) => string.Join(", ", kinds.Select(k => $"{k.Name} {value(k.TrainerOf(k.Defaults))}"));
         var data = new Option<string>("--data") { Description = "BEIR directory with qrels/train.tsv.", Required = true };
-        var model = new Option<string>("--model") { Description = "What to train.", Required = true };
-        model.AcceptOnlyFromAmong(TwoTowerTraining.Kind, TwoStageTraining.Kind);
-        var tower = new Option<string>("--tower")
+        var model = new Option<string>("--model")
         {
-            Description = "two-tower: n-gram bags (words, word pairs, character trigrams) or subword transformers.",
-            DefaultValueFactory = _ => NgramTowerTraining.Tower,
+            Description = "What to train: " + string.Join("; ", kinds.Select(k => $"{k.Name}: {k.Description}")) + ".",
+            Required = true,
         };
-        tower.AcceptOnlyFromAmong(NgramTowerTraining.Tower, TransformerTower);
-        var towers = new Option<string?>("--towers") { Description = "two-stage: the two-tower model whose item vectors become semantic IDs." };
-        var output = new Option<string>("--out") { Description = "Model directory to write (an unfinished run there is resumed).", Required = true };
-        var towerDefaults = new TwoTowerTrainingOptions();
-        var ngramDefaults = new NgramTowerTrainingOptions();
-        var stageDefaults = new TwoStageTrainingOptions();
-        // No default values here: each model has its own (shown in --help), picked once --model is known.
-        var epochs = new Option<int?>("--epochs") { Description = $"Passes over the training pairs (default: n-gram towers {ngramDefaults.Trainer.Epochs}, transformer towers {towerDefaults.Trainer.Epochs}, two-stage {stageDefaults.Trainer.Epochs})." };
-        var batch = new Option<int?>("--batch") { Description = $"Pairs per step (default: n-gram towers {ngramDefaults.Trainer.BatchSize}, transformer towers {towerDefaults.Trainer.BatchSize}, two-stage {stageDefaults.Trainer.BatchSize})." };
-        var lr = new Option<float?>("--lr") { Description = $"Peak learning rate (default: n-gram towers {ngramDefaults.Trainer.LearningRate}, transformer towers {towerDefaults.Trainer.LearningRate}, two-stage {stageDefaults.Trainer.LearningRate})." };
-        var seed = new Option<ulong?>("--seed") { Description = $"Seed of weights, dropout and example order (default {towerDefaults.Seed})." };
-        var optionsFile = new Option<string?>("--options") { Description = "JSON file of training settings (as in a model's config.json \"training\"); flags given here win." };
-        var every = new Option<int?>("--checkpoint-every") { Description = $"Steps between checkpoints (default {towerDefaults.Trainer.CheckpointEvery})." };
-        var command = new Command("train", "Train a retrieval model on a BEIR train split; rerun the same command to resume after a kill.")
+        model.AcceptOnlyFromAmong([.. kinds.Select(k => k.Name)]);
+        var from = new Option<string?>("--from", "--towers")
         {
-            data, model, tower, towers, output, optionsFile, epochs, batch, lr, seed, every,
+            Description = "The trained model this kind builds on (" + string.Join("; ", kinds.Where(k => k.BuildsOn is not null).Select(k => $"{k.Name}: {k.BuildsOn}")) + ").",
+        };
+        var output = new Option<string>("--out") { Description = "Model directory to write (an unfinished run there is resumed).", Required = true };
+        // No default values here: each kind has its own (listed in --help), picked once --model is known.
+        var epochs = new Option<int?>("--epochs") { Description = $"Passes over the training pairs (default: {PerKind(t => t.Epochs)})." };
+        var batch = new Option<int?>("--batch") { Description = $"Pairs per step (default: {PerKind(t => t.BatchSize)})." };
+        var lr = new Option<float?>("--lr") { Description = $"Peak learning rate (default: {PerKind(t => t.LearningRate)})." };
+        var seed = new Option<ulong?>("--seed") { Description = "Seed of weights, dropout, example order and every random draw (default 1)." };
+        var every = new Option<int?>("--checkpoint-every") { Description = $"Steps between checkpoints (default: {PerKind(t => t.CheckpointEvery)})." };
+        var optionsFile = new Option<string?>("--options")
+        {
+            Description = "JSON file of training settings, named as in a model's config.json \"training\" (only the keys given change; unknown keys are errors); the flags above win.",
+        };
+        var command = new Command("train", "Train a model on a BEIR train split; rerun the same command to resume after a kill.")
+        {
+            data, model, from, output, optionsFile, epochs, batch, lr, seed, every,
         };
         command.SetAction(parse => CliSupport.Guard(() =>
         {
-            var set = CliSupport.OpenData(parse.GetValue(data));
-            string kind = parse.GetValue(model)!;
-            bool ngram = kind == TwoTowerTraining.Kind && parse.GetValue(tower) == NgramTowerTraining.Tower;
+            var kind = ModelKinds.Get(parse.GetValue(model)!);
             string? file = parse.GetValue(optionsFile);
-            T Settings<T>(T defaults) where T : class => file is null ? defaults : TrainingOptionsFile.Apply(defaults, file);
-            var stage = kind == TwoStageTraining.Kind ? Settings(stageDefaults) : stageDefaults;
-            var ngramTowers = ngram ? Settings(ngramDefaults) : ngramDefaults;
-            var transformerTowers = kind == TwoTowerTraining.Kind && !ngram ? Settings(towerDefaults) : towerDefaults;
-            var baseTrainer = kind == TwoStageTraining.Kind ? stage.Trainer : ngram ? ngramTowers.Trainer : transformerTowers.Trainer;
-            int epochCount = parse.GetValue(epochs) ?? baseTrainer.Epochs, batchSize = parse.GetValue(batch) ?? baseTrainer.BatchSize;
-            int checkpointEvery = parse.GetValue(every) ?? baseTrainer.CheckpointEvery;
-            float rate = parse.GetValue(lr) ?? baseTrainer.LearningRate;
-            if (epochCount <= 0 || batchSize <= 0 || checkpointEvery < 0 || !(rate > 0))
+            var overrides = file is null ? new JsonObject() : ReadOptions(file);
+            // The flags are laid over the file's settings as the same JSON keys, so both go through one
+            // merge and each setting exists once (one seed, one epoch count).
+            var trainerOverrides = overrides["trainer"] as JsonObject ?? new JsonObject();
+            void Set(string key, JsonNode? value) { if (value is not null) trainerOverrides[key] = value; }
+            Set("epochs", parse.GetValue(epochs) is { } e ? JsonValue.Create(e) : null);
+            Set("batch_size", parse.GetValue(batch) is { } b ? JsonValue.Create(b) : null);
+            Set("learning_rate", parse.GetValue(lr) is { } r ? JsonValue.Create(r) : null);
+            Set("checkpoint_every", parse.GetValue(every) is { } c ? JsonValue.Create(c) : null);
+            if (trainerOverrides.Count > 0 && overrides["trainer"] is null) overrides["trainer"] = trainerOverrides;
+            if (parse.GetValue(seed) is { } s) overrides["seed"] = s;
+            var settings = kind.Settings(overrides, file ?? "the command line");
+            var trainer = kind.TrainerOf(settings);
+            if (trainer.Epochs <= 0 || trainer.BatchSize <= 0 || trainer.CheckpointEvery < 0 || !(trainer.LearningRate > 0))
                 throw new CliException("--epochs, --batch and --lr must be positive, --checkpoint-every not negative");
-            ulong seedValue = parse.GetValue(seed) ?? baseTrainer.Seed;
-            var trainer = baseTrainer with { Epochs = epochCount, BatchSize = batchSize, LearningRate = rate, CheckpointEvery = checkpointEvery, Seed = seedValue };
-            string? towerDir = parse.GetValue(towers);
-            if (kind == TwoStageTraining.Kind && towerDir is null) throw new CliException("--model two-stage needs --towers DIR (a trained two-tower model)");
+            string? fromDir = parse.GetValue(from);
+            if (kind.BuildsOn is not null && fromDir is null) throw new CliException($"--model {kind.Name} needs --from DIR: {kind.BuildsOn}");
+            if (kind.BuildsOn is null && fromDir is not null) throw new CliException($"--model {kind.Name} builds on no other model; leave out --from");
+            var set = CliSupport.OpenData(parse.GetValue(data));
             string outDir = parse.GetValue(output)!;
             using var cancel = new CancellationTokenSource();
             // Ctrl+C stops after the current step with a checkpoint; running the command again resumes.
-            Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
+            Console.CancelKeyPress += (_, ev) => { ev.Cancel = true; cancel.Cancel(); };
             var started = DateTime.UtcNow;
             float loss = float.NaN;
             CliSupport.Err.Progress().AutoClear(false).HideCompleted(false)
@@ -78,10 +84,7 @@ internal static class TrainCommand
                         task.Value = p.Step;
                         task.Description = $"step {p.Step}/{p.TotalSteps} epoch {p.Epoch + 1} loss {p.Loss:F3} {p.ExamplesPerSecond:F0} ex/s eta {p.Remaining:hh\\:mm\\:ss}";
                     }
-                    loss = kind == TwoStageTraining.Kind
-                        ? TwoStageTraining.Run(set, towerDir!, outDir, stage with { Seed = trainer.Seed, Trainer = trainer }, CliSupport.Note, Report, cancel.Token)
-                        : ngram ? NgramTowerTraining.Run(set, outDir, ngramTowers with { Seed = trainer.Seed, Trainer = trainer }, CliSupport.Note, Report, cancel.Token)
-                        : TwoTowerTraining.Run(set, outDir, transformerTowers with { Seed = trainer.Seed, Trainer = trainer }, CliSupport.Note, Report, cancel.Token);
+                    loss = kind.Train(new TrainingRequest(set, outDir, fromDir, CliSupport.Note, Report, cancel.Token), settings);
                 });
             if (cancel.IsCancellationRequested)
             {
@@ -92,5 +95,14 @@ internal static class TrainCommand
             return 0;
         }));
         return command;
+    }
+
+    private static JsonObject ReadOptions(string path)
+    {
+        if (!File.Exists(path)) throw new CliException($"{path}: no such options file");
+        JsonNode? given;
+        try { given = JsonNode.Parse(File.ReadAllText(path)); }
+        catch (JsonException e) { throw new CliException($"{path}: line {e.LineNumber + 1}: {e.Message}"); }
+        return given as JsonObject ?? throw new CliException($"{path}: expected a JSON object of settings");
     }
 }

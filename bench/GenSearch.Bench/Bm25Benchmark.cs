@@ -1,3 +1,4 @@
+using GenSearch.Serving;
 using System.Diagnostics;
 using System.Globalization;
 using GenSearch.Data;
@@ -44,7 +45,7 @@ public sealed class Bm25Benchmark : IBenchmark
         yield return ("bm25_cores", Environment.ProcessorCount);
 
         var options = new EvaluationOptions { RelevanceThreshold = 3 };
-        var ours = Evaluator.Evaluate(qrels, ToRun(dev, index.Search(dev, 100)), options);
+        var ours = Evaluator.Evaluate(qrels, RetrieverRuns.Search(index, dev, 100), options);
         foreach (var m in new[] { "Recall@10", "Recall@100", "MRR@10", "NDCG@10" })
             yield return ($"bm25_dev_{Key(m)}", ours[m]);
 
@@ -99,13 +100,6 @@ public sealed class Bm25Benchmark : IBenchmark
         File.Delete(runPath);
         foreach (var m in new[] { "Recall@10", "Recall@100", "MRR@10", "NDCG@10" })
             yield return ($"xapian_dev_{Key(m)}", theirs[m]);
-    }
-
-    private static Run ToRun(Query[] queries, IReadOnlyList<SearchHit>[] hits)
-    {
-        var run = new Run();
-        for (int i = 0; i < queries.Length; i++) run.Set(queries[i].Id, hits[i].Select(h => new RankedDoc(h.Id, h.Score)).ToArray());
-        return run;
     }
 
     private static string Key(string metric) => metric.Replace("@", "").ToLowerInvariant();

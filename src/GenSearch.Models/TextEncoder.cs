@@ -1,3 +1,4 @@
+using GenSearch.Text;
 using GenSearch.Nn;
 using GenSearch.Tensors;
 
@@ -105,6 +106,26 @@ public sealed class TextEncoder : Module
         var position = new int[order.Length];
         for (int p = 0; p < order.Length; p++) position[order[p]] = p;
         return Tensor.Embedding(sorted, position, position.Length);
+    }
+
+    /// <summary>
+    /// Unit vectors of <paramref name="texts"/>, row-major [n, O], without autograd, <paramref name="batchSize"/>
+    /// texts at a time, each cut to <paramref name="maxTokens"/> subwords ([cls] and [sep] included).
+    /// Leaves the encoder in evaluation mode.
+    /// </summary>
+    public float[] Encode(WordPieceTokenizer tokenizer, IReadOnlyList<string> texts, int maxTokens, int batchSize = 256)
+    {
+        Eval();
+        int dim = Config.OutputDim, limit = Math.Min(maxTokens, Config.MaxLength);
+        var result = new float[texts.Count * dim];
+        using var _ = Tensor.NoGrad();
+        for (int start = 0; start < texts.Count; start += batchSize)
+        {
+            int count = Math.Min(batchSize, texts.Count - start);
+            var rows = texts.Skip(start).Take(count).Select(t => tokenizer.EncodeWithSpecials(t, limit)).ToArray();
+            ForwardRows(rows).Data.CopyTo(result, start * dim);
+        }
+        return result;
     }
 
     /// <summary>Rows scaled to unit length: x / sqrt(sum(x^2) + eps).</summary>

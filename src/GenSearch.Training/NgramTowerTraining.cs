@@ -1,7 +1,7 @@
 using GenSearch.Data;
 using GenSearch.Models.TwoTower;
 using GenSearch.Nn;
-using GenSearch.Retrieval.Dense;
+using GenSearch.Serving;
 using GenSearch.Tensors;
 using GenSearch.Text;
 
@@ -51,9 +51,6 @@ public sealed record NgramTowerTrainingOptions
     public ulong Seed { get; init; } = 1;
 }
 
-/// <summary>What config.json of an n-gram two-tower model holds.</summary>
-public sealed record NgramTowerModelConfig(string Kind, string Tower, NgramTowerConfig Model, NgramTowerTrainingOptions Training);
-
 /// <summary>
 /// Trains the n-gram two-tower retriever (<see cref="NgramTowerModel"/>) on a BEIR split. Each batch
 /// mixes judged pairs (query -> an item it judged relevant) and indexing pairs (a query-like cut of an
@@ -66,12 +63,6 @@ public sealed record NgramTowerModelConfig(string Kind, string Tower, NgramTower
 /// </summary>
 public static class NgramTowerTraining
 {
-    /// <summary>The "tower" recorded in config.json (its kind is <see cref="TwoTowerTraining.Kind"/>).</summary>
-    public const string Tower = "ngram";
-
-    /// <summary>The feature list's file name in a model directory.</summary>
-    public const string FeaturesFile = "ngrams.txt";
-
     /// <summary>Trains and writes the model to <paramref name="outDir"/>; returns the final mean loss.</summary>
     public static float Run(BeirDataset set, string outDir, NgramTowerTrainingOptions options,
         Action<string>? note = null, Action<TrainerProgress>? progress = null, CancellationToken cancel = default)
@@ -82,7 +73,7 @@ public static class NgramTowerTraining
         note?.Invoke($"catalog {data.ItemIds.Length:N0} items, {data.QueryTexts.Length:N0} judged training queries");
 
         // The features are numbered once; a resumed run reuses them so that table rows do not move.
-        string featuresPath = Path.Combine(outDir, FeaturesFile);
+        string featuresPath = Path.Combine(outDir, NgramTowerFormat.FeaturesFile);
         var vocabulary = File.Exists(dir.CheckpointPath) && File.Exists(featuresPath)
             ? NgramVocabulary.Load(featuresPath)
             : NgramVocabulary.Build(data.ItemTexts.Concat(data.QueryTexts));
@@ -103,7 +94,7 @@ public static class NgramTowerTraining
         var rng = new Rng(options.Seed);
         var model = new NgramTowerModel(config, rng);
         note?.Invoke($"model: {model.ParameterCount():N0} parameters; {pairs.Count:N0} pairs an epoch");
-        var trainer = new Trainer(model, options.Trainer with { CheckpointPath = dir.CheckpointPath }, [rng]);
+        var trainer = new Trainer(model, options.Trainer with { Seed = options.Seed, CheckpointPath = dir.CheckpointPath }, [rng]);
         if (progress is not null) trainer.Progress += progress;
         int epoch = 0;
         trainer.EpochStarting += e =>
@@ -144,24 +135,8 @@ public static class NgramTowerTraining
         if (cancel.IsCancellationRequested) return loss;
         note?.Invoke("encoding the catalog");
         var vectors = model.Encode(itemRows);
-        TwoTowerTraining.Finish(dir, model, data, vectors, config.Dim, new NgramTowerModelConfig(TwoTowerTraining.Kind, Tower, config, options));
+        TwoTowerTraining.Finish(dir, model, data, vectors, config.Dim, new NgramTowerModelConfig(NgramTowerFormat.Name, NgramTowerFormat.Tower, config, ModelKinds.ToJson(options)));
         return loss;
     }
 
-    /// <summary>Loads a trained n-gram two-tower model directory as a dense retriever (exact search, or HNSW when asked).</summary>
-    public static DenseRetriever Load(string path, bool hnsw = false)
-    {
-        var dir = new ModelDirectory(path);
-        var config = dir.ReadConfig<NgramTowerModelConfig>();
-        if (config.Kind != TwoTowerTraining.Kind || config.Tower != Tower)
-            throw new InvalidDataException($"{dir.ConfigPath}: kind '{config.Kind}' tower '{config.Tower}', not an n-gram {TwoTowerTraining.Kind} model");
-        var vocabulary = NgramVocabulary.Load(Path.Combine(path, FeaturesFile));
-        if (vocabulary.Count != config.Model.Features)
-            throw new InvalidDataException($"{Path.Combine(path, FeaturesFile)}: {vocabulary.Count} features, the model has {config.Model.Features} rows");
-        var model = new NgramTowerModel(config.Model, new Rng(0));
-        Checkpoint.LoadModel(dir.WeightsPath, model);
-        model.Eval();
-        var (index, ids) = TwoTowerTraining.ItemIndex(dir, hnsw);
-        return new DenseRetriever(model, vocabulary, index, ids);
-    }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using GenSearch.Serving;
 
 namespace GenSearch.Training;
 
@@ -21,13 +22,22 @@ public static class TrainingOptionsFile
         try { given = JsonNode.Parse(File.ReadAllText(path)); }
         catch (JsonException e) { throw new InvalidDataException($"{path}: line {e.LineNumber + 1}: {e.Message}", e); }
         if (given is not JsonObject overrides) throw new InvalidDataException($"{path}: expected a JSON object of settings");
+        return Apply(defaults, overrides, path);
+    }
+
+    /// <summary>
+    /// <paramref name="defaults"/> with <paramref name="overrides"/> laid over them; errors name
+    /// <paramref name="source"/> (the options file, or the command-line flags they came from).
+    /// </summary>
+    public static T Apply<T>(T defaults, JsonObject overrides, string source) where T : class
+    {
         var merged = JsonSerializer.SerializeToNode(defaults, AllKeys)!.AsObject();
-        Merge(merged, overrides, path, "");
+        Merge(merged, overrides, source, "");
         try
         {
-            return merged.Deserialize<T>(AllKeys) ?? throw new InvalidDataException($"{path}: empty");
+            return merged.Deserialize<T>(AllKeys) ?? throw new InvalidDataException($"{source}: empty");
         }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: {e.Path}: {e.Message}", e); }
+        catch (JsonException e) { throw new InvalidDataException($"{source}: {e.Path}: {e.Message}", e); }
     }
 
     private static void Merge(JsonObject target, JsonObject overrides, string path, string prefix)

@@ -3,7 +3,7 @@ using GenSearch.Models;
 using GenSearch.Models.Generative;
 using GenSearch.Nn;
 using GenSearch.Quantization;
-using GenSearch.Retrieval.Generative;
+using GenSearch.Serving;
 using GenSearch.Tensors;
 using GenSearch.Tensors.IO;
 
@@ -16,6 +16,8 @@ public sealed record TwoStageTrainingOptions
     public int Levels { get; init; } = 3;
     /// <summary>Codes per level.</summary>
     public int Codes { get; init; } = 256;
+    /// <summary>The quantization method, by its name in <see cref="QuantizerMethods"/> (k-means on residuals by default).</summary>
+    public string Quantizer { get; init; } = ResidualKMeans.MethodName;
     /// <summary>Generator sizes (vocabularies are set from the tokenizer and the IDs).</summary>
     public EncoderDecoderConfig Generator { get; init; } = new() { Dim = 256, Heads = 4, EncoderLayers = 2, DecoderLayers = 2, FfnDim = 1024, Dropout = 0.1f, MaxSourceLength = 16 };
     /// <summary>Longest query, in subwords with [cls] and [sep].</summary>
@@ -42,10 +44,6 @@ public sealed record TwoStageTrainingOptions
     public ulong Seed { get; init; } = 1;
 }
 
-/// <summary>What config.json of a two-stage model holds.</summary>
-public sealed record TwoStageModelConfig(string Kind, EncoderDecoderConfig Generator, int[] TokenSizes, int MaxQueryTokens, int BeamSize,
-    string ItemVectorsFrom, TwoStageTrainingOptions Training);
-
 /// <summary>
 /// Two-stage (TIGER-style) generative retrieval: item vectors from a trained two-tower model's item
 /// tower, semantic IDs from RQ-KMeans over them (colliding items get a disambiguating token), then
@@ -54,15 +52,14 @@ public sealed record TwoStageModelConfig(string Kind, EncoderDecoderConfig Gener
 /// </summary>
 public static class TwoStageTraining
 {
-    /// <summary>The kind recorded in config.json.</summary>
-    public const string Kind = "two-stage";
-
     /// <summary>Trains from the two-tower model in <paramref name="twoTowerDir"/> and writes the model to <paramref name="outDir"/>.</summary>
     public static float Run(BeirDataset set, string twoTowerDir, string outDir, TwoStageTrainingOptions options,
         Action<string>? note = null, Action<TrainerProgress>? progress = null, CancellationToken cancel = default)
     {
         var source = new ModelDirectory(twoTowerDir);
-        if (source.Kind() != TwoTowerTraining.Kind) throw new InvalidDataException($"{source.ConfigPath}: item vectors must come from a {TwoTowerTraining.Kind} model");
+        string sourceKind = ModelFormats.KindOf(source);
+        if (sourceKind is not (NgramTowerFormat.Name or TransformerTowerFormat.Name))
+            throw new InvalidDataException($"{source.ConfigPath}: a {sourceKind} model; item vectors must come from a {NgramTowerFormat.Name} or {TransformerTowerFormat.Name} model");
         var dir = new ModelDirectory(outDir);
         Directory.CreateDirectory(outDir);
         var data = TrainingData.Load(set, "train", note);
@@ -77,11 +74,10 @@ public static class TwoStageTraining
 
         // Stage 1: semantic IDs from the item vectors (deterministic for a seed, so a resumed run gets the same IDs).
         var (vectors, rows, dim) = source.ItemMatrix("vectors", ids.Length);
-        var quantizer = new ResidualKMeans(dim, new ResidualKMeansOptions
-        {
-            Levels = options.Levels, Codes = options.Codes, KMeans = new KMeansOptions { Seed = (int)(options.Seed % int.MaxValue) },
-        });
+        var quantizer = QuantizerMethods.Create(options.Quantizer,
+            new QuantizerSpec(dim, options.Levels, options.Codes, Seed: (int)(options.Seed % int.MaxValue)));
         quantizer.Train(vectors, rows);
+        QuantizerMethods.Save(quantizer, Path.Combine(outDir, TwoStageFormat.QuantizerFile));
         var codes = new int[rows * options.Levels];
         quantizer.Encode(vectors, rows, codes);
         var sids = SemanticIds.Build(codes, rows, Enumerable.Repeat(options.Codes, options.Levels).ToArray());
@@ -102,7 +98,7 @@ public static class TwoStageTraining
         var pairs = data.Pairs(options.MinPositiveGrade, options.IndexingWeight, options.IndexingPairsPerItem);
         var queryRows = new PairQueryRows(pairs, tokenizer, options.MaxQueryTokens, options.PseudoQueries);
         note?.Invoke($"generator: {generator.ParameterCount():N0} parameters; {pairs.Count:N0} pairs an epoch");
-        var trainer = new Trainer(generator, options.Trainer with { CheckpointPath = dir.CheckpointPath }, [rng]);
+        var trainer = new Trainer(generator, options.Trainer with { Seed = options.Seed, CheckpointPath = dir.CheckpointPath }, [rng]);
         if (progress is not null) trainer.Progress += progress;
         int epoch = 0;
         trainer.EpochStarting += e => epoch = e;
@@ -118,28 +114,8 @@ public static class TwoStageTraining
         Checkpoint.SaveModel(dir.WeightsPath, generator);
         SafeTensors.Save(dir.ItemsPath, [SafeTensorEntry.I32("ids", [rows, vocabulary.Levels], itemIds.SelectMany(x => x).ToArray())]);
         dir.WriteItemIds(ids);
-        dir.WriteConfig(new TwoStageModelConfig(Kind, config, [.. sids.TokenSizes], options.MaxQueryTokens, options.BeamSize, Path.GetFullPath(twoTowerDir), options));
+        dir.WriteConfig(new TwoStageModelConfig(TwoStageFormat.Name, config, [.. sids.TokenSizes], options.MaxQueryTokens, options.BeamSize, Path.GetFullPath(twoTowerDir), ModelKinds.ToJson(options)));
         File.Delete(dir.CheckpointPath);
         return loss;
-    }
-
-    /// <summary>Loads a trained two-stage model directory as a generative retriever.</summary>
-    public static GenerativeRetriever Load(string path, int? beamSize = null)
-    {
-        var dir = new ModelDirectory(path);
-        var config = dir.ReadConfig<TwoStageModelConfig>();
-        if (config.Kind != Kind) throw new InvalidDataException($"{dir.ConfigPath}: kind '{config.Kind}', not a {Kind} model");
-        var vocabulary = new SidVocabulary(config.TokenSizes);
-        var generator = new SidGenerator(vocabulary, config.Generator, new Rng(0));
-        Checkpoint.LoadModel(dir.WeightsPath, generator);
-        generator.Eval();
-        var ids = dir.ItemIds();
-        var entry = SafeTensors.Load(dir.ItemsPath)["ids"];
-        if (entry.Shape.Length != 2 || entry.Shape[0] != ids.Length || entry.Shape[1] != vocabulary.Levels)
-            throw new InvalidDataException($"{dir.ItemsPath}: 'ids' has shape [{string.Join(", ", entry.Shape)}], expected [{ids.Length}, {vocabulary.Levels}]");
-        var flat = entry.AsI32();
-        var codes = Enumerable.Range(0, ids.Length).Select(i => flat.AsSpan(i * vocabulary.Levels, vocabulary.Levels).ToArray()).ToList();
-        return new GenerativeRetriever(generator, dir.Tokenizer(), codes, ids,
-            new GenerativeSearchOptions { BeamSize = beamSize ?? config.BeamSize, MaxQueryTokens = config.MaxQueryTokens });
     }
 }

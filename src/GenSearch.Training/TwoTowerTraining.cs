@@ -5,6 +5,7 @@ using GenSearch.Nn;
 using GenSearch.Retrieval;
 using GenSearch.Retrieval.Dense;
 using GenSearch.Tensors;
+using GenSearch.Serving;
 using GenSearch.Tensors.IO;
 using GenSearch.Text;
 
@@ -47,9 +48,6 @@ public sealed record TwoTowerTrainingOptions
     public ulong Seed { get; init; } = 1;
 }
 
-/// <summary>What config.json of a two-tower model holds.</summary>
-public sealed record TwoTowerModelConfig(string Kind, TwoTowerConfig Model, int MaxQueryTokens, int MaxItemTokens, TwoTowerTrainingOptions Training);
-
 /// <summary>
 /// Trains the two-tower retriever on a BEIR split. Each batch mixes judged pairs (weighted by grade)
 /// and indexing pairs (a query-like cut of an item's title -> the item). Loss: in-batch softmax over
@@ -62,9 +60,6 @@ public sealed record TwoTowerModelConfig(string Kind, TwoTowerConfig Model, int 
 /// </summary>
 public static class TwoTowerTraining
 {
-    /// <summary>The kind recorded in config.json.</summary>
-    public const string Kind = "two-tower";
-
     /// <summary>Trains and writes the model to <paramref name="outDir"/>; returns the final mean loss.</summary>
     public static float Run(BeirDataset set, string outDir, TwoTowerTrainingOptions options,
         Action<string>? note = null, Action<TrainerProgress>? progress = null, CancellationToken cancel = default)
@@ -95,7 +90,7 @@ public static class TwoTowerTraining
         var rng = new Rng(options.Seed);
         var model = new TwoTowerModel(config, rng);
         note?.Invoke($"model: {model.ParameterCount():N0} parameters; {pairs.Count:N0} pairs an epoch");
-        var trainer = new Trainer(model, options.Trainer with { CheckpointPath = dir.CheckpointPath }, [rng]);
+        var trainer = new Trainer(model, options.Trainer with { Seed = options.Seed, CheckpointPath = dir.CheckpointPath }, [rng]);
         if (progress is not null) trainer.Progress += progress;
         int epoch = 0;
         trainer.EpochStarting += e =>
@@ -124,8 +119,8 @@ public static class TwoTowerTraining
 
         if (cancel.IsCancellationRequested) return loss;
         note?.Invoke("encoding the catalog");
-        var vectors = DenseRetriever.Encode(model.ItemTower, tokenizer, data.ItemTexts, options.MaxItemTokens);
-        Finish(dir, model, data, vectors, config.Encoder.OutputDim, new TwoTowerModelConfig(Kind, config, options.MaxQueryTokens, options.MaxItemTokens, options));
+        var vectors = model.ItemTower.Encode(tokenizer, data.ItemTexts, options.MaxItemTokens);
+        Finish(dir, model, data, vectors, config.Encoder.OutputDim, new TransformerTowerModelConfig(TransformerTowerFormat.Name, config, options.MaxQueryTokens, options.MaxItemTokens, ModelKinds.ToJson(options)));
         return loss;
     }
 
@@ -224,8 +219,8 @@ public static class TwoTowerTraining
         TrainingData data, TwoTowerTrainingOptions options, Action<string>? note)
         => MinedNegatives(dir, epoch, data, options.HardNegativePool, options.MinPositiveGrade, note, () =>
         {
-            var items = DenseRetriever.Encode(model.ItemTower, tokenizer, data.ItemTexts, options.MaxItemTokens);
-            var queries = DenseRetriever.Encode(model.QueryTower, tokenizer, data.QueryTexts, options.MaxQueryTokens);
+            var items = model.ItemTower.Encode(tokenizer, data.ItemTexts, options.MaxItemTokens);
+            var queries = model.QueryTower.Encode(tokenizer, data.QueryTexts, options.MaxQueryTokens);
             model.Train();
             return (items, queries, model.Config.Encoder.OutputDim);
         });
@@ -271,32 +266,6 @@ public static class TwoTowerTraining
         var positives = data.Judgments[q].Where(j => j.Grade >= minPositiveGrade).Select(j => j.Item).ToArray();
         var texts = positives.Select(i => data.ItemTexts[i]).ToHashSet(StringComparer.Ordinal);
         return ranked.Where(i => !positives.Contains(i) && !texts.Contains(data.ItemTexts[i])).ToArray();
-    }
-
-    private sealed record TowerOnly(string? Tower);
-
-    /// <summary>Loads a trained two-tower model directory as a dense retriever (exact search, or HNSW when asked).</summary>
-    public static DenseRetriever Load(string path, bool hnsw = false)
-    {
-        var dir = new ModelDirectory(path);
-        if (dir.Kind() != Kind) throw new InvalidDataException($"{dir.ConfigPath}: kind '{dir.Kind()}', not a {Kind} model");
-        if (dir.ReadConfig<TowerOnly>().Tower == NgramTowerTraining.Tower) return NgramTowerTraining.Load(path, hnsw);
-        var config = dir.ReadConfig<TwoTowerModelConfig>();
-        var model = new TwoTowerModel(config.Model, new Rng(0));
-        Checkpoint.LoadModel(dir.WeightsPath, model);
-        model.Eval();
-        var (index, ids) = ItemIndex(dir, hnsw);
-        return new DenseRetriever(model, dir.Tokenizer(), index, ids, config.MaxQueryTokens);
-    }
-
-    /// <summary>The catalog's item vectors of a model directory in an exact (or HNSW) inner-product index, with the item ids.</summary>
-    internal static (IVectorIndex Index, string[] Ids) ItemIndex(ModelDirectory dir, bool hnsw)
-    {
-        var ids = dir.ItemIds();
-        var (vectors, _, columns) = dir.ItemMatrix("vectors", ids.Length);
-        IVectorIndex index = hnsw ? new HnswIndex(columns, new HnswOptions { Metric = VectorMetric.InnerProduct }) : new FlatIndex(columns, VectorMetric.InnerProduct);
-        index.Add(vectors);
-        return (index, ids);
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using GenSearch.Data;
 using GenSearch.Nn;
+using GenSearch.Serving;
 
 namespace GenSearch.Training.Tests;
 
@@ -20,7 +21,7 @@ public class NgramTowerTrainingTests
         var dir = new ModelDirectory(outDir);
         Assert.Equal("two-tower", dir.Kind());
         Assert.False(File.Exists(dir.CheckpointPath));
-        var retriever = TwoTowerTraining.Load(outDir); // the two-tower loader reads the tower kind
+        var retriever = ModelFormats.Open(outDir); // the two-tower loader reads the tower kind
         Assert.Equal(48, retriever.Count);
 
         // Dev queries' items were never judged in training: only the indexing pairs reach them.

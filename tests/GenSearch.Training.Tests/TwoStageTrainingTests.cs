@@ -1,6 +1,7 @@
 using GenSearch.Data;
 using GenSearch.Models;
 using GenSearch.Nn;
+using GenSearch.Serving;
 
 namespace GenSearch.Training.Tests;
 
@@ -35,7 +36,7 @@ public class TwoStageTrainingTests
         });
         Assert.True(File.Exists(Path.Combine(generative, "health.md")));
 
-        var retriever = TwoStageTraining.Load(generative);
+        var retriever = ModelFormats.Open(generative);
         var catalog = set.Corpus().Select(d => d.Id).ToHashSet();
         var queries = set.Queries().ToDictionary(q => q.Id);
         var qrels = set.Qrels("dev").Qrels;

@@ -1,6 +1,7 @@
 using GenSearch.Data;
 using GenSearch.Models;
 using GenSearch.Nn;
+using GenSearch.Serving;
 
 namespace GenSearch.Training.Tests;
 
@@ -19,7 +20,7 @@ public class TwoTowerTrainingTests
         using var beir = new TinyBeir();
         string outDir = Path.Combine(beir.Path, "model");
         TwoTowerTraining.Run(BeirDataset.Open(beir.Path), outDir, Options(20));
-        var retriever = TwoTowerTraining.Load(outDir);
+        var retriever = ModelFormats.Open(outDir);
         Assert.Equal(48, retriever.Count);
         Assert.False(File.Exists(new ModelDirectory(outDir).CheckpointPath)); // a finished run leaves no checkpoint
 
@@ -42,7 +43,7 @@ public class TwoTowerTrainingTests
         long first = -1;
         TwoTowerTraining.Run(BeirDataset.Open(beir.Path), outDir, Options(2), progress: p => { if (first < 0) first = p.Step; });
         Assert.Equal(5, first);
-        Assert.Equal("two-tower", dir.Kind());
+        Assert.Equal(TransformerTowerFormat.Name, dir.Kind());
     }
 
     [Fact]
@@ -67,7 +68,7 @@ public class TwoTowerTrainingTests
     [Fact]
     public void MissingModelNamesTheFile()
     {
-        var error = Assert.Throws<FileNotFoundException>(() => TwoTowerTraining.Load("/nonexistent/model"));
+        var error = Assert.Throws<FileNotFoundException>(() => ModelFormats.Open("/nonexistent/model"));
         Assert.Contains("/nonexistent/model/config.json", error.Message);
     }
 }

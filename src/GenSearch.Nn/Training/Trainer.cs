@@ -21,7 +21,11 @@ public sealed record TrainerOptions
     public float WeightDecay { get; init; } = 0.01f;
     /// <summary>Global gradient-norm limit (0 = off).</summary>
     public float ClipNorm { get; init; } = 1f;
-    /// <summary>Seed of the example order.</summary>
+    /// <summary>
+    /// Seed of the example order. Not part of a model's saved settings: each model kind has one seed,
+    /// and its training sets this from it (a second seed here would silently win or lose).
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public ulong Seed { get; init; } = 1;
     /// <summary>Write a checkpoint every this many steps (0 = only at the end).</summary>
     public int CheckpointEvery { get; init; } = 200;

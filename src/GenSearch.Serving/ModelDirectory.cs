@@ -1,9 +1,10 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using GenSearch.Retrieval.Dense;
 using GenSearch.Tensors.IO;
 using GenSearch.Text;
 
-namespace GenSearch.Training;
+namespace GenSearch.Serving;
 
 /// <summary>
 /// A trained model on disk: <c>config.json</c> (what it is and its sizes), <c>tokenizer.txt</c>,
@@ -13,7 +14,7 @@ namespace GenSearch.Training;
 /// </summary>
 public sealed class ModelDirectory(string path)
 {
-    internal static readonly JsonSerializerOptions Json = new()
+    public static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
@@ -89,5 +90,15 @@ public sealed class ModelDirectory(string path)
         if (entry.Shape.Length != 2 || entry.Shape[0] != expectedRows)
             throw new InvalidDataException($"{ItemsPath}: '{name}' has shape [{string.Join(", ", entry.Shape)}], expected {expectedRows} rows");
         return (entry.AsF32(), (int)entry.Shape[0], (int)entry.Shape[1]);
+    }
+
+    /// <summary>The catalog's item vectors ('vectors' in items.safetensors) in an exact or HNSW inner-product index, with the item ids.</summary>
+    public (IVectorIndex Index, string[] Ids) VectorIndex(bool hnsw)
+    {
+        var ids = ItemIds();
+        var (vectors, _, columns) = ItemMatrix("vectors", ids.Length);
+        IVectorIndex index = hnsw ? new HnswIndex(columns, new HnswOptions { Metric = VectorMetric.InnerProduct }) : new FlatIndex(columns, VectorMetric.InnerProduct);
+        index.Add(vectors);
+        return (index, ids);
     }
 }

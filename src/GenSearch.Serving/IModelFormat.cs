@@ -1,0 +1,38 @@
+using GenSearch.Retrieval;
+
+namespace GenSearch.Serving;
+
+/// <summary>How a model directory is opened for search (every setting has a default: the model's own).</summary>
+public sealed record ModelOpenOptions
+{
+    /// <summary>
+    /// Which of the format's <see cref="IModelFormat.Modes"/> to serve (e.g. "dense" or "generative"
+    /// for a model that can do both); null = the format's first mode.
+    /// </summary>
+    public string? Mode { get; init; }
+    /// <summary>Dense modes: search an HNSW graph instead of the exact index.</summary>
+    public bool Hnsw { get; init; }
+    /// <summary>Generative modes: beams per query; null = the model's own setting.</summary>
+    public int? BeamSize { get; init; }
+}
+
+/// <summary>
+/// One kind of model directory as search sees it: its name (the "kind" in config.json), the ways it
+/// can retrieve, and how to open a directory as an <see cref="IRetriever"/>. Registered by name in
+/// <see cref="ModelFormats"/>, so eval, search and a server open every kind through one call, and a new
+/// kind is one file that registers itself.
+/// </summary>
+public interface IModelFormat
+{
+    /// <summary>The kind recorded in config.json, e.g. "two-tower".</summary>
+    string Kind { get; }
+
+    /// <summary>One line for help texts: what the model is.</summary>
+    string Description { get; }
+
+    /// <summary>The retrieval modes it serves, default first (e.g. "dense"; "generative").</summary>
+    IReadOnlyList<string> Modes { get; }
+
+    /// <summary>Opens <paramref name="dir"/> (whose config.json names this kind) for search.</summary>
+    IRetriever Open(ModelDirectory dir, ModelOpenOptions options);
+}

@@ -1,0 +1,57 @@
+using GenSearch.Retrieval;
+
+namespace GenSearch.Serving;
+
+/// <summary>
+/// What to search with, as one expression: retrievers joined by '+' are fused by reciprocal rank
+/// (<see cref="FusionRetriever"/>). A term is <c>bm25</c>, <c>model</c> (the model directory in its
+/// default mode) or one of the model's modes by name (<c>dense</c>, <c>generative</c>), so
+/// <c>bm25+model</c> fuses BM25 with any model. eval, search and the server all compose through here.
+/// </summary>
+public sealed record RetrieverSpec(IReadOnlyList<string> Terms)
+{
+    /// <summary>The term for BM25 over the catalog.</summary>
+    public const string Bm25Term = "bm25";
+    /// <summary>The term for the model directory in its default mode.</summary>
+    public const string ModelTerm = "model";
+
+    /// <summary>The modes any registered format serves, which may stand as terms of their own.</summary>
+    public static IReadOnlyList<string> ModeTerms => [.. ModelFormats.All.SelectMany(f => f.Modes).Distinct().Order(StringComparer.Ordinal)];
+
+    /// <summary>Every term an expression may use.</summary>
+    public static IReadOnlyList<string> KnownTerms => [Bm25Term, ModelTerm, .. ModeTerms];
+
+    /// <summary>Whether a term needs a model directory.</summary>
+    public bool NeedsModel => Terms.Any(t => t != Bm25Term);
+
+    /// <summary>Whether BM25 is one of the terms.</summary>
+    public bool NeedsBm25 => Terms.Contains(Bm25Term);
+
+    /// <summary>Parses "bm25", "model", "bm25+model", "bm25+dense", ...; an unknown or repeated term is an error naming the known ones.</summary>
+    public static RetrieverSpec Parse(string text)
+    {
+        var terms = text.Split('+', StringSplitOptions.TrimEntries);
+        var known = KnownTerms;
+        foreach (var term in terms)
+            if (!known.Contains(term))
+                throw new ArgumentException($"--retriever '{text}': unknown retriever '{term}' (known: {string.Join(", ", known)}; join them with '+' to fuse)");
+        if (terms.Distinct().Count() != terms.Length) throw new ArgumentException($"--retriever '{text}': a retriever is named twice");
+        return new RetrieverSpec(terms);
+    }
+
+    /// <summary>
+    /// The retriever the expression names: each term from <paramref name="open"/> (given the term, where
+    /// <c>model</c> stands for the default mode), fused when there are several.
+    /// </summary>
+    public IRetriever Build(Func<string, IRetriever> open)
+    {
+        var parts = Terms.Select(open).ToArray();
+        return parts.Length == 1 ? parts[0] : new FusionRetriever(parts);
+    }
+
+    /// <summary>The mode a model term asks for: null for <c>model</c> (the format's default).</summary>
+    public static string? ModeOf(string term) => term == ModelTerm ? null : term;
+
+    /// <inheritdoc/>
+    public override string ToString() => string.Join("+", Terms);
+}

@@ -1,0 +1,112 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using GenSearch.Data;
+using GenSearch.Nn;
+using GenSearch.Serving;
+
+namespace GenSearch.Training;
+
+/// <summary>What every training run is given besides its settings.</summary>
+/// <param name="Data">The BEIR data set (catalog, queries, the train split's judgments).</param>
+/// <param name="OutDir">The model directory to write; an unfinished run there is resumed.</param>
+/// <param name="From">The trained model this kind builds on (<see cref="IModelKind.BuildsOn"/>), when it needs one.</param>
+/// <param name="Note">Progress messages.</param>
+/// <param name="Progress">Called after every step.</param>
+/// <param name="Cancel">Stops after the current step, with a checkpoint.</param>
+public sealed record TrainingRequest(BeirDataset Data, string OutDir, string? From = null, Action<string>? Note = null,
+    Action<TrainerProgress>? Progress = null, CancellationToken Cancel = default);
+
+/// <summary>
+/// One kind of model as training sees it: its name (also the kind its model directory records, so
+/// <see cref="ModelFormats"/> opens what it writes), its settings record with documented defaults and
+/// one seed, and how to train it. Registered in <see cref="ModelKinds"/>.
+/// </summary>
+public interface IModelKind
+{
+    /// <summary>The name <c>gensearch train --model</c> takes and config.json records.</summary>
+    string Name { get; }
+    /// <summary>One line for help texts.</summary>
+    string Description { get; }
+    /// <summary>What <see cref="TrainingRequest.From"/> must be, when this kind builds on another model; null when it needs none.</summary>
+    string? BuildsOn { get; }
+    /// <summary>The settings record's defaults.</summary>
+    object Defaults { get; }
+    /// <summary>
+    /// The defaults with <paramref name="overrides"/> laid over them (snake_case keys as in config.json's
+    /// "training"; only the keys given change; an unknown key is an error naming <paramref name="source"/>).
+    /// </summary>
+    object Settings(JsonObject? overrides, string source);
+    /// <summary>The settings' training-loop part (epochs, batch size, learning rate, ...).</summary>
+    TrainerOptions TrainerOf(object settings);
+    /// <summary>Trains with <paramref name="settings"/> (from <see cref="Settings"/>); returns the final mean loss.</summary>
+    float Train(TrainingRequest request, object settings);
+}
+
+/// <summary>An <see cref="IModelKind"/> from a typed settings record and its training function.</summary>
+public sealed class ModelKind<TSettings>(string name, string description, string? buildsOn, TSettings defaults,
+    Func<TSettings, TrainerOptions> trainer, Func<TrainingRequest, TSettings, float> train) : IModelKind where TSettings : class
+{
+    /// <inheritdoc/>
+    public string Name => name;
+    /// <inheritdoc/>
+    public string Description => description;
+    /// <inheritdoc/>
+    public string? BuildsOn => buildsOn;
+    /// <inheritdoc/>
+    public object Defaults => defaults;
+    /// <inheritdoc/>
+    public object Settings(JsonObject? overrides, string source) => overrides is null ? defaults : TrainingOptionsFile.Apply(defaults, overrides, source);
+    /// <inheritdoc/>
+    public TrainerOptions TrainerOf(object settings) => trainer((TSettings)settings);
+    /// <inheritdoc/>
+    public float Train(TrainingRequest request, object settings)
+    {
+        if (buildsOn is not null && request.From is null) throw new ArgumentException($"a {name} model needs --from DIR: {buildsOn}");
+        return train(request, (TSettings)settings);
+    }
+}
+
+/// <summary>
+/// The registry of trainable model kinds (as <c>QuantizerMethods</c> is for quantizers): the CLI's
+/// <c>train --model</c> offers exactly these, and each writes a directory that <see cref="ModelFormats"/> opens.
+/// </summary>
+public static class ModelKinds
+{
+    private static readonly Dictionary<string, IModelKind> s_kinds = new(StringComparer.Ordinal);
+
+    static ModelKinds()
+    {
+        Register(new ModelKind<NgramTowerTrainingOptions>(NgramTowerFormat.Name,
+            "two towers of n-gram bags (words, word pairs, character trigrams), in-batch softmax + listwise loss: dense retrieval",
+            null, new NgramTowerTrainingOptions(), o => o.Trainer,
+            (r, o) => NgramTowerTraining.Run(r.Data, r.OutDir, o, r.Note, r.Progress, r.Cancel)));
+        Register(new ModelKind<TwoTowerTrainingOptions>(TransformerTowerFormat.Name,
+            "two subword-transformer towers with BM25 and model-mined hard negatives: dense retrieval",
+            null, new TwoTowerTrainingOptions(), o => o.Trainer,
+            (r, o) => TwoTowerTraining.Run(r.Data, r.OutDir, o, r.Note, r.Progress, r.Cancel)));
+        Register(new ModelKind<TwoStageTrainingOptions>(TwoStageFormat.Name,
+            "TIGER-style: semantic IDs quantized from a two-tower model's item vectors, then a generator trained to write them",
+            "a trained two-tower model whose item vectors become semantic IDs", new TwoStageTrainingOptions(), o => o.Trainer,
+            (r, o) => TwoStageTraining.Run(r.Data, r.From!, r.OutDir, o, r.Note, r.Progress, r.Cancel)));
+    }
+
+    /// <summary>The registered kinds, sorted by name.</summary>
+    public static IReadOnlyList<IModelKind> All { get { lock (s_kinds) return [.. s_kinds.Values.OrderBy(k => k.Name, StringComparer.Ordinal)]; } }
+
+    /// <summary>Adds (or replaces) a kind.</summary>
+    public static void Register(IModelKind kind)
+    {
+        lock (s_kinds) s_kinds[kind.Name] = kind;
+    }
+
+    /// <summary>The kind called <paramref name="name"/>, or an error that lists the known ones.</summary>
+    public static IModelKind Get(string name)
+    {
+        lock (s_kinds)
+            return s_kinds.TryGetValue(name, out var kind) ? kind
+                : throw new ArgumentException($"unknown model kind '{name}' (known: {string.Join(", ", s_kinds.Keys.Order(StringComparer.Ordinal))})");
+    }
+
+    /// <summary>Settings as the "training" section of config.json records them (snake_case, every key).</summary>
+    public static JsonObject ToJson<T>(T settings) => JsonSerializer.SerializeToNode(settings, ModelDirectory.Json)!.AsObject();
+}

@@ -1,0 +1,40 @@
+namespace GenSearch.Serving.Tests;
+
+public class ModelFormatsTests
+{
+    private static string Directory(string config)
+    {
+        string dir = System.IO.Directory.CreateTempSubdirectory("gensearch-model").FullName;
+        File.WriteAllText(Path.Combine(dir, "config.json"), config);
+        return dir;
+    }
+
+    [Fact]
+    public void KindComesFromConfigAndLegacyTransformerTowersAreRecognised()
+    {
+        Assert.Equal("two-tower", ModelFormats.KindOf(new ModelDirectory(Directory("""{"kind": "two-tower", "tower": "ngram"}"""))));
+        Assert.Equal("two-tower-transformer", ModelFormats.KindOf(new ModelDirectory(Directory("""{"kind": "two-tower"}"""))));
+        Assert.Equal("two-stage", ModelFormats.KindOf(new ModelDirectory(Directory("""{"kind": "two-stage"}"""))));
+    }
+
+    [Fact]
+    public void UnknownKindOrModeIsAnErrorNamingTheConfig()
+    {
+        string dir = Directory("""{"kind": "unified"}""");
+        var error = Assert.Throws<InvalidDataException>(() => ModelFormats.Open(dir));
+        Assert.Contains($"{Path.Combine(dir, "config.json")}: unknown model kind 'unified' (known: two-stage, two-tower, two-tower-transformer)", error.Message);
+
+        dir = Directory("""{"kind": "two-stage"}""");
+        error = Assert.Throws<InvalidDataException>(() => ModelFormats.Open(dir, new ModelOpenOptions { Mode = "dense" }));
+        Assert.Contains("a two-stage model serves generative retrieval, not dense", error.Message);
+    }
+
+    [Fact]
+    public void MissingOrMalformedConfigIsNamed()
+    {
+        string empty = System.IO.Directory.CreateTempSubdirectory("gensearch-model").FullName;
+        Assert.Contains("config.json is missing", Assert.Throws<FileNotFoundException>(() => ModelFormats.Open(empty)).Message);
+        string bad = Directory("{\n  \"kind\": \n}");
+        Assert.Contains("config.json: line 3", Assert.Throws<InvalidDataException>(() => ModelFormats.Open(bad)).Message);
+    }
+}
