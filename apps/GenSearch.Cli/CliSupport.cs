@@ -17,16 +17,43 @@ internal static class CliSupport
     /// <summary>Progress and messages go to stderr so that stdout stays parseable.</summary>
     public static readonly IAnsiConsole Err = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
 
-    /// <summary>Runs a command body, turning input errors into one "gensearch: error: ..." line and exit code 1.</summary>
+    /// <summary>
+    /// The one error path of every command: a problem with the user's input (bad data, a missing file,
+    /// an option out of range, a run that conflicts with what is on disk) is one line
+    /// "gensearch: error: ..." and exit code 1; anything else is a bug in GenSearch, said to be one,
+    /// with where it happened and where to report it, and exit code 70 (set GENSEARCH_DEBUG=1 for the
+    /// whole stack trace). No stack trace reaches a user for bad input.
+    /// </summary>
     public static int Guard(Func<int> body)
     {
         try { return body(); }
-        catch (Exception e) when (e is CliException or DataFormatException or EvaluationFormatException or FormatException or InvalidDataException
-                                      or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (IsInputError(e))
         {
             Console.Error.WriteLine($"gensearch: error: {e.Message}");
             return 1;
         }
+        catch (Exception e)
+        {
+            var frame = new StackTrace(e, fNeedFileInfo: false).GetFrames().FirstOrDefault(f => f.GetMethod()?.DeclaringType?.Namespace?.StartsWith("GenSearch", StringComparison.Ordinal) == true);
+            string where = frame?.GetMethod() is { } m ? $" in {m.DeclaringType?.Name}.{m.Name}" : "";
+            Console.Error.WriteLine($"gensearch: internal error{where}: {e.GetType().Name}: {e.Message}");
+            Console.Error.WriteLine("This is a bug in GenSearch, not in your input: please report it as an issue in the GenSearch repository, with the command line and this message.");
+            if (Environment.GetEnvironmentVariable("GENSEARCH_DEBUG") == "1") Console.Error.WriteLine(e);
+            return 70;
+        }
+    }
+
+    /// <summary>Exceptions that mean bad input or a state on disk the user must resolve, not a bug.</summary>
+    public static bool IsInputError(Exception e) => e is CliException or DataFormatException or EvaluationFormatException or FormatException
+        or InvalidDataException or IOException or UnauthorizedAccessException or GenSearch.Training.TrainingConflictException;
+
+    /// <summary>Checks that <paramref name="value"/> of option <paramref name="name"/> lies in [<paramref name="min"/>, <paramref name="max"/>].</summary>
+    public static void Range(string name, double value, double min, double max = double.PositiveInfinity, bool minExclusive = false)
+    {
+        bool below = minExclusive ? !(value > min) : !(value >= min);
+        if (below || value > max || double.IsNaN(value))
+            throw new CliException($"{name} {value.ToString(System.Globalization.CultureInfo.InvariantCulture)} is out of range: " +
+                                   (double.IsPositiveInfinity(max) ? (minExclusive ? $"it must be above {min}" : $"it must be at least {min}") : $"it must lie in {(minExclusive ? "(" : "[")}{min}, {max}]"));
     }
 
     /// <summary>Writes a line to stderr.</summary>

@@ -41,7 +41,10 @@ internal static class EvalCommand
             var set = CliSupport.OpenData(parse.GetValue(data));
             string splitName = parse.GetValue(split)!;
             int topK = parse.GetValue(k);
-            if (topK <= 0) throw new CliException("--k must be positive");
+            CliSupport.Range("--k", topK, 1);
+            CliSupport.Range("--k1", parse.GetValue(k1), 0, 100);
+            CliSupport.Range("--b", parse.GetValue(b), 0, 1);
+            if (parse.GetValue(beam) is { } beams) CliSupport.Range("--beam", beams, 1, 10_000);
             string? reportPath = parse.GetValue(report);
             if (reportPath != null && !reportPath.EndsWith(".md", StringComparison.OrdinalIgnoreCase) && !reportPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
                 throw new CliException($"--report '{reportPath}': the extension picks the format, .md or .json");

@@ -27,7 +27,8 @@ internal static class SearchCommand
             var text = parse.GetValue(query) ?? "";
             if (string.IsNullOrWhiteSpace(text)) throw new CliException("the query is empty");
             int top = parse.GetValue(k);
-            if (top <= 0) throw new CliException("--k must be positive");
+            CliSupport.Range("--k", top, 1);
+            if (parse.GetValue(beam) is { } beams) CliSupport.Range("--beam", beams, 1, 10_000);
             var set = CliSupport.OpenData(parse.GetValue(data));
             var (searcher, index) = CliSupport.OpenRetriever(set, parse.GetValue(retriever), parse.GetValue(model), new Bm25Options(),
                 new ModelOpenOptions { Hnsw = parse.GetValue(hnsw), BeamSize = parse.GetValue(beam) });

@@ -40,9 +40,13 @@ internal static class TrainCommand
         {
             Description = "JSON file of training settings, named as in a model's config.json \"training\" (only the keys given change; unknown keys are errors); the flags above win.",
         };
-        var command = new Command("train", "Train a model on a BEIR train split; rerun the same command to resume after a kill.")
+        var restart = new Option<bool>("--restart")
         {
-            data, model, from, output, optionsFile, epochs, batch, lr, seed, every,
+            Description = "Discard an unfinished run in OUT.partial with other data or settings (and replace a finished model in --out) instead of refusing.",
+        };
+        var command = new Command("train", "Train a model on a BEIR train split; rerun the same command to resume after a kill (the run works in OUT.partial until complete).")
+        {
+            data, model, from, output, optionsFile, epochs, batch, lr, seed, every, restart,
         };
         command.SetAction(parse => CliSupport.Guard(() =>
         {
@@ -84,13 +88,14 @@ internal static class TrainCommand
                         task.Value = p.Step;
                         task.Description = $"step {p.Step}/{p.TotalSteps} epoch {p.Epoch + 1} loss {p.Loss:F3} {p.ExamplesPerSecond:F0} ex/s eta {p.Remaining:hh\\:mm\\:ss}";
                     }
-                    loss = kind.Train(new TrainingRequest(set, outDir, fromDir, CliSupport.Note, Report, cancel.Token), settings);
+                    loss = kind.Train(new TrainingRequest(set, outDir, fromDir, CliSupport.Note, Report, cancel.Token, parse.GetValue(restart)), settings);
                 });
             if (cancel.IsCancellationRequested)
             {
-                CliSupport.Note($"stopped; the checkpoint in {outDir} resumes the run");
+                CliSupport.Note($"stopped; the checkpoint in {TrainingRun.StagingPath(outDir)} resumes the run when the same command runs again");
                 return 130;
             }
+            if (float.IsNaN(loss)) return 0; // the model was there already, complete
             CliSupport.Note($"trained in {(DateTime.UtcNow - started).TotalMinutes:F1} min, final loss {loss:F4}; model written to {outDir}");
             return 0;
         }));

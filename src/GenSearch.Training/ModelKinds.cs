@@ -13,8 +13,9 @@ namespace GenSearch.Training;
 /// <param name="Note">Progress messages.</param>
 /// <param name="Progress">Called after every step.</param>
 /// <param name="Cancel">Stops after the current step, with a checkpoint.</param>
+/// <param name="Restart">Discard an unfinished run with other data or settings (and replace a finished model in <paramref name="OutDir"/>) instead of refusing.</param>
 public sealed record TrainingRequest(BeirDataset Data, string OutDir, string? From = null, Action<string>? Note = null,
-    Action<TrainerProgress>? Progress = null, CancellationToken Cancel = default);
+    Action<TrainerProgress>? Progress = null, CancellationToken Cancel = default, bool Restart = false);
 
 /// <summary>
 /// One kind of model as training sees it: its name (also the kind its model directory records, so
@@ -38,13 +39,19 @@ public interface IModelKind
     object Settings(JsonObject? overrides, string source);
     /// <summary>The settings' training-loop part (epochs, batch size, learning rate, ...).</summary>
     TrainerOptions TrainerOf(object settings);
-    /// <summary>Trains with <paramref name="settings"/> (from <see cref="Settings"/>); returns the final mean loss.</summary>
+    /// <summary>
+    /// Trains with <paramref name="settings"/> (from <see cref="Settings"/>) in the staging directory of
+    /// <see cref="TrainingRun"/>, resuming an unfinished run with the same fingerprint, and moves the
+    /// complete model to the output directory. Returns the final mean loss; NaN when the output already
+    /// held this model or the run was cancelled before a step.
+    /// </summary>
     float Train(TrainingRequest request, object settings);
 }
 
 /// <summary>An <see cref="IModelKind"/> from a typed settings record and its training function.</summary>
 public sealed class ModelKind<TSettings>(string name, string description, string? buildsOn, TSettings defaults,
-    Func<TSettings, TrainerOptions> trainer, Func<TrainingRequest, TSettings, float> train) : IModelKind where TSettings : class
+    Func<TSettings, TrainerOptions> trainer, Func<TSettings, IEnumerable<string>> problems, Func<TrainingRequest, TSettings, float> train)
+    : IModelKind where TSettings : class
 {
     /// <inheritdoc/>
     public string Name => name;
@@ -55,14 +62,28 @@ public sealed class ModelKind<TSettings>(string name, string description, string
     /// <inheritdoc/>
     public object Defaults => defaults;
     /// <inheritdoc/>
-    public object Settings(JsonObject? overrides, string source) => overrides is null ? defaults : TrainingOptionsFile.Apply(defaults, overrides, source);
+    public object Settings(JsonObject? overrides, string source)
+    {
+        var settings = overrides is null ? defaults : TrainingOptionsFile.Apply(defaults, overrides, source);
+        var found = problems(settings).ToList();
+        if (found.Count > 0) throw new InvalidDataException($"{source}: {string.Join("; ", found)}");
+        return settings;
+    }
     /// <inheritdoc/>
     public TrainerOptions TrainerOf(object settings) => trainer((TSettings)settings);
     /// <inheritdoc/>
     public float Train(TrainingRequest request, object settings)
     {
         if (buildsOn is not null && request.From is null) throw new ArgumentException($"a {name} model needs --from DIR: {buildsOn}");
-        return train(request, (TSettings)settings);
+        var typed = (TSettings)settings;
+        var fingerprint = TrainingRun.Fingerprint(name, request.Data, ModelKinds.ToJson(typed), request.From);
+        var staging = TrainingRun.Begin(request.OutDir, fingerprint, request.Restart, request.Note);
+        if (staging is null) return float.NaN;
+        request.Note?.Invoke($"training in {staging.Path} (moved to {request.OutDir} when complete)");
+        float loss = train(request with { OutDir = staging.Path }, typed);
+        if (request.Cancel.IsCancellationRequested) return loss;
+        TrainingRun.Commit(staging, request.OutDir);
+        return loss;
     }
 }
 
@@ -78,15 +99,15 @@ public static class ModelKinds
     {
         Register(new ModelKind<NgramTowerTrainingOptions>(NgramTowerFormat.Name,
             "two towers of n-gram bags (words, word pairs, character trigrams), in-batch softmax + listwise loss: dense retrieval",
-            null, new NgramTowerTrainingOptions(), o => o.Trainer,
+            null, new NgramTowerTrainingOptions(), o => o.Trainer, SettingsChecks.NgramTowers,
             (r, o) => NgramTowerTraining.Run(r.Data, r.OutDir, o, r.Note, r.Progress, r.Cancel)));
         Register(new ModelKind<TwoTowerTrainingOptions>(TransformerTowerFormat.Name,
             "two subword-transformer towers with BM25 and model-mined hard negatives: dense retrieval",
-            null, new TwoTowerTrainingOptions(), o => o.Trainer,
+            null, new TwoTowerTrainingOptions(), o => o.Trainer, SettingsChecks.TransformerTowers,
             (r, o) => TwoTowerTraining.Run(r.Data, r.OutDir, o, r.Note, r.Progress, r.Cancel)));
         Register(new ModelKind<TwoStageTrainingOptions>(TwoStageFormat.Name,
             "TIGER-style: semantic IDs quantized from a two-tower model's item vectors, then a generator trained to write them",
-            "a trained two-tower model whose item vectors become semantic IDs", new TwoStageTrainingOptions(), o => o.Trainer,
+            "a trained two-tower model whose item vectors become semantic IDs", new TwoStageTrainingOptions(), o => o.Trainer, SettingsChecks.TwoStage,
             (r, o) => TwoStageTraining.Run(r.Data, r.From!, r.OutDir, o, r.Note, r.Progress, r.Cancel)));
     }
 

@@ -1,0 +1,110 @@
+using GenSearch.Nn;
+
+namespace GenSearch.Training;
+
+/// <summary>
+/// The ranges of every kind's settings, checked before any work starts: each problem names the
+/// setting as config.json spells it, its value and its valid range.
+/// </summary>
+public static class SettingsChecks
+{
+    /// <summary>Problems of the training loop's settings.</summary>
+    public static IEnumerable<string> Trainer(TrainerOptions t)
+    {
+        var c = new Checker("trainer.");
+        c.AtLeast("epochs", t.Epochs, 1);
+        c.AtLeast("batch_size", t.BatchSize, 1);
+        c.Above("learning_rate", t.LearningRate, 0);
+        c.AtLeast("min_learning_rate", t.MinLearningRate, 0);
+        c.AtLeast("warmup_steps", t.WarmupSteps, 0);
+        c.AtLeast("weight_decay", t.WeightDecay, 0);
+        c.AtLeast("clip_norm", t.ClipNorm, 0);
+        c.AtLeast("checkpoint_every", t.CheckpointEvery, 0);
+        return c.Problems;
+    }
+
+    /// <summary>Problems of n-gram tower settings.</summary>
+    public static IEnumerable<string> NgramTowers(NgramTowerTrainingOptions o)
+    {
+        var c = new Checker("");
+        c.AtLeast("dim", o.Dim, 1);
+        c.Above("temperature", o.Temperature, 0);
+        c.AtLeast("min_positive_grade", o.MinPositiveGrade, 1);
+        c.AtLeast("indexing_weight", o.IndexingWeight, 0);
+        c.AtLeast("indexing_pairs_per_item", o.IndexingPairsPerItem, 0);
+        c.AtLeast("judged_negatives", o.JudgedNegatives, 0);
+        c.AtLeast("hard_negatives", o.HardNegatives, 0);
+        c.AtLeast("hard_negative_pool", o.HardNegativePool, 1);
+        c.AtLeast("listwise_weight", o.ListwiseWeight, 0);
+        c.AtLeast("listwise_candidates", o.ListwiseCandidates, 2);
+        PseudoQueries(c, o.PseudoQueries);
+        return c.Problems.Concat(Trainer(o.Trainer));
+    }
+
+    /// <summary>Problems of transformer tower settings.</summary>
+    public static IEnumerable<string> TransformerTowers(TwoTowerTrainingOptions o)
+    {
+        var c = new Checker("");
+        c.AtLeast("encoder.dim", o.Encoder.Dim, 1);
+        c.AtLeast("encoder.heads", o.Encoder.Heads, 1);
+        if (o.Encoder.Heads > 0 && o.Encoder.Dim % o.Encoder.Heads != 0) c.Problems.Add($"encoder.dim {o.Encoder.Dim} must be a multiple of encoder.heads {o.Encoder.Heads}");
+        c.AtLeast("encoder.layers", o.Encoder.Layers, 1);
+        c.AtLeast("encoder.ffn_dim", o.Encoder.FfnDim, 1);
+        c.AtLeast("encoder.output_dim", o.Encoder.OutputDim, 1);
+        c.Between("encoder.dropout", o.Encoder.Dropout, 0, 0.99);
+        c.AtLeast("vocabulary", o.Vocabulary, 16);
+        c.AtLeast("max_query_tokens", o.MaxQueryTokens, 3);
+        c.AtLeast("max_item_tokens", o.MaxItemTokens, 3);
+        c.Above("temperature", o.Temperature, 0);
+        c.AtLeast("min_positive_grade", o.MinPositiveGrade, 1);
+        c.AtLeast("indexing_weight", o.IndexingWeight, 0);
+        c.AtLeast("indexing_pairs_per_item", o.IndexingPairsPerItem, 0);
+        c.AtLeast("hard_negatives", o.HardNegatives, 0);
+        c.AtLeast("hard_negative_pool", o.HardNegativePool, 1);
+        c.AtLeast("listwise_weight", o.ListwiseWeight, 0);
+        c.AtLeast("listwise_candidates", o.ListwiseCandidates, 2);
+        PseudoQueries(c, o.PseudoQueries);
+        return c.Problems.Concat(Trainer(o.Trainer));
+    }
+
+    /// <summary>Problems of two-stage settings.</summary>
+    public static IEnumerable<string> TwoStage(TwoStageTrainingOptions o)
+    {
+        var c = new Checker("");
+        c.Between("levels", o.Levels, 1, 16);
+        c.Between("codes", o.Codes, 2, 65536);
+        if (!Quantization.QuantizerMethods.Names.Contains(o.Quantizer))
+            c.Problems.Add($"quantizer '{o.Quantizer}' is unknown (known: {string.Join(", ", Quantization.QuantizerMethods.Names)})");
+        c.AtLeast("generator.dim", o.Generator.Dim, 1);
+        c.AtLeast("generator.heads", o.Generator.Heads, 1);
+        if (o.Generator.Heads > 0 && o.Generator.Dim % o.Generator.Heads != 0) c.Problems.Add($"generator.dim {o.Generator.Dim} must be a multiple of generator.heads {o.Generator.Heads}");
+        c.AtLeast("generator.encoder_layers", o.Generator.EncoderLayers, 1);
+        c.AtLeast("generator.decoder_layers", o.Generator.DecoderLayers, 1);
+        c.AtLeast("generator.ffn_dim", o.Generator.FfnDim, 1);
+        c.Between("generator.dropout", o.Generator.Dropout, 0, 0.99);
+        c.AtLeast("max_query_tokens", o.MaxQueryTokens, 3);
+        c.AtLeast("vocabulary", o.Vocabulary, 16);
+        c.AtLeast("min_positive_grade", o.MinPositiveGrade, 1);
+        c.AtLeast("indexing_weight", o.IndexingWeight, 0);
+        c.AtLeast("indexing_pairs_per_item", o.IndexingPairsPerItem, 0);
+        c.Between("beam_size", o.BeamSize, 1, 10_000);
+        PseudoQueries(c, o.PseudoQueries);
+        return c.Problems.Concat(Trainer(o.Trainer));
+    }
+
+    private static void PseudoQueries(Checker c, PseudoQueryOptions? p)
+    {
+        if (p is null) return;
+        c.AtLeast("pseudo_queries.max_words", p.MaxWords, 1);
+        c.Between("pseudo_queries.whole_title_share", p.WholeTitleShare, 0, 1);
+        c.Between("pseudo_queries.contiguous_share", p.ContiguousShare, 0, 1);
+    }
+
+    private sealed class Checker(string prefix)
+    {
+        public List<string> Problems { get; } = [];
+        public void AtLeast(string name, double value, double min) { if (!(value >= min)) Problems.Add($"{prefix}{name} is {value}; it must be at least {min}"); }
+        public void Above(string name, double value, double min) { if (!(value > min)) Problems.Add($"{prefix}{name} is {value}; it must be above {min}"); }
+        public void Between(string name, double value, double min, double max) { if (!(value >= min && value <= max)) Problems.Add($"{prefix}{name} is {value}; it must lie in [{min}, {max}]"); }
+    }
+}

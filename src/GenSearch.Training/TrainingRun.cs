@@ -1,0 +1,158 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using GenSearch.Data;
+using GenSearch.Serving;
+
+namespace GenSearch.Training;
+
+/// <summary>A run refused before any work: an unfinished run or finished model with other data or settings is in the way.</summary>
+public sealed class TrainingConflictException(string message) : Exception(message);
+
+/// <summary>
+/// Where a training run writes, and the checks that make resuming safe. A run works in a staging
+/// directory beside its output (<c>OUT.partial</c>) and renames it to <c>OUT</c> when complete, so
+/// <c>OUT</c> is always either absent or a whole model; a kill leaves the staging directory, whose
+/// checkpoint the same command resumes. Both record a fingerprint (<c>fingerprint.json</c>): SHA-256
+/// of the data files the run reads and every setting. A rerun resumes only when the fingerprint is
+/// the same, and otherwise says what differs and that <c>--restart</c> starts afresh.
+/// </summary>
+public static class TrainingRun
+{
+    /// <summary>The fingerprint's file name, in the staging directory and in the finished model.</summary>
+    public const string FingerprintFile = "fingerprint.json";
+
+    /// <summary>The staging directory of a run whose output is <paramref name="outDir"/>.</summary>
+    public static string StagingPath(string outDir) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(outDir)) + ".partial";
+
+    /// <summary>
+    /// The fingerprint of a run: the kind, SHA-256 of the catalog, queries and train judgments (and of
+    /// the model it builds on, by its own fingerprint), and every setting.
+    /// </summary>
+    public static JsonObject Fingerprint(string kind, BeirDataset data, JsonObject settings, string? from = null)
+    {
+        var files = new JsonObject
+        {
+            ["corpus.jsonl"] = Sha256(data.CorpusPath),
+            ["queries.jsonl"] = Sha256(data.QueriesPath),
+            ["qrels/train.tsv"] = Sha256(data.QrelsPath("train")),
+        };
+        var result = new JsonObject { ["kind"] = kind, ["data"] = files, ["settings"] = settings.DeepClone() };
+        if (from is not null)
+        {
+            string path = Path.Combine(from, FingerprintFile);
+            result["from"] = File.Exists(path) ? Sha256(path) : "no fingerprint: " + Sha256(Path.Combine(from, "model.safetensors"));
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Prepares the staging directory of a run into <paramref name="outDir"/> with fingerprint
+    /// <paramref name="fingerprint"/> and returns it. An unfinished run there with the same
+    /// fingerprint is kept for resuming (its stale temporary files removed); one with another
+    /// fingerprint, or a finished model in <paramref name="outDir"/> from other data or settings,
+    /// is refused unless <paramref name="restart"/>, which discards the unfinished run.
+    /// Returns null when <paramref name="outDir"/> already holds this very model, finished.
+    /// </summary>
+    public static ModelDirectory? Begin(string outDir, JsonObject fingerprint, bool restart, Action<string>? note)
+    {
+        string finished = Path.Combine(outDir, FingerprintFile);
+        if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
+        {
+            if (!File.Exists(Path.Combine(outDir, "config.json")))
+                throw new TrainingConflictException($"{outDir}: not a model directory (no config.json) and not empty; choose another --out");
+            if (!restart)
+            {
+                if (!File.Exists(finished))
+                    throw new TrainingConflictException($"{outDir} holds a model trained before fingerprints were kept; choose another --out, or pass --restart to replace it");
+                var differences = Differences(Read(finished), fingerprint);
+                if (differences.Count == 0)
+                {
+                    note?.Invoke($"{outDir} already holds this model (same data and settings); nothing to train");
+                    return null;
+                }
+                throw new TrainingConflictException($"{outDir} holds a model trained on other data or settings ({string.Join("; ", differences)}); " +
+                                                    "choose another --out, or pass --restart to replace it when the new one is complete");
+            }
+        }
+
+        string staging = StagingPath(outDir);
+        string stagedPrint = Path.Combine(staging, FingerprintFile);
+        if (Directory.Exists(staging))
+        {
+            var differences = File.Exists(stagedPrint) ? Differences(Read(stagedPrint), fingerprint) : ["no fingerprint"];
+            if (restart)
+            {
+                note?.Invoke($"--restart: discarding the unfinished run in {staging}");
+                Directory.Delete(staging, recursive: true);
+            }
+            else if (differences.Count > 0)
+                throw new TrainingConflictException($"{staging} holds an unfinished run with other data or settings ({string.Join("; ", differences)}); " +
+                                                    "rerun with those, or pass --restart to discard it and start afresh");
+            else
+            {
+                // A kill during a checkpoint write leaves its temporary file (as large as the checkpoint).
+                foreach (var stale in Directory.GetFiles(staging, "*.tmp").Concat(Directory.GetFiles(staging, ".*.tmp")).Distinct())
+                    File.Delete(stale);
+            }
+        }
+        Directory.CreateDirectory(staging);
+        if (!File.Exists(stagedPrint)) WriteAtomically(stagedPrint, fingerprint.ToJsonString(ModelDirectory.Json));
+        return new ModelDirectory(staging);
+    }
+
+    /// <summary>Moves the complete model in <paramref name="staging"/> to <paramref name="outDir"/>, replacing what was there.</summary>
+    public static void Commit(ModelDirectory staging, string outDir)
+    {
+        string target = Path.TrimEndingDirectorySeparator(Path.GetFullPath(outDir));
+        string? old = null;
+        if (Directory.Exists(target))
+        {
+            old = target + $".old-{Guid.NewGuid():N}";
+            Directory.Move(target, old);
+        }
+        Directory.Move(staging.Path, target);
+        if (old is not null) Directory.Delete(old, recursive: true);
+    }
+
+    /// <summary>What differs between two fingerprints, as "path: old -> new" lines (at most eight).</summary>
+    public static List<string> Differences(JsonNode? before, JsonNode? now)
+    {
+        var result = new List<string>();
+        Compare(before, now, "", result);
+        return result.Count > 8 ? [.. result.Take(8), $"{result.Count - 8} more"] : result;
+    }
+
+    private static void Compare(JsonNode? a, JsonNode? b, string path, List<string> result)
+    {
+        if (a is JsonObject x && b is JsonObject y)
+        {
+            foreach (var key in x.Select(kv => kv.Key).Union(y.Select(kv => kv.Key)))
+                Compare(x[key], y[key], path.Length == 0 ? key : path + "." + key, result);
+            return;
+        }
+        string Show(JsonNode? n) => n is null ? "(none)" : n.ToJsonString().Length > 40 ? n.ToJsonString()[..37] + "..." : n.ToJsonString();
+        if (!JsonNode.DeepEquals(a, b))
+            result.Add(path.StartsWith("data.", StringComparison.Ordinal) ? $"{path[5..]} changed" : $"{path}: {Show(a)} -> {Show(b)}");
+    }
+
+    private static JsonNode? Read(string path)
+    {
+        try { return JsonNode.Parse(File.ReadAllText(path)); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: line {e.LineNumber + 1}: {e.Message}", e); }
+    }
+
+    private static string Sha256(string path)
+    {
+        if (!File.Exists(path)) return "(absent)";
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+
+    private static void WriteAtomically(string path, string text)
+    {
+        string temp = path + ".tmp";
+        File.WriteAllText(temp, text);
+        File.Move(temp, path, overwrite: true);
+    }
+}

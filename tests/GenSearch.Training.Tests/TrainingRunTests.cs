@@ -1,0 +1,121 @@
+using System.Text.Json.Nodes;
+using GenSearch.Data;
+using GenSearch.Serving;
+
+namespace GenSearch.Training.Tests;
+
+/// <summary>Resume only what was started with the same data and settings; a model directory is whole or absent.</summary>
+public class TrainingRunTests
+{
+    private static readonly IModelKind Kind = ModelKinds.Get(TransformerTowerFormat.Name);
+
+    private static object Settings(int epochs = 2, ulong seed = 1) => Kind.Settings(new JsonObject
+    {
+        ["encoder"] = new JsonObject { ["dim"] = 16, ["heads"] = 2, ["layers"] = 1, ["ffn_dim"] = 32, ["output_dim"] = 16 },
+        ["vocabulary"] = 200, ["hard_negatives"] = 0, ["model_negatives_from_epoch"] = -1, ["seed"] = seed,
+        ["trainer"] = new JsonObject { ["epochs"] = epochs, ["batch_size"] = 16, ["checkpoint_every"] = 2 },
+    }, "test");
+
+    /// <summary>Trains into <paramref name="outDir"/>, cancelling after <paramref name="stopAt"/> steps when given.</summary>
+    private static float Train(string data, string outDir, object settings, int? stopAt = null, bool restart = false, List<string>? notes = null)
+    {
+        using var cancel = new CancellationTokenSource();
+        return Kind.Train(new TrainingRequest(BeirDataset.Open(data), outDir, Note: notes is null ? null : notes.Add,
+            Progress: p => { if (p.Step == stopAt) cancel.Cancel(); }, Cancel: cancel.Token, Restart: restart), settings);
+    }
+
+    [Fact]
+    public void KilledRunResumesInItsStagingDirectoryAndLandsWhole()
+    {
+        using var beir = new TinyBeir();
+        string outDir = Path.Combine(beir.Path, "model"), straight = Path.Combine(beir.Path, "straight");
+        Train(beir.Path, straight, Settings());
+        Train(beir.Path, outDir, Settings(), stopAt: 3);
+        Assert.False(Directory.Exists(outDir)); // never half a model
+        string staging = TrainingRun.StagingPath(outDir);
+        Assert.True(File.Exists(Path.Combine(staging, "checkpoint.safetensors")));
+        // A kill during a checkpoint write leaves a temporary file: the resumed run removes it.
+        File.WriteAllText(Path.Combine(staging, ".checkpoint.safetensors.0123.tmp"), "half");
+        Train(beir.Path, outDir, Settings());
+        Assert.False(Directory.Exists(staging));
+        Assert.Empty(Directory.GetFiles(outDir, "*.tmp", SearchOption.AllDirectories));
+        Assert.Empty(Directory.GetFiles(outDir, ".*.tmp", SearchOption.AllDirectories));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "model.safetensors")), File.ReadAllBytes(Path.Combine(outDir, "model.safetensors")));
+        Assert.True(File.Exists(Path.Combine(outDir, TrainingRun.FingerprintFile)));
+    }
+
+    [Fact]
+    public void ResumeWithOtherSettingsIsRefusedSayingWhatDiffers()
+    {
+        using var beir = new TinyBeir();
+        string outDir = Path.Combine(beir.Path, "model");
+        Train(beir.Path, outDir, Settings(), stopAt: 3);
+        var error = Assert.Throws<TrainingConflictException>(() => Train(beir.Path, outDir, Settings(seed: 7)));
+        Assert.Contains("settings.seed: 1 -> 7", error.Message);
+        Assert.Contains("--restart", error.Message);
+        // Fewer epochs than the checkpoint has done once ran 0 steps and printed "final loss NaN".
+        error = Assert.Throws<TrainingConflictException>(() => Train(beir.Path, outDir, Settings(epochs: 1)));
+        Assert.Contains("settings.trainer.epochs: 2 -> 1", error.Message);
+        // --restart discards the unfinished run and trains the new settings from step 1.
+        var notes = new List<string>();
+        Train(beir.Path, outDir, Settings(seed: 7), restart: true, notes: notes);
+        Assert.Contains(notes, n => n.Contains("discarding the unfinished run"));
+        Assert.Equal("7", JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "config.json")))!["training"]!["seed"]!.ToJsonString());
+    }
+
+    [Fact]
+    public void ResumeOnOtherDataIsRefused()
+    {
+        using var beir = new TinyBeir();
+        string outDir = Path.Combine(beir.Path, "model");
+        Train(beir.Path, outDir, Settings(), stopAt: 3);
+        File.AppendAllText(Path.Combine(beir.Path, "corpus.jsonl"), "{\"_id\": \"new\", \"title\": \"grey drill for home\", \"text\": \"\"}\n");
+        var error = Assert.Throws<TrainingConflictException>(() => Train(beir.Path, outDir, Settings()));
+        Assert.Contains("corpus.jsonl changed", error.Message);
+    }
+
+    [Fact]
+    public void AFinishedModelIsNeitherRetrainedNorOverwrittenUnasked()
+    {
+        using var beir = new TinyBeir();
+        string outDir = Path.Combine(beir.Path, "model");
+        Train(beir.Path, outDir, Settings());
+        var weights = File.ReadAllBytes(Path.Combine(outDir, "model.safetensors"));
+        var notes = new List<string>();
+        Assert.True(float.IsNaN(Train(beir.Path, outDir, Settings(), notes: notes)));
+        Assert.Contains(notes, n => n.Contains("already holds this model"));
+
+        Assert.Contains("settings.seed: 1 -> 3", Assert.Throws<TrainingConflictException>(() => Train(beir.Path, outDir, Settings(seed: 3))).Message);
+        // Replacing it: a kill half-way leaves the old model whole and loadable.
+        Train(beir.Path, outDir, Settings(seed: 3), stopAt: 3, restart: true);
+        Assert.Equal(weights, File.ReadAllBytes(Path.Combine(outDir, "model.safetensors")));
+        Assert.Equal(48, ModelFormats.Open(outDir).Count);
+        Train(beir.Path, outDir, Settings(seed: 3), restart: true);
+        Assert.NotEqual(weights, File.ReadAllBytes(Path.Combine(outDir, "model.safetensors")));
+        Assert.False(Directory.Exists(TrainingRun.StagingPath(outDir)));
+    }
+
+    [Fact]
+    public void OutOfRangeSettingsAreRefusedBeforeAnyWorkNamingTheSetting()
+    {
+        var error = Assert.Throws<InvalidDataException>(() => Kind.Settings(new JsonObject
+        {
+            ["temperature"] = 0, ["trainer"] = new JsonObject { ["epochs"] = 0, ["learning_rate"] = -1 },
+        }, "opts.json"));
+        Assert.Contains("opts.json: temperature is 0; it must be above 0", error.Message);
+        Assert.Contains("trainer.epochs is 0; it must be at least 1", error.Message);
+        Assert.Contains("trainer.learning_rate is -1; it must be above 0", error.Message);
+        foreach (var kind in ModelKinds.All) kind.Settings(null, "defaults"); // every default is in range
+    }
+
+    [Fact]
+    public void ADirectoryThatIsNoModelIsNeverTrainedInto()
+    {
+        using var beir = new TinyBeir();
+        string outDir = Path.Combine(beir.Path, "notes");
+        Directory.CreateDirectory(outDir);
+        File.WriteAllText(Path.Combine(outDir, "mine.txt"), "keep me");
+        Assert.Contains("not a model directory", Assert.Throws<TrainingConflictException>(() => Train(beir.Path, outDir, Settings())).Message);
+        Assert.Equal("keep me", File.ReadAllText(Path.Combine(outDir, "mine.txt")));
+    }
+}
