@@ -128,10 +128,13 @@ internal static class CliSupport
             (index, double seconds) = BuildBm25(data, bm25Options);
             Note($"indexed {index.Count:N0} documents, {index.TermCount:N0} terms in {seconds:F2} s (k1={bm25Options.K1}, b={bm25Options.B})");
         }
+        HashSet<string>? catalogIds = null;
         var retriever = spec.Build(term =>
         {
             if (term == RetrieverSpec.Bm25Term) return index!;
             var sw = Stopwatch.StartNew();
+            catalogIds ??= data.Corpus().Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
+            if (CatalogCheck.Verify(modelDir!, new ModelDirectory(modelDir!).ItemIds(), data.CorpusPath, catalogIds) is { } warning) Note(warning);
             var opened = ModelFormats.Open(modelDir!, modelOptions with { Mode = RetrieverSpec.ModeOf(term) });
             Note($"loaded {opened.Name} model {modelDir} over {opened.Count:N0} items{(modelOptions.Hnsw ? " (HNSW)" : "")} in {sw.Elapsed.TotalSeconds:F1} s");
             return opened;

@@ -38,3 +38,19 @@ public class ModelFormatsTests
         Assert.Contains("config.json: line 3", Assert.Throws<InvalidDataException>(() => ModelFormats.Open(bad)).Message);
     }
 }
+
+public class CatalogCheckTests
+{
+    [Fact]
+    public void AModelFromAnotherCatalogIsRefusedAndAPartialOverlapWarned()
+    {
+        string[] catalog = ["a", "b", "c", "d"];
+        Assert.Null(CatalogCheck.Verify("m", ["a", "b", "c", "d"], "corpus.jsonl", catalog));
+        var error = Assert.Throws<InvalidDataException>(() => CatalogCheck.Verify("m", ["x", "y", "a"], "corpus.jsonl", catalog));
+        Assert.Contains("m: only 1 of the model's 3 items are in corpus.jsonl", error.Message);
+        var warning = CatalogCheck.Verify("m", ["a", "b", "c", "z"], "corpus.jsonl", catalog);
+        Assert.Contains("1 of the model's items are not in the catalog", warning);
+        Assert.Contains("1 catalog items are not in the model", warning);
+        Assert.Throws<InvalidDataException>(() => CatalogCheck.Verify("m", [], "corpus.jsonl", catalog));
+    }
+}
