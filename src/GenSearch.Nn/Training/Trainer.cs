@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json.Serialization;
 using GenSearch.Tensors;
 
 namespace GenSearch.Nn;
@@ -36,7 +37,9 @@ public sealed record TrainerOptions
     /// Parameter groups with their own learning-rate multiplier, weight decay and sparse updates (see
     /// <see cref="ParameterGroup"/>); parameters no group matches are in the default group, which trains with
     /// <see cref="LearningRate"/> and <see cref="WeightDecay"/>. Default none: every parameter in the default group.
+    /// Groups hold predicates, so they are set in code and left out of JSON settings files.
     /// </summary>
+    [JsonIgnore]
     public IReadOnlyList<ParameterGroup> Groups { get; init; } = [];
     /// <summary>Steps the returned final loss averages over (read back from the log after a resume). Default 50.</summary>
     public int FinalLossSteps { get; init; } = 50;
@@ -44,8 +47,8 @@ public sealed record TrainerOptions
     /// <summary>The log's file name when it goes beside the checkpoint.</summary>
     public const string LogFileName = "training-log.tsv";
 
-    /// <summary>Where the training log goes: <see cref="LogPath"/>, else beside the checkpoint, else nowhere.</summary>
-    public string? ResolvedLogPath => LogPath ?? (CheckpointPath is null ? null : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(CheckpointPath))!, LogFileName));
+    /// <summary>Where the training log goes: <see cref="LogPath"/>, else beside the checkpoint, else nowhere (null).</summary>
+    public string? LogFile() => LogPath ?? (CheckpointPath is null ? null : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(CheckpointPath))!, LogFileName));
 }
 
 /// <summary>What a training step reports to the progress callback.</summary>
@@ -156,7 +159,7 @@ public sealed class Trainer(Module model, TrainerOptions options, IReadOnlyList<
             if (recent.Count > Math.Max(1, options.FinalLossSteps)) recent.Dequeue();
         }
         TrainingLog? log = null;
-        if (options.ResolvedLogPath is { } logPath)
+        if (options.LogFile() is { } logPath)
         {
             (log, var kept) = TrainingLog.Open(logPath, step);
             foreach (var row in kept) Remember(row.Total, row.Parts);
