@@ -287,4 +287,22 @@ public class TrainerTests : IDisposable
         Assert.Equal(straightLoss, new Trainer(done, options with { CheckpointPath = path }, [doneRng]).Run(Examples.Length, NamedLoss(done)));
         Assert.Equal(15, TrainingLog.Read(log).Rows.Count);
     }
+
+    [Fact]
+    public void BareLossLogsTheTotalAndNewPartNamesMidRunAreErrors()
+    {
+        var (model, rng) = Model();
+        string log = Path.Combine(_dir, "bare", "log.tsv");
+        new Trainer(model, Options(null) with { LogPath = log }, [rng]).Run(Examples.Length, Loss(model));
+        var (parts, rows) = TrainingLog.Read(log);
+        Assert.Empty(parts);
+        Assert.Equal(15, rows.Count);
+        Assert.Equal("step\tepoch\tlr\ttotal\texamples_per_s", File.ReadLines(log).First());
+
+        var (other, otherRng) = Model();
+        var plain = Loss(other);
+        var error = Assert.Throws<InvalidOperationException>(() => new Trainer(other, Options(null) with { LogPath = log }, [otherRng])
+            .Run(Examples.Length, batch => new TrainingLoss().Add(batch[0] % 2 == 0 ? "even" : "odd", plain(batch))));
+        Assert.Contains("which the log's first step did not", error.Message);
+    }
 }
