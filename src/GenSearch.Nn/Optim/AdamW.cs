@@ -24,11 +24,17 @@ public sealed record AdamWOptions
 /// <summary>
 /// Adam with decoupled weight decay (Loshchilov and Hutter). One fused SIMD pass per parameter
 /// updates both moments and the value. Parameters without a gradient this step are left alone.
+/// Parameters fall into <see cref="ParameterGroup"/>s, each with its own learning-rate multiplier, weight decay
+/// and dense or sparse (row-wise) updates; with no groups given, all are in the default group.
 /// </summary>
 public sealed class AdamW
 {
     private readonly (string Name, Tensor Parameter)[] _parameters;
     private readonly float[][] _m, _v;
+    private readonly int[] _groupOf;                 // parameter index -> group index (0 = default)
+    private readonly ResolvedGroup[] _groups;
+
+    private sealed record ResolvedGroup(string Name, float LearningRateScale, float WeightDecay, bool Sparse, List<string> Parameters);
 
     /// <summary>The options; <see cref="LearningRate"/> may change per step.</summary>
     public AdamWOptions Options { get; }
@@ -39,37 +45,87 @@ public sealed class AdamW
     /// <summary>Steps taken (bias correction uses it).</summary>
     public long Step { get; private set; }
 
-    /// <summary>An optimizer over <paramref name="parameters"/> (named, for checkpoints).</summary>
+    /// <summary>An optimizer over <paramref name="parameters"/> (named, for checkpoints), all in the default group.</summary>
     public AdamW(IEnumerable<(string Name, Tensor Parameter)> parameters, AdamWOptions? options = null)
+        : this(parameters, options, [])
+    {
+    }
+
+    /// <summary>
+    /// An optimizer over <paramref name="parameters"/> split into <paramref name="groups"/>: each parameter goes to
+    /// the one explicit group that matches its name, or else to the default group. Throws <see cref="ArgumentException"/>
+    /// for a group that matches no parameter, a parameter that two groups match, or a repeated group name.
+    /// </summary>
+    public AdamW(IEnumerable<(string Name, Tensor Parameter)> parameters, AdamWOptions? options, IReadOnlyList<ParameterGroup> groups)
     {
         Options = options ?? new AdamWOptions();
         LearningRate = Options.LearningRate;
         _parameters = parameters.ToArray();
         _m = _parameters.Select(p => new float[p.Parameter.Size]).ToArray();
         _v = _parameters.Select(p => new float[p.Parameter.Size]).ToArray();
+
+        _groups = new ResolvedGroup[groups.Count + 1];
+        _groups[0] = new ResolvedGroup(ParameterGroup.DefaultName, 1f, Options.WeightDecay, false, []);
+        for (int g = 0; g < groups.Count; g++)
+        {
+            var group = groups[g];
+            if (group.Name == ParameterGroup.DefaultName || groups.Take(g).Any(o => o.Name == group.Name))
+                throw new ArgumentException($"parameter group name '{group.Name}' is used twice (\"{ParameterGroup.DefaultName}\" is the implicit group's)");
+            if (!(group.LearningRateScale >= 0) || group.WeightDecay is < 0 || group.WeightDecay is float.NaN)
+                throw new ArgumentException($"parameter group '{group.Name}': LearningRateScale and WeightDecay must be >= 0");
+            _groups[g + 1] = new ResolvedGroup(group.Name, group.LearningRateScale, group.WeightDecay ?? Options.WeightDecay, group.Sparse, []);
+        }
+        _groupOf = new int[_parameters.Length];
+        for (int i = 0; i < _parameters.Length; i++)
+        {
+            string name = _parameters[i].Name;
+            for (int g = 0; g < groups.Count; g++)
+            {
+                if (!groups[g].Matches(name)) continue;
+                if (_groupOf[i] != 0)
+                    throw new ArgumentException($"parameter '{name}' is in two groups, '{_groups[_groupOf[i]].Name}' and '{groups[g].Name}'; a parameter belongs to one");
+                _groupOf[i] = g + 1;
+            }
+            _groups[_groupOf[i]].Parameters.Add(name);
+        }
+        foreach (var group in _groups.Skip(1))
+            if (group.Parameters.Count == 0)
+                throw new ArgumentException($"parameter group '{group.Name}' matches no parameter (the model's are {Preview(_parameters.Select(p => p.Name))})");
+    }
+
+    /// <summary>The groups in order, the default group first, each with the names of its parameters.</summary>
+    public IReadOnlyList<(string Name, IReadOnlyList<string> Parameters)> Groups
+        => _groups.Select(g => (g.Name, (IReadOnlyList<string>)g.Parameters)).ToArray();
+
+    private static string Preview(IEnumerable<string> names)
+    {
+        var list = names.Take(9).ToList();
+        return list.Count == 0 ? "none" : string.Join(", ", list.Take(8)) + (list.Count > 8 ? ", ..." : "");
     }
 
     /// <summary>One update from the current gradients.</summary>
     public void StepOnce()
     {
         Step++;
-        float b1 = Options.Beta1, b2 = Options.Beta2, lr = LearningRate;
+        float b1 = Options.Beta1, b2 = Options.Beta2;
         float correction1 = 1f - MathF.Pow(b1, Step), correction2 = 1f - MathF.Pow(b2, Step);
-        float stepSize = lr / correction1, rootCorrection2 = MathF.Sqrt(correction2);
+        float rootCorrection2 = MathF.Sqrt(correction2);
         for (int i = 0; i < _parameters.Length; i++)
         {
             var p = _parameters[i].Parameter;
             if (p.Grad is null) continue;
-            bool decay = Options.WeightDecay > 0 && (p.Rank > 1 || Options.DecayVectors);
-            float keep = decay ? 1f - lr * Options.WeightDecay : 1f;
-            if (p.RowSparse && p.Rank >= 2) UpdateTouchedRows(p, _m[i], _v[i], keep, b1, b2, stepSize, rootCorrection2);
+            var group = _groups[_groupOf[i]];
+            float lr = LearningRate * group.LearningRateScale, stepSize = lr / correction1;
+            bool decay = group.WeightDecay > 0 && (p.Rank > 1 || Options.DecayVectors);
+            float keep = decay ? 1f - lr * group.WeightDecay : 1f;
+            if ((p.RowSparse || group.Sparse) && p.Rank >= 2) UpdateTouchedRows(p, _m[i], _v[i], keep, b1, b2, stepSize, rootCorrection2);
             else Update(p.Data, p.Grad, _m[i], _v[i], keep, b1, b2, stepSize, rootCorrection2, Options.Epsilon);
         }
     }
 
     /// <summary>
-    /// <see cref="Update"/> applied row by row to the rows of a <see cref="Tensor.RowSparse"/>
-    /// parameter whose gradient has a non-zero value; other rows, and their moments, stay as they are.
+    /// <see cref="Update"/> applied row by row to the rows of a <see cref="Tensor.RowSparse"/> parameter (or
+    /// one in a sparse <see cref="ParameterGroup"/>) whose gradient has a non-zero value; other rows, and their moments, stay as they are.
     /// </summary>
     private void UpdateTouchedRows(Tensor p, float[] m, float[] v, float keep, float b1, float b2, float stepSize, float rootCorrection2)
     {

@@ -37,6 +37,16 @@ public sealed record NeuralQuantizerOptions
     /// <summary>Seed of the weights, codebooks and batch order. Default 1234.</summary>
     public int Seed { get; init; } = 1234;
 
+    /// <summary>
+    /// Training checkpoint; when the file exists, <see cref="NeuralQuantizer.Train"/> resumes from it. The training
+    /// log (<see cref="TrainerOptions.LogFileName"/>) goes beside it. Null (default): no checkpoint, no log.
+    /// Not part of the exported quantizer.
+    /// </summary>
+    public string? CheckpointPath { get; init; }
+
+    /// <summary>Steps between checkpoints when <see cref="CheckpointPath"/> is set (0 = only at the end). Default 200.</summary>
+    public int CheckpointEvery { get; init; } = 200;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad field.</summary>
     public void Validate()
     {
@@ -45,6 +55,7 @@ public sealed record NeuralQuantizerOptions
         if (BatchSize < 1) throw new ArgumentException($"BatchSize must be at least 1 (got {BatchSize})");
         if (!(LearningRate > 0)) throw new ArgumentException($"LearningRate must be > 0 (got {LearningRate})");
         if (KMeansInitRows < 0) throw new ArgumentException($"KMeansInitRows must be >= 0 (got {KMeansInitRows})");
+        if (CheckpointEvery < 0) throw new ArgumentException($"CheckpointEvery must be >= 0 (got {CheckpointEvery})");
         Quantizer.Validate();
     }
 
@@ -93,8 +104,8 @@ public sealed record NeuralEpoch(int Epoch, double Loss, double ReconstructionLo
 
 /// <summary>
 /// RQ-VAE, residual SimVQ or plain residual VQ behind <see cref="IQuantizer"/>: an <see cref="RqVae"/> model
-/// trained with AdamW on mini-batches of the vectors (standardised: mean removed, divided by the global RMS),
-/// seeded. Encode runs the encoder and the greedy residual assignment; Decode sums codes and runs the decoder.
+/// trained by the shared <see cref="Trainer"/> (AdamW, resumable checkpoints, a training log with the named loss
+/// parts) on mini-batches of the vectors (standardised: mean removed, divided by the global RMS), seeded. Encode runs the encoder and the greedy residual assignment; Decode sums codes and runs the decoder.
 /// Exports the state dict plus the standardisation as safetensors, the options as metadata.
 /// </summary>
 public sealed class NeuralQuantizer : IQuantizer
@@ -148,10 +159,19 @@ public sealed class NeuralQuantizer : IQuantizer
     /// <inheritdoc/>
     public bool IsTrained { get; private set; }
 
+    /// <summary>Called after every training step, with the loss parts "reconstruction", "codebook.lN" and "commitment.lN" (they sum to the loss).</summary>
+    public event Action<TrainerProgress>? Progress;
+
+    /// <summary>Called with a line for the user, such as "resuming from step N of M".</summary>
+    public event Action<string>? Note;
+
     /// <summary>
     /// Trains for <see cref="NeuralQuantizerOptions.Epochs"/> epochs. Returns, per epoch and level: Objective = the
     /// level's mean VQ loss term, Changed = training points whose level code moved since the last epoch, EmptyCodes
     /// = codes no point chose during the epoch; the epoch's wall time is on its level-0 record (levels train together).
+    /// With <see cref="NeuralQuantizerOptions.CheckpointPath"/> on disk it resumes there (same vectors required) and
+    /// ends with the weights of an uninterrupted run; the records then cover the epochs this call trained, the first
+    /// one from the resumed step on (its Changed counts the points not yet seen as changed).
     /// </summary>
     public IReadOnlyList<TrainingStep> Train(float[] vectors, int count)
     {
@@ -159,61 +179,59 @@ public sealed class NeuralQuantizer : IQuantizer
         if (count < 1) throw new ArgumentException("training needs at least one vector");
         int d = Dimension, L = Levels, K = Options.Quantizer.Codes, batch = Math.Min(Options.BatchSize, count);
         var x = Standardize(vectors, count, fit: true);
-        var rng = new Rng((ulong)Options.Seed ^ 0x5DEECE66DUL);
-        var order = Enumerable.Range(0, count).ToArray();
+        var orders = new EpochOrders(count, (ulong)Options.Seed ^ 0x5DEECE66DUL);
         Model.Train();
         _log.Clear();
-
-        bool shuffled = false;
+        bool resuming = Options.CheckpointPath is not null && File.Exists(Options.CheckpointPath);
+        if (Model.Quantizer.NeedsKMeansInit && resuming) Model.Quantizer.MarkInitialized();   // the checkpoint holds the codebooks
         if (Model.Quantizer.NeedsKMeansInit)
         {
             // The first batches of the first epoch's order, through the untrained encoder.
-            rng.Shuffle(order.AsSpan());
-            shuffled = true;
             int rows = Math.Min(count, Options.KMeansInitRows > 0 ? Options.KMeansInitRows : Math.Max(batch, 16 * K));
             using var _ = Tensor.NoGrad();
-            var z = Model.Encoder.Forward(Gather(x, order.AsSpan(0, rows), d));
+            var z = Model.Encoder.Forward(Gather(x, orders.Of(count, 0).AsSpan(0, rows), d));
             Model.Quantizer.InitializeFromData(z.Data, rows);
         }
 
-        var parameters = Model.NamedParameters().Where(p => p.Parameter.RequiresGrad).ToList();
-        var optimizer = new AdamW(parameters, new AdamWOptions { LearningRate = Options.LearningRate, WeightDecay = 0f });
         int stepsPerEpoch = (count + batch - 1) / batch, total = stepsPerEpoch * Options.Epochs;
-        var schedule = new WarmupCosineSchedule(Options.LearningRate, Math.Max(1, total / 20), total, Options.LearningRate / 10);
+        var trainer = new Trainer(Model, new TrainerOptions
+        {
+            BatchSize = batch, Epochs = Options.Epochs, LearningRate = Options.LearningRate,
+            WarmupSteps = Math.Max(1, total / 20), MinLearningRate = Options.LearningRate / 10, WeightDecay = 0f, ClipNorm = 0f,
+            CheckpointPath = Options.CheckpointPath, CheckpointEvery = Options.CheckpointEvery, FinalLossSteps = stepsPerEpoch,
+        }) { CustomOrder = orders.Of };
+        trainer.Progress += p => Progress?.Invoke(p);
+        trainer.Note += n => Note?.Invoke(n);
+        const string UsageKey = "quantizer_usage", DataKey = "quantizer_data";
+        string dataStamp = string.Create(CultureInfo.InvariantCulture, $"{count},{_scale:R}");
+        trainer.SavingState += meta =>
+        {
+            meta[UsageKey] = Model.Quantizer.SaveUsage();
+            meta[DataKey] = dataStamp;
+        };
+        trainer.RestoringState += meta =>
+        {
+            if (!meta.TryGetValue(DataKey, out var stamp) || stamp != dataStamp)
+                throw new InvalidDataException($"{Options.CheckpointPath}: trained on other vectors (count,scale {stamp ?? "missing"}, now {dataStamp}); delete it to start over");
+            if (!meta.TryGetValue(UsageKey, out var usage)) throw new InvalidDataException($"{Options.CheckpointPath}: no '{UsageKey}' in its metadata");
+            try { Model.Quantizer.LoadUsage(usage); }
+            catch (InvalidDataException e) { throw new InvalidDataException($"{Options.CheckpointPath}: {e.Message}", e); }
+        };
 
+        // Per-epoch figures, gathered step by step and closed when the next epoch starts or training ends.
         var steps = new List<TrainingStep>();
         var previous = new int[count * L];
         Array.Fill(previous, -1);
         var current = new int[count * L];
-        for (int epoch = 0; epoch < Options.Epochs; epoch++)
+        var levelLoss = new double[L];
+        var used = new bool[L * K];
+        double loss = 0, recon = 0;
+        long reset = 0;
+        int epoch = -1, batches = 0;
+        var clock = new Stopwatch();
+        void CloseEpoch()
         {
-            var clock = Stopwatch.StartNew();
-            if (!shuffled) rng.Shuffle(order.AsSpan());
-            shuffled = false;
-            var levelLoss = new double[L];
-            var used = new bool[L * K];
-            double loss = 0, recon = 0;
-            long reset = 0;
-            for (int start = 0; start < count; start += batch)
-            {
-                var rows = order.AsSpan(start, Math.Min(batch, count - start));
-                var output = Model.Forward(Gather(x, rows, d));
-                output.Loss.Backward();
-                optimizer.LearningRate = schedule.At(optimizer.Step);
-                optimizer.StepOnce();
-                optimizer.ZeroGrad();
-
-                loss += output.Loss.Item();
-                recon += output.ReconstructionLoss;
-                for (int l = 0; l < L; l++) { levelLoss[l] += output.Vq.LevelLoss[l]; reset += output.Vq.ResetCodes[l]; }
-                for (int i = 0; i < rows.Length; i++)
-                    for (int l = 0; l < L; l++)
-                    {
-                        int code = output.Codes[i * L + l];
-                        current[rows[i] * L + l] = code;
-                        used[l * K + code] = true;
-                    }
-            }
+            if (batches == 0) return;
             double seconds = clock.Elapsed.TotalSeconds;
             for (int l = 0; l < L; l++)
             {
@@ -221,14 +239,78 @@ public sealed class NeuralQuantizer : IQuantizer
                 for (int i = 0; i < count; i++) if (current[i * L + l] != previous[i * L + l]) changed++;
                 int empty = 0;
                 for (int k = 0; k < K; k++) if (!used[l * K + k]) empty++;
-                steps.Add(new TrainingStep(l, epoch, levelLoss[l] / stepsPerEpoch, changed, empty, l == 0 ? seconds : 0));
+                steps.Add(new TrainingStep(l, epoch, levelLoss[l] / batches, changed, empty, l == 0 ? seconds : 0));
             }
-            _log.Add(new NeuralEpoch(epoch, loss / stepsPerEpoch, recon / stepsPerEpoch, reset, seconds));
+            _log.Add(new NeuralEpoch(epoch, loss / batches, recon / batches, reset, seconds));
             (previous, current) = (current, previous);
         }
+        trainer.EpochStarting += e =>
+        {
+            CloseEpoch();
+            epoch = e;
+            batches = 0;
+            Array.Clear(levelLoss);
+            Array.Clear(used);
+            loss = recon = reset = 0;
+            clock.Restart();
+        };
+
+        var partNames = Enumerable.Range(0, L).Select(l => ($"codebook.l{l}", $"commitment.l{l}")).ToArray();
+        trainer.Run(count, rows =>
+        {
+            var output = Model.Forward(Gather(x, rows, d));
+            var parts = new TrainingLoss(output.Loss).Record("reconstruction", output.ReconstructionLoss);
+            for (int l = 0; l < L; l++)
+            {
+                parts.Record(partNames[l].Item1, output.Vq.LevelLoss[l] - output.Vq.CommitmentLoss[l]);
+                parts.Record(partNames[l].Item2, output.Vq.CommitmentLoss[l]);
+            }
+            batches++;
+            loss += output.Loss.Item();
+            recon += output.ReconstructionLoss;
+            for (int l = 0; l < L; l++) { levelLoss[l] += output.Vq.LevelLoss[l]; reset += output.Vq.ResetCodes[l]; }
+            for (int i = 0; i < rows.Length; i++)
+                for (int l = 0; l < L; l++)
+                {
+                    int code = output.Codes[i * L + l];
+                    current[rows[i] * L + l] = code;
+                    used[l * K + code] = true;
+                }
+            return parts;
+        });
+        CloseEpoch();
         Model.Eval();
         IsTrained = true;
         return steps;
+    }
+
+    /// <summary>
+    /// The batch order of each epoch: one generator shuffles one array again every epoch, so epoch e's order is
+    /// the (e+1)-th shuffle. Asked for the epochs in turn it shuffles once per epoch; asked for an earlier epoch
+    /// (a resume) it replays from the seed.
+    /// </summary>
+    private sealed class EpochOrders(int count, ulong seed)
+    {
+        private Rng _rng = new(seed);
+        private int[] _order = Enumerable.Range(0, count).ToArray();
+        private int _epoch = -1;
+
+        public int[] Of(int n, int epoch)
+        {
+            if (n != count) throw new ArgumentException($"orders are for {count} examples, not {n}");
+            if (epoch < _epoch)
+            {
+                _rng = new Rng(seed);
+                _order = Enumerable.Range(0, count).ToArray();
+                _epoch = -1;
+            }
+            while (_epoch < epoch)
+            {
+                _rng.Shuffle(_order.AsSpan());
+                _epoch++;
+            }
+            return (int[])_order.Clone();
+        }
     }
 
     /// <inheritdoc/>

@@ -56,7 +56,11 @@ public sealed record ResidualVqOptions
 /// <param name="LevelLoss">Each level's loss term, as numbers.</param>
 /// <param name="DeadCodes">Per level, codes unused for <see cref="ResidualVqOptions.DeadCodeSteps"/> steps (counted before any reset; training only).</param>
 /// <param name="ResetCodes">Per level, codes re-seeded this step.</param>
-public sealed record VqOutput(Tensor Quantized, int[] Codes, Tensor Loss, float[] LevelLoss, int[] DeadCodes, int[] ResetCodes);
+public sealed record VqOutput(Tensor Quantized, int[] Codes, Tensor Loss, float[] LevelLoss, int[] DeadCodes, int[] ResetCodes)
+{
+    /// <summary>Per level, the weighted commitment term beta ||r - sg(q)||^2; <see cref="LevelLoss"/> minus it is the codebook term.</summary>
+    public float[] CommitmentLoss { get; init; } = [];
+}
 
 /// <summary>
 /// Residual vector quantization as a layer: level l quantizes what levels 0..l-1 left (r_0 = z,
@@ -69,7 +73,7 @@ public sealed record VqOutput(Tensor Quantized, int[] Codes, Tensor Loss, float[
 public sealed class ResidualVectorQuantizer : Module
 {
     private readonly VqCodebook[] _codebooks;
-    private readonly long[][] _lastUsed;
+    private readonly long[][] _lastUsed;            // [L][K]: the step each code was last chosen
     private readonly Rng _rng;
     private long _step;
 
@@ -126,6 +130,7 @@ public sealed class ResidualVectorQuantizer : Module
 
         var codes = new int[n * L];
         var levelLoss = new float[L];
+        var commitmentLoss = new float[L];
         var residuals = new float[L][];
         var sum = new float[n * d];
         Tensor residual = z;
@@ -140,8 +145,10 @@ public sealed class ResidualVectorQuantizer : Module
             // Codebook loss moves codes toward the (fixed) residuals; commitment pulls residuals toward (fixed) codes.
             var codebookLoss = (q - residual.Detach()).Square().MeanAll();
             var commitment = (residual - qStop).Square().MeanAll();
-            var term = codebookLoss + commitment * Options.CommitmentWeight;
+            var weightedCommitment = commitment * Options.CommitmentWeight;
+            var term = codebookLoss + weightedCommitment;
             levelLoss[l] = term.Item();
+            commitmentLoss[l] = weightedCommitment.Item();
             loss = loss is null ? term : loss + term;
             residuals[l] = residual.Data;
             System.Numerics.Tensors.TensorPrimitives.Add(sum, qStop.Data, sum);
@@ -152,7 +159,7 @@ public sealed class ResidualVectorQuantizer : Module
         var dead = new int[L];
         var reset = new int[L];
         if (training) UpdateUsage(codes, n, residuals, dead, reset);
-        return new VqOutput(quantized, codes, loss!, levelLoss, dead, reset);
+        return new VqOutput(quantized, codes, loss!, levelLoss, dead, reset) { CommitmentLoss = commitmentLoss };
     }
 
     /// <summary>Codes [N, L] of z [N, d], greedily level by level, without gradients or bookkeeping.</summary>
@@ -238,6 +245,36 @@ public sealed class ResidualVectorQuantizer : Module
             }
         }
         NeedsKMeansInit = false;
+    }
+
+    /// <summary>
+    /// The training bookkeeping outside the parameters (the step count, each code's last use, the re-seeding
+    /// generator) as one line of text, so that a resumed run re-seeds dead codes exactly as an uninterrupted one.
+    /// </summary>
+    public string SaveUsage()
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        return string.Join(";", [_step.ToString(inv), string.Join(",", _rng.State.Select(w => w.ToString(inv))),
+            .. _lastUsed.Select(level => string.Join(",", level.Select(v => v.ToString(inv))))]);
+    }
+
+    /// <summary>Restores <see cref="SaveUsage"/>'s text; throws <see cref="InvalidDataException"/> when it does not fit this quantizer's shape.</summary>
+    public void LoadUsage(string text)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        var fields = text.Split(';');
+        if (fields.Length != 2 + Levels || fields[2..].Any(f => f.Split(',').Length != Options.Codes))
+            throw new InvalidDataException($"code-use state holds {fields.Length - 2} levels, the quantizer has {Levels} levels of {Options.Codes} codes");
+        try
+        {
+            _step = long.Parse(fields[0], inv);
+            _rng.State = fields[1].Split(',').Select(w => ulong.Parse(w, inv)).ToArray();
+            for (int l = 0; l < Levels; l++) _lastUsed[l] = fields[2 + l].Split(',').Select(v => long.Parse(v, inv)).ToArray();
+        }
+        catch (FormatException e)
+        {
+            throw new InvalidDataException($"code-use state is malformed: {e.Message}", e);
+        }
     }
 
     /// <summary>Marks this step's codes as used, counts dead codes, and re-seeds them from batch residuals when enabled.</summary>
