@@ -100,6 +100,7 @@ public static class TwoStageTraining
         note?.Invoke($"generator: {generator.ParameterCount():N0} parameters; {pairs.Count:N0} pairs an epoch");
         var trainer = new Trainer(generator, options.Trainer with { Seed = options.Seed, CheckpointPath = dir.CheckpointPath }, [rng]);
         if (progress is not null) trainer.Progress += progress;
+        if (note is not null) trainer.Note += note;
         int epoch = 0;
         trainer.EpochStarting += e => epoch = e;
         float loss = trainer.Run(pairs.Count, batch =>

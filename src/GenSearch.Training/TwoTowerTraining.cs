@@ -92,6 +92,7 @@ public static class TwoTowerTraining
         note?.Invoke($"model: {model.ParameterCount():N0} parameters; {pairs.Count:N0} pairs an epoch");
         var trainer = new Trainer(model, options.Trainer with { Seed = options.Seed, CheckpointPath = dir.CheckpointPath }, [rng]);
         if (progress is not null) trainer.Progress += progress;
+        if (note is not null) trainer.Note += note;
         int epoch = 0;
         trainer.EpochStarting += e =>
         {

@@ -36,7 +36,9 @@ public class TrainingRunTests
         Assert.True(File.Exists(Path.Combine(staging, "checkpoint.safetensors")));
         // A kill during a checkpoint write leaves a temporary file: the resumed run removes it.
         File.WriteAllText(Path.Combine(staging, ".checkpoint.safetensors.0123.tmp"), "half");
-        Train(beir.Path, outDir, Settings());
+        var notes = new List<string>();
+        Train(beir.Path, outDir, Settings(), notes: notes);
+        Assert.Contains(notes, n => n.Contains("resuming from step 3 of 16")); // a cancelled run checkpoints the step it stopped at
         Assert.False(Directory.Exists(staging));
         Assert.Empty(Directory.GetFiles(outDir, "*.tmp", SearchOption.AllDirectories));
         Assert.Empty(Directory.GetFiles(outDir, ".*.tmp", SearchOption.AllDirectories));
