@@ -62,24 +62,46 @@ public sealed class SidTrie : IPrefixConstraint
     public static SidTrie Build(IReadOnlyList<int[]> ids)
     {
         int n = ids.Count;
+        for (int i = 0; i < n; i++) CheckId(ids, i);
         var order = Enumerable.Range(0, n).ToArray();
-        for (int i = 0; i < n; i++)
-        {
-            if (ids[i] is null || ids[i].Length == 0) throw new ArgumentException($"item {i} has an empty semantic ID");
-            foreach (int t in ids[i]) if (t < 0) throw new ArgumentException($"item {i} has a negative token {t} in its semantic ID");
-        }
-        Array.Sort(order, (a, b) => CompareIds(ids[a], ids[b]) is var c && c != 0 ? c : a.CompareTo(b));
+        Array.Sort(order, (a, b) => Compare(ids, a, b));
+        return BuildSorted(ids, order);
+    }
 
-        // Nodes are created in lexicographic (depth-first) order of the sorted IDs; children of a node
-        // are then numbered in increasing token order, which is what the edge arrays need.
-        var edgesOf = new List<List<(int Token, int Child)>> { new() };
-        var itemsOf = new List<List<int>> { new() };
-        var path = new List<int> { 0 }; // node at each depth of the previous ID
+    /// <summary>Whether item a's ID sorts before item b's (ties: the lower item first), the order <see cref="BuildSorted"/> needs.</summary>
+    internal static int Compare(IReadOnlyList<int[]> ids, int a, int b) => CompareIds(ids[a], ids[b]) is var c && c != 0 ? c : a.CompareTo(b);
+
+    internal static void CheckId(IReadOnlyList<int[]> ids, int i)
+    {
+        if (ids[i] is null || ids[i].Length == 0) throw new ArgumentException($"item {i} has an empty semantic ID");
+        foreach (int t in ids[i]) if (t < 0) throw new ArgumentException($"item {i} has a negative token {t} in its semantic ID");
+    }
+
+    /// <summary>
+    /// Builds the trie from IDs already in <see cref="Compare"/> order (<paramref name="order"/> lists
+    /// every item once), in two linear passes and no per-node objects: nodes are numbered depth-first
+    /// along the sorted IDs, so the children of a node appear in increasing token order, and walking
+    /// the nodes in number order fills each node's edges already sorted. A live catalog keeps the
+    /// order between snapshots, so a change costs a merge and this, not a sort.
+    /// </summary>
+    internal static SidTrie BuildSorted(IReadOnlyList<int[]> ids, int[] order)
+    {
+        // Pass 1: create nodes along the sorted IDs; parent, incoming token and item count of each.
+        long bound = 1;
+        foreach (int item in order) bound += ids[item].Length; // at most one node per token
+        if (bound > Array.MaxLength) throw new ArgumentException($"{order.Length} IDs hold too many tokens for one trie");
+        var parent = new int[bound];
+        var token = new int[bound];
+        var itemCount = new int[bound];
+        parent[0] = -1;
+        int nodes = 1;
+        var end = new int[order.Length]; // node where each sorted item's ID ends
+        var path = new List<int> { 0 };  // node at each depth of the previous ID
         int[]? previous = null;
         int longest = 0;
-        foreach (int item in order)
+        for (int j = 0; j < order.Length; j++)
         {
-            var id = ids[item];
+            var id = ids[order[j]];
             longest = Math.Max(longest, id.Length);
             int common = 0;
             if (previous is not null)
@@ -87,35 +109,36 @@ public sealed class SidTrie : IPrefixConstraint
             path.RemoveRange(common + 1, path.Count - common - 1);
             for (int depth = common; depth < id.Length; depth++)
             {
-                int node = edgesOf.Count;
-                edgesOf.Add([]); itemsOf.Add([]);
-                edgesOf[path[depth]].Add((id[depth], node));
-                path.Add(node);
+                parent[nodes] = path[depth];
+                token[nodes] = id[depth];
+                path.Add(nodes++);
             }
-            itemsOf[path[id.Length]].Add(item);
+            end[j] = path[id.Length];
+            itemCount[end[j]]++;
             previous = id;
         }
 
-        int nodes = edgesOf.Count;
+        // Pass 2: edges of each node (children in number order = token order) and items at each node.
         var edgeStart = new int[nodes + 1];
         var itemStart = new int[nodes + 1];
+        for (int v = 1; v < nodes; v++) edgeStart[parent[v] + 1]++;
         for (int v = 0; v < nodes; v++)
         {
-            edgeStart[v + 1] = edgeStart[v] + edgesOf[v].Count;
-            itemStart[v + 1] = itemStart[v] + itemsOf[v].Count;
+            edgeStart[v + 1] += edgeStart[v];
+            itemStart[v + 1] = itemStart[v] + itemCount[v];
         }
-        var edgeToken = new int[edgeStart[nodes]];
-        var edgeChild = new int[edgeStart[nodes]];
-        var items = new int[n];
-        for (int v = 0; v < nodes; v++)
+        var edgeToken = new int[nodes - 1];
+        var edgeChild = new int[nodes - 1];
+        var fill = edgeStart.AsSpan(0, nodes).ToArray();
+        for (int v = 1; v < nodes; v++)
         {
-            for (int e = 0; e < edgesOf[v].Count; e++)
-            {
-                edgeToken[edgeStart[v] + e] = edgesOf[v][e].Token;
-                edgeChild[edgeStart[v] + e] = edgesOf[v][e].Child;
-            }
-            itemsOf[v].CopyTo(items, itemStart[v]);
+            int e = fill[parent[v]]++;
+            edgeToken[e] = token[v];
+            edgeChild[e] = v;
         }
+        var items = new int[order.Length];
+        var itemFill = itemStart.AsSpan(0, nodes).ToArray();
+        for (int j = 0; j < order.Length; j++) items[itemFill[end[j]]++] = order[j];
         return new SidTrie(edgeStart, edgeToken, edgeChild, itemStart, items, longest);
     }
 
