@@ -217,7 +217,7 @@ public class LiveCatalogTests
                 Interlocked.Increment(ref searches);
                 var ids = hits.Select(h => h.Id).ToList();
                 string? error = null;
-                if (ids.Distinct().Count() != ids.Count) error = "an id twice: " + string.Join(",", ids);
+                if (ids.Distinct().Count() != ids.Count) error = "an id twice: " + string.Join(",", ids.GroupBy(x => x).Where(g => g.Count() > 1).Select(g => g.Key));
                 var pairs = ids.Where(id => id.StartsWith("p", StringComparison.Ordinal)).ToHashSet();
                 foreach (var id in pairs)
                 {

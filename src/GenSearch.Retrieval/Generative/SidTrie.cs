@@ -90,56 +90,66 @@ public sealed class SidTrie : IPrefixConstraint
         long bound = 1;
         foreach (int item in order) bound += ids[item].Length; // at most one node per token
         if (bound > Array.MaxLength) throw new ArgumentException($"{order.Length} IDs hold too many tokens for one trie");
-        var parent = new int[bound];
-        var token = new int[bound];
-        var itemCount = new int[bound];
-        parent[0] = -1;
-        int nodes = 1;
-        var end = new int[order.Length]; // node where each sorted item's ID ends
-        var path = new List<int> { 0 };  // node at each depth of the previous ID
-        int[]? previous = null;
-        int longest = 0;
-        for (int j = 0; j < order.Length; j++)
+        // Scratch from the pool: a change to a large catalog should not allocate (and collect) these every time.
+        var pool = System.Buffers.ArrayPool<int>.Shared;
+        int[] parent = pool.Rent((int)bound), token = pool.Rent((int)bound), itemCount = pool.Rent((int)bound), end = pool.Rent(order.Length);
+        try
         {
-            var id = ids[order[j]];
-            longest = Math.Max(longest, id.Length);
-            int common = 0;
-            if (previous is not null)
-                while (common < id.Length && common < previous.Length && id[common] == previous[common]) common++;
-            path.RemoveRange(common + 1, path.Count - common - 1);
-            for (int depth = common; depth < id.Length; depth++)
+            parent[0] = -1;
+            itemCount[0] = 0;
+            int nodes = 1;
+            var path = new List<int> { 0 };  // node at each depth of the previous ID
+            int[]? previous = null;
+            int longest = 0;
+            for (int j = 0; j < order.Length; j++)
             {
-                parent[nodes] = path[depth];
-                token[nodes] = id[depth];
-                path.Add(nodes++);
+                var id = ids[order[j]];
+                longest = Math.Max(longest, id.Length);
+                int common = 0;
+                if (previous is not null)
+                    while (common < id.Length && common < previous.Length && id[common] == previous[common]) common++;
+                path.RemoveRange(common + 1, path.Count - common - 1);
+                for (int depth = common; depth < id.Length; depth++)
+                {
+                    parent[nodes] = path[depth];
+                    token[nodes] = id[depth];
+                    itemCount[nodes] = 0;
+                    path.Add(nodes++);
+                }
+                end[j] = path[id.Length];
+                itemCount[end[j]]++;
+                previous = id;
             }
-            end[j] = path[id.Length];
-            itemCount[end[j]]++;
-            previous = id;
-        }
 
-        // Pass 2: edges of each node (children in number order = token order) and items at each node.
-        var edgeStart = new int[nodes + 1];
-        var itemStart = new int[nodes + 1];
-        for (int v = 1; v < nodes; v++) edgeStart[parent[v] + 1]++;
-        for (int v = 0; v < nodes; v++)
-        {
-            edgeStart[v + 1] += edgeStart[v];
-            itemStart[v + 1] = itemStart[v] + itemCount[v];
+            // Pass 2: edges of each node (children in number order = token order) and items at each node.
+            var edgeStart = new int[nodes + 1];
+            var itemStart = new int[nodes + 1];
+            for (int v = 1; v < nodes; v++) edgeStart[parent[v] + 1]++;
+            for (int v = 0; v < nodes; v++)
+            {
+                edgeStart[v + 1] += edgeStart[v];
+                itemStart[v + 1] = itemStart[v] + itemCount[v];
+            }
+            var edgeToken = new int[nodes - 1];
+            var edgeChild = new int[nodes - 1];
+            // The fill cursors reuse the item-count scratch (already summed into itemStart): parent's edge cursor, then each node's item cursor.
+            var fill = itemCount;
+            edgeStart.AsSpan(0, nodes).CopyTo(fill);
+            for (int v = 1; v < nodes; v++)
+            {
+                int e = fill[parent[v]]++;
+                edgeToken[e] = token[v];
+                edgeChild[e] = v;
+            }
+            var items = new int[order.Length];
+            itemStart.AsSpan(0, nodes).CopyTo(fill);
+            for (int j = 0; j < order.Length; j++) items[fill[end[j]]++] = order[j];
+            return new SidTrie(edgeStart, edgeToken, edgeChild, itemStart, items, longest);
         }
-        var edgeToken = new int[nodes - 1];
-        var edgeChild = new int[nodes - 1];
-        var fill = edgeStart.AsSpan(0, nodes).ToArray();
-        for (int v = 1; v < nodes; v++)
+        finally
         {
-            int e = fill[parent[v]]++;
-            edgeToken[e] = token[v];
-            edgeChild[e] = v;
+            pool.Return(parent); pool.Return(token); pool.Return(itemCount); pool.Return(end);
         }
-        var items = new int[order.Length];
-        var itemFill = itemStart.AsSpan(0, nodes).ToArray();
-        for (int j = 0; j < order.Length; j++) items[itemFill[end[j]]++] = order[j];
-        return new SidTrie(edgeStart, edgeToken, edgeChild, itemStart, items, longest);
     }
 
     private static int CompareIds(int[] a, int[] b)
