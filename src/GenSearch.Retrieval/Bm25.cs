@@ -94,7 +94,7 @@ public sealed class Bm25 : IUpdatableRetriever
     public bool Contains(string docId) => _catalog.Find(docId) >= 0;
 
     /// <summary>The indexed document ids in ranking-tie order (base segment, then delta).</summary>
-    public IReadOnlyList<string> DocIds => _catalog.LiveDocs().Select(x => x.Id).ToArray();
+    public IReadOnlyList<string> DocIds => _catalog.LiveIds;
 
     /// <summary>Number of distinct terms in the live documents.</summary>
     public int TermCount => _catalog.TermCount();
@@ -442,6 +442,11 @@ public sealed class Bm25 : IUpdatableRetriever
         public readonly Segment Delta = delta;
 
         public int Live => Base.Count - BaseDeletedCount + Delta.Count;
+
+        private string[]? _liveIds;
+        /// <summary>The live ids in document-number order, made on first use (racing threads make equal copies).</summary>
+        public string[] LiveIds => _liveIds ??= Enumerable.Range(0, Base.Count).Where(d => !IsBaseDeleted(d)).Select(d => Base.DocIds[d])
+            .Concat(Delta.DocIds).ToArray();
         public double AverageLength => Live == 0 ? 0 : (double)(Base.TotalLength - BaseDeletedLength + Delta.TotalLength) / Live;
 
         /// <summary>norm(dl) = a + b' * dl with a = k1 (1 - b) and b' = k1 b / avgdl.</summary>
