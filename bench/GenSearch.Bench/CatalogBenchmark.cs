@@ -47,6 +47,11 @@ public sealed class CatalogBenchmark : IBenchmark
         yield return ("bm25_build_ms", CpuMs(() => Bm25.Build(docs)));
         var bm25 = Bm25.Build(docs);
         yield return ("bm25_upsert_1_ms", CpuMs(() => bm25.Upsert([new Document("d7", Title(), "")])));
+        // The same with the delta near its limit (935 documents here): the cost of one upsert grows with the delta.
+        var fresh = Bm25.Build(docs);
+        fresh.Upsert(Enumerable.Range(100, 900).Select(i => new Document($"d{i}", Title(), "")).ToArray());
+        yield return ("bm25_delta_docs", fresh.DeltaCount);
+        yield return ("bm25_upsert_1_full_delta_ms", CpuMs(() => fresh.Upsert([new Document("d7", Title(), "")])));
         yield return ("bm25_upsert_1000_ms", CpuMs(() => bm25.Upsert(many.Select(d => d with { Title = Title() }).ToArray())));
 
         // Flat dense index.
