@@ -5,8 +5,14 @@ namespace GenSearch.Retrieval;
 /// Reciprocal-rank fusion (Cormack et al.): an item's score is the sum over retrievers of
 /// 1 / (<see cref="RankConstant"/> + rank), rank from 1; each retriever contributes its top
 /// <c>depth</c> results. Ties go to the item first seen (earlier retriever, better rank).
+/// <para>
+/// Catalog changes go to every part that is an <see cref="IUpdatableRetriever"/>, in order, and the
+/// result is their sum; parts that are not updatable are skipped. Each part swaps its own snapshot,
+/// so while a change is being applied a fused search may see it in one part and not yet in another
+/// (each part's list is still one whole catalog).
+/// </para>
 /// </summary>
-public sealed class FusionRetriever(IReadOnlyList<IRetriever> retrievers, int depth = 100) : IRetriever
+public sealed class FusionRetriever(IReadOnlyList<IRetriever> retrievers, int depth = 100) : IUpdatableRetriever
 {
     /// <summary>The usual constant: damps the difference between the very top ranks.</summary>
     public const float RankConstant = 60f;
@@ -16,6 +22,14 @@ public sealed class FusionRetriever(IReadOnlyList<IRetriever> retrievers, int de
 
     /// <inheritdoc/>
     public int Count => retrievers.Max(r => r.Count);
+
+    /// <summary>Upserts into every updatable part; the sum of their changes.</summary>
+    public CatalogChange Upsert(IReadOnlyList<Document> items)
+        => retrievers.OfType<IUpdatableRetriever>().Aggregate(default(CatalogChange), (sum, r) => sum + r.Upsert(items));
+
+    /// <summary>Removes from every updatable part; the sum of their changes (unknown ids counted once per part).</summary>
+    public CatalogChange Remove(IReadOnlyList<string> ids)
+        => retrievers.OfType<IUpdatableRetriever>().Aggregate(default(CatalogChange), (sum, r) => sum + r.Remove(ids));
 
     /// <inheritdoc/>
     public IReadOnlyList<SearchHit>[] Search(IReadOnlyList<Query> queries, int k)

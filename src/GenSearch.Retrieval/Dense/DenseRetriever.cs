@@ -8,19 +8,26 @@ namespace GenSearch.Retrieval.Dense;
 /// <summary>
 /// Dense retrieval: the query tower's vector searched against the item tower's vectors of the whole
 /// catalog in a vector index (exact by default; HNSW for large catalogs). Scores are cosines.
+/// A live catalog through <see cref="VectorRetriever"/> when given an item encoder (the item tower):
+/// without one, <see cref="Upsert"/> throws <see cref="NotSupportedException"/>.
 /// </summary>
-public sealed class DenseRetriever : IRetriever
+public sealed class DenseRetriever : IUpdatableRetriever
 {
     private readonly VectorRetriever _search;
 
-    /// <summary>A retriever over <paramref name="index"/>, whose row i is item <paramref name="itemIds"/>[i].</summary>
-    public DenseRetriever(TwoTowerModel model, WordPieceTokenizer tokenizer, IVectorIndex index, string[] itemIds, int maxQueryTokens = 16)
+    /// <summary>
+    /// A retriever over <paramref name="index"/>, whose row i is item <paramref name="itemIds"/>[i];
+    /// <paramref name="encodeItems"/> (row-major [items, dimension], as the index was built) enables upserts.
+    /// </summary>
+    public DenseRetriever(TwoTowerModel model, WordPieceTokenizer tokenizer, IVectorIndex index, string[] itemIds, int maxQueryTokens = 16,
+        Func<IReadOnlyList<Document>, float[]>? encodeItems = null)
         => _search = new VectorRetriever("dense", index, itemIds,
-            queries => Encode(model.QueryTower, tokenizer, queries.Select(q => q.Text).ToList(), maxQueryTokens));
+            queries => Encode(model.QueryTower, tokenizer, queries.Select(q => q.Text).ToList(), maxQueryTokens), encodeItems);
 
-    /// <summary>A retriever over <paramref name="index"/> whose queries are embedded by an n-gram tower.</summary>
-    public DenseRetriever(NgramTowerModel model, NgramVocabulary vocabulary, IVectorIndex index, string[] itemIds)
-        => _search = new VectorRetriever("dense", index, itemIds, queries => model.Encode(vocabulary, queries.Select(q => q.Text).ToList()));
+    /// <summary>A retriever over <paramref name="index"/> whose queries are embedded by an n-gram tower; <paramref name="encodeItems"/> enables upserts.</summary>
+    public DenseRetriever(NgramTowerModel model, NgramVocabulary vocabulary, IVectorIndex index, string[] itemIds,
+        Func<IReadOnlyList<Document>, float[]>? encodeItems = null)
+        => _search = new VectorRetriever("dense", index, itemIds, queries => model.Encode(vocabulary, queries.Select(q => q.Text).ToList()), encodeItems);
 
     /// <inheritdoc/>
     public string Name => _search.Name;
@@ -30,6 +37,12 @@ public sealed class DenseRetriever : IRetriever
 
     /// <inheritdoc/>
     public IReadOnlyList<SearchHit>[] Search(IReadOnlyList<Query> queries, int k) => _search.Search(queries, k);
+
+    /// <inheritdoc/>
+    public CatalogChange Upsert(IReadOnlyList<Document> items) => _search.Upsert(items);
+
+    /// <inheritdoc/>
+    public CatalogChange Remove(IReadOnlyList<string> ids) => _search.Remove(ids);
 
     /// <summary>Unit vectors of <paramref name="texts"/> from <paramref name="tower"/>, row-major [n, O], in batches.</summary>
     public static float[] Encode(TextEncoder tower, WordPieceTokenizer tokenizer, IReadOnlyList<string> texts, int maxTokens, int batchSize = 256)

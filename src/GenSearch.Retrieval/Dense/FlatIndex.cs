@@ -12,7 +12,10 @@ namespace GenSearch.Retrieval.Dense;
 /// <see cref="ItemBlock"/> score block per thread however large the catalog. Work is spread over
 /// <see cref="KernelThreads.Count"/> threads by query blocks, or by item ranges when there are too
 /// few queries to go round (results are merged per query; ties resolve to the lower row id either way).
-/// <see cref="ExactSearchReference"/> is its slow, obvious twin.
+/// <see cref="ExactSearchReference"/> is its slow, obvious twin. Removed rows score minus infinity
+/// inside the block and are never returned. Rows are written once and never moved in place (a grown
+/// array is a copy), and each Add or Remove publishes a new <see cref="VectorIndexView"/>, so searches
+/// may run while one writer adds or removes.
 /// </summary>
 public sealed class FlatIndex : IVectorIndex
 {
@@ -24,7 +27,8 @@ public sealed class FlatIndex : IVectorIndex
 
     private float[] _data = [];   // [capacity, Dimension]
     private float[] _norms = [];  // [capacity]: ||x||^2, used by L2 only
-    private int _count;
+    private int _count;           // rows written; the published view may lag behind while Add runs
+    private volatile VectorIndexView _view;
 
     /// <summary>An empty index of <paramref name="dimension"/>-long vectors scored by <paramref name="metric"/>.</summary>
     public FlatIndex(int dimension, VectorMetric metric = VectorMetric.InnerProduct)
@@ -33,19 +37,55 @@ public sealed class FlatIndex : IVectorIndex
         if (!Enum.IsDefined(metric)) throw new ArgumentOutOfRangeException(nameof(metric), metric, "unknown metric");
         Dimension = dimension;
         Metric = metric;
+        _view = new VectorIndexView(this, 0, null, 0);
     }
 
     /// <inheritdoc/>
     public int Dimension { get; }
 
     /// <inheritdoc/>
-    public int Count => _count;
+    public int Count => _view.Rows;
+
+    /// <inheritdoc/>
+    public int RemovedCount => _view.RemovedCount;
+
+    /// <inheritdoc/>
+    public VectorIndexView View => _view;
+
+    /// <inheritdoc/>
+    public bool IsRemoved(int id) => (uint)id < (uint)_view.Rows ? _view.IsRemoved(id)
+        : throw new ArgumentOutOfRangeException(nameof(id), id, $"the index holds {_view.Rows} vectors");
+
+    /// <inheritdoc/>
+    public int Remove(ReadOnlySpan<int> ids)
+    {
+        var (view, removed) = _view.WithRemoved(ids);
+        _view = view;
+        return removed;
+    }
+
+    /// <inheritdoc/>
+    public IVectorIndex Compact()
+    {
+        var view = _view;
+        var copy = new FlatIndex(Dimension, Metric);
+        var data = _data;
+        for (int start = 0; start < view.Rows;)
+        {
+            while (start < view.Rows && view.IsRemoved(start)) start++;
+            int end = start;
+            while (end < view.Rows && !view.IsRemoved(end)) end++;
+            if (end > start) copy.Append(data.AsSpan(start * Dimension, (end - start) * Dimension), end - start, normalise: false);
+            start = end;
+        }
+        return copy;
+    }
 
     /// <inheritdoc/>
     public VectorMetric Metric { get; }
 
     /// <summary>The stored vectors, row-major [Count, Dimension] (unit length under <see cref="VectorMetric.Cosine"/>).</summary>
-    public ReadOnlySpan<float> Vectors => _data.AsSpan(0, _count * Dimension);
+    public ReadOnlySpan<float> Vectors => _data.AsSpan(0, _view.Rows * Dimension);
 
     /// <inheritdoc/>
     public void Add(ReadOnlySpan<float> vectors)
@@ -58,9 +98,14 @@ public sealed class FlatIndex : IVectorIndex
         int needed = _count + rows;
         if (needed > _norms.Length)
         {
+            // New arrays are filled before they replace the old ones: a search still reading the old ones sees its rows.
             int capacity = (int)Math.Min(Math.Max(needed, 2L * _norms.Length), Array.MaxLength / Dimension);
-            Array.Resize(ref _data, capacity * Dimension);
-            Array.Resize(ref _norms, capacity);
+            var data = new float[capacity * Dimension];
+            var norms = new float[capacity];
+            _data.AsSpan(0, _count * Dimension).CopyTo(data);
+            _norms.AsSpan(0, _count).CopyTo(norms);
+            _data = data;
+            _norms = norms;
         }
         var target = _data.AsSpan(_count * Dimension, rows * Dimension);
         vectors.CopyTo(target);
@@ -71,16 +116,24 @@ public sealed class FlatIndex : IVectorIndex
             _norms[_count + i] = TensorPrimitives.Dot(row, row);
         }
         _count = needed;
+        var view = _view;
+        _view = new VectorIndexView(this, needed, view.Removed, view.RemovedCount); // publishes the rows
     }
 
     /// <inheritdoc/>
-    public VectorHit[][] Search(ReadOnlySpan<float> queries, int k)
+    public VectorHit[][] Search(ReadOnlySpan<float> queries, int k) => Search(queries, k, _view);
+
+    /// <inheritdoc/>
+    public VectorHit[][] Search(ReadOnlySpan<float> queries, int k, VectorIndexView view)
     {
         VectorMath.CheckK(k);
+        view.CheckOwner(this);
         int n = VectorMath.CheckRows(queries, Dimension, nameof(queries));
         var result = new VectorHit[n][];
         if (n == 0) return result;
-        int kk = Math.Min(k, _count);
+        int kk = Math.Min(k, view.LiveCount);
+        // The arrays are read after the view: they hold at least its rows (rows are never moved in place).
+        var store = new Store(_data, _norms, view.Rows, view.Removed);
         if (kk == 0)
         {
             for (int i = 0; i < n; i++) result[i] = [];
@@ -93,7 +146,7 @@ public sealed class FlatIndex : IVectorIndex
 
         int threads = KernelThreads.Count;
         int queryBlocks = (n + QueryBlock - 1) / QueryBlock;
-        int itemBlocks = (_count + ItemBlock - 1) / ItemBlock;
+        int itemBlocks = (store.Rows + ItemBlock - 1) / ItemBlock;
         if (queryBlocks >= threads || itemBlocks < 2)
         {
             // Enough query blocks to go round: each thread owns whole queries, no merge needed.
@@ -101,7 +154,7 @@ public sealed class FlatIndex : IVectorIndex
             KernelParallel.For(queryBlocks, 1, b =>
             {
                 int first = b * QueryBlock, rows = Math.Min(QueryBlock, n - first);
-                ScoreRange(q, first, rows, 0, _count, top);
+                ScoreRange(store, q, first, rows, 0, store.Rows, top);
             });
             for (int i = 0; i < n; i++) result[i] = top.Sorted(i);
             return result;
@@ -113,10 +166,10 @@ public sealed class FlatIndex : IVectorIndex
         KernelParallel.For(parts, 1, p =>
         {
             int startBlock = (int)((long)itemBlocks * p / parts), endBlock = (int)((long)itemBlocks * (p + 1) / parts);
-            int start = startBlock * ItemBlock, end = Math.Min(_count, endBlock * ItemBlock);
+            int start = startBlock * ItemBlock, end = Math.Min(store.Rows, endBlock * ItemBlock);
             var top = new TopK(n, kk);
             for (int first = 0; first < n; first += QueryBlock)
-                ScoreRange(q, first, Math.Min(QueryBlock, n - first), start, end, top);
+                ScoreRange(store, q, first, Math.Min(QueryBlock, n - first), start, end, top);
             partial[p] = top;
         });
         for (int p = 1; p < parts; p++)
@@ -127,9 +180,10 @@ public sealed class FlatIndex : IVectorIndex
 
     /// <summary>
     /// Scores queries [first, first + rows) against items [start, end) a block at a time and offers
-    /// every score to <paramref name="top"/> (rows indexed by query).
+    /// every score to <paramref name="top"/> (rows indexed by query). Removed items score minus
+    /// infinity, so they never displace a live one and a search asks for at most the live count.
     /// </summary>
-    private void ScoreRange(float[] q, int first, int rows, int start, int end, TopK top)
+    private void ScoreRange(Store store, float[] q, int first, int rows, int start, int end, TopK top)
     {
         int d = Dimension;
         float[] block = ArrayPool<float>.Shared.Rent(QueryBlock * ItemBlock);
@@ -142,7 +196,7 @@ public sealed class FlatIndex : IVectorIndex
                 // scores[rows, items] = Q[rows, d] * X[items, d]^T; under L2 2 q.x, finished per row below.
                 float alpha = Metric == VectorMetric.L2 ? 2f : 1f;
                 Gemm.Sgemm(false, true, rows, items, d, alpha, queryRows, d,
-                    _data.AsSpan(itemStart * d, items * d), d, 0f, block, items);
+                    store.Data.AsSpan(itemStart * d, items * d), d, 0f, block, items);
                 for (int r = 0; r < rows; r++)
                 {
                     var scores = block.AsSpan(r * items, items);
@@ -150,10 +204,13 @@ public sealed class FlatIndex : IVectorIndex
                     {
                         // -||q - x||^2 = 2 q.x - ||x||^2 - ||q||^2; rounding can leave a tiny positive value: clamp.
                         var qr = queryRows.Slice(r * d, d);
-                        TensorPrimitives.Subtract(scores, _norms.AsSpan(itemStart, items), scores);
+                        TensorPrimitives.Subtract(scores, store.Norms.AsSpan(itemStart, items), scores);
                         TensorPrimitives.Subtract(scores, TensorPrimitives.Dot(qr, qr), scores);
                         TensorPrimitives.Min(scores, 0f, scores);
                     }
+                    if (store.Removed is { } removed)
+                        for (int j = 0; j < items; j++)
+                            if (RowBits.Get(removed, itemStart + j)) scores[j] = float.NegativeInfinity;
                     top.PushRow(first + r, scores, itemStart);
                 }
             }
@@ -164,7 +221,13 @@ public sealed class FlatIndex : IVectorIndex
         }
     }
 
-    /// <summary>Writes the index to <paramref name="path"/> (safetensors: "vectors" F32 [Count, Dimension], metric in the metadata).</summary>
+    /// <summary>What one search reads: the arrays and the view's rows and removals.</summary>
+    private readonly record struct Store(float[] Data, float[] Norms, int Rows, ulong[]? Removed);
+
+    /// <summary>
+    /// Writes the index to <paramref name="path"/> (safetensors: "vectors" F32 [Count, Dimension], metric in the metadata).
+    /// Removed rows are written as live ones: <see cref="Compact"/> first to drop them.
+    /// </summary>
     public void Save(string path)
     {
         var vectors = Vectors.ToArray();

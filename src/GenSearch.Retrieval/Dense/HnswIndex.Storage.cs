@@ -13,7 +13,7 @@ public sealed partial class HnswIndex
     /// "levels" I32 [Count], "links0" I32 [Count, 2M + 1] (count, then neighbour ids), "upper_links"
     /// I32 (each node's layers 1..level, M + 1 slots a layer, nodes in id order) and "rng_state" I64 [4]
     /// (so that adding after a load draws the same levels as adding before the save); options, entry
-    /// point and top level in the metadata.
+    /// point and top level in the metadata. Removed rows are written as live ones: <see cref="Compact"/> first to drop them.
     /// </summary>
     public void Save(string path)
     {
@@ -132,6 +132,7 @@ public sealed partial class HnswIndex
         index._count = count;
         index._entry = entry;
         index._maxLevel = maxLevel;
+        index._view = new VectorIndexView(index, count, null, 0, entry, maxLevel);
         index._rng.State = state.Select(w => unchecked((ulong)w)).ToArray();
 
         // Every list: a count within capacity, and neighbours that exist on that layer and are not the node itself.

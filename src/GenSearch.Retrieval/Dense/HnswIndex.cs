@@ -20,6 +20,17 @@ namespace GenSearch.Retrieval.Dense;
 /// Searches over a batch of queries run on <see cref="KernelThreads.Count"/> threads. Scores are as
 /// in <see cref="VectorMetric"/>; results are approximate: a true neighbour can be missed.
 /// </para>
+/// <para>
+/// Removal marks tombstones (as hnswlib's markDelete): a removed node is never returned but stays in
+/// the graph, where searches and later insertions still walk through it, so removal costs nothing
+/// and the graph keeps its reach. Tombstones cost search time and memory, so
+/// <see cref="VectorRetriever"/> rebuilds the index without them (<see cref="Compact"/>, a full build)
+/// once more than <see cref="VectorRetriever.CompactionThreshold"/> of the rows (default a quarter)
+/// are removed. One writer may add or remove while searches run: each search follows the
+/// <see cref="VectorIndexView"/> it started with, never steps onto a node added after it, and
+/// returns only nodes of that view; links the writer is rewriting may steer it (as in hnswlib's
+/// concurrent inserts), which can change which approximate neighbours it finds, never which nodes it may return.
+/// </para>
 /// </summary>
 public sealed partial class HnswIndex : IVectorIndex
 {
@@ -33,6 +44,7 @@ public sealed partial class HnswIndex : IVectorIndex
     private int[]?[] _upper = [];      // per node, layers 1..level as [level, M + 1] (count first); null at level 0
     private int _count, _entry = -1, _maxLevel = -1;
     private int _efSearch;
+    private volatile VectorIndexView _view;
 
     [ThreadStatic] private static SearchContext? t_context;
 
@@ -49,13 +61,47 @@ public sealed partial class HnswIndex : IVectorIndex
         _levelMult = 1 / Math.Log(options.M);
         _rng = new Rng(options.Seed);
         _efSearch = options.EfSearch;
+        _view = new VectorIndexView(this, 0, null, 0);
     }
 
     /// <inheritdoc/>
     public int Dimension { get; }
 
     /// <inheritdoc/>
-    public int Count => _count;
+    public int Count => _view.Rows;
+
+    /// <inheritdoc/>
+    public int RemovedCount => _view.RemovedCount;
+
+    /// <inheritdoc/>
+    public VectorIndexView View => _view;
+
+    /// <inheritdoc/>
+    public bool IsRemoved(int id) => _view.IsRemoved(CheckId(id));
+
+    /// <inheritdoc/>
+    public int Remove(ReadOnlySpan<int> ids)
+    {
+        var (view, removed) = _view.WithRemoved(ids);
+        _view = view;
+        return removed;
+    }
+
+    /// <summary>A new index with the same options (and efSearch) built from the rows not removed, in order: a full build.</summary>
+    public IVectorIndex Compact()
+    {
+        var view = _view;
+        var copy = new HnswIndex(Dimension, Options) { EfSearch = _efSearch };
+        for (int start = 0; start < view.Rows;)
+        {
+            while (start < view.Rows && view.IsRemoved(start)) start++;
+            int end = start;
+            while (end < view.Rows && !view.IsRemoved(end)) end++;
+            if (end > start) copy.Add(_data.AsSpan(start * Dimension, (end - start) * Dimension));
+            start = end;
+        }
+        return copy;
+    }
 
     /// <inheritdoc/>
     public VectorMetric Metric => Options.Metric;
@@ -63,7 +109,7 @@ public sealed partial class HnswIndex : IVectorIndex
     /// <summary>The options the index was built with (<see cref="EfSearch"/> may since have changed).</summary>
     public HnswOptions Options { get; }
 
-    /// <summary>Layer-0 search breadth used by <see cref="Search"/> (at least k is used). Settable between searches.</summary>
+    /// <summary>Layer-0 search breadth used by <see cref="Search(ReadOnlySpan{float}, int)"/> (at least k is used). Settable between searches.</summary>
     public int EfSearch
     {
         get => _efSearch;
@@ -105,15 +151,21 @@ public sealed partial class HnswIndex : IVectorIndex
             if (Metric == VectorMetric.Cosine) VectorMath.NormalizeRows(target, Dimension);
             Insert(_count, RandomLevel());
         }
+        var old = _view;
+        _view = new VectorIndexView(this, _count, old.Removed, old.RemovedCount, _entry, _maxLevel); // publishes the rows
     }
 
     /// <inheritdoc/>
-    public VectorHit[][] Search(ReadOnlySpan<float> queries, int k)
+    public VectorHit[][] Search(ReadOnlySpan<float> queries, int k) => Search(queries, k, _view);
+
+    /// <inheritdoc/>
+    public VectorHit[][] Search(ReadOnlySpan<float> queries, int k, VectorIndexView view)
     {
         VectorMath.CheckK(k);
+        view.CheckOwner(this);
         int n = VectorMath.CheckRows(queries, Dimension, nameof(queries));
         var result = new VectorHit[n][];
-        if (_count == 0)
+        if (view.LiveCount == 0)
         {
             for (int i = 0; i < n; i++) result[i] = [];
             return result;
@@ -125,19 +177,19 @@ public sealed partial class HnswIndex : IVectorIndex
         KernelParallel.ForRanges(n, 4, (start, end) =>
         {
             var context = t_context ??= new SearchContext();
-            for (int i = start; i < end; i++) result[i] = SearchOne(q.AsSpan(i * Dimension, Dimension), k, ef, context);
+            for (int i = start; i < end; i++) result[i] = SearchOne(q.AsSpan(i * Dimension, Dimension), k, ef, context, view);
         });
         return result;
     }
 
-    private VectorHit[] SearchOne(ReadOnlySpan<float> query, int k, int ef, SearchContext context)
+    private VectorHit[] SearchOne(ReadOnlySpan<float> query, int k, int ef, SearchContext context, VectorIndexView view)
     {
-        int ep = _entry;
+        int ep = view.Entry;
         float epScore = Score(query, ep);
-        for (int layer = _maxLevel; layer >= 1; layer--) Greedy(query, layer, ref ep, ref epScore);
-        context.Start(_count);
-        context.Enter(ep, epScore);
-        SearchLayer(query, 0, ef, context);
+        for (int layer = view.MaxLevel; layer >= 1; layer--) Greedy(query, layer, ref ep, ref epScore, view.Rows);
+        context.Start(view.Rows);
+        context.Enter(ep, epScore, live: !view.IsRemoved(ep));
+        SearchLayer(query, 0, ef, context, view.Rows, view.Removed);
 
         var results = context.Results;
         while (results.Count > k) results.Pop();
@@ -169,7 +221,7 @@ public sealed partial class HnswIndex : IVectorIndex
         int ep = _entry;
         float epScore = Score(query, ep);
         // Above the node's level: one greedy walk per layer to the closest node (ef = 1).
-        for (int layer = _maxLevel; layer > level; layer--) Greedy(query, layer, ref ep, ref epScore);
+        for (int layer = _maxLevel; layer > level; layer--) Greedy(query, layer, ref ep, ref epScore, _count);
 
         var nearest = _build.Nearest;
         nearest.Clear();
@@ -178,8 +230,9 @@ public sealed partial class HnswIndex : IVectorIndex
         {
             // The nearest set found on the layer above seeds this layer's search (the paper's ep <- W).
             context.Start(_count);
-            foreach (var (s, id) in nearest) context.Enter(id, s);
-            SearchLayer(query, layer, Options.EfConstruction, context);
+            foreach (var (s, id) in nearest) context.Enter(id, s, live: true);
+            // Removed nodes take part in building like any other: they keep the graph connected.
+            SearchLayer(query, layer, Options.EfConstruction, context, _count, null);
             nearest.Clear();
             while (context.Results.Count > 0) nearest.Add(context.Results.Pop());
             nearest.Reverse(); // best first
@@ -244,7 +297,7 @@ public sealed partial class HnswIndex : IVectorIndex
     }
 
     /// <summary>Moves (<paramref name="ep"/>, <paramref name="epScore"/>) to its best neighbour on <paramref name="layer"/> until none is better.</summary>
-    private void Greedy(ReadOnlySpan<float> query, int layer, ref int ep, ref float epScore)
+    private void Greedy(ReadOnlySpan<float> query, int layer, ref int ep, ref float epScore, int rows)
     {
         bool moved = true;
         while (moved)
@@ -256,6 +309,7 @@ public sealed partial class HnswIndex : IVectorIndex
             for (int i = 1; i <= links[0]; i++)
             {
                 int candidate = links[i];
+                if (candidate >= rows) continue; // added after the search began
                 float s = Score(query, candidate);
                 if (BestOnTop.Above(s, candidate, bestScore, best)) { best = candidate; bestScore = s; }
             }
@@ -266,8 +320,10 @@ public sealed partial class HnswIndex : IVectorIndex
     /// <summary>
     /// Beam search on one layer (the paper's Algorithm 2) from the entry points already in
     /// <paramref name="context"/>: leaves the best <paramref name="ef"/> nodes found in its results.
+    /// Only nodes below <paramref name="rows"/> are visited; <paramref name="removed"/> ones are walked
+    /// through (candidates) but never kept as results (hnswlib's rule for deleted nodes).
     /// </summary>
-    private void SearchLayer(ReadOnlySpan<float> query, int layer, int ef, SearchContext context)
+    private void SearchLayer(ReadOnlySpan<float> query, int layer, int ef, SearchContext context, int rows, ulong[]? removed)
     {
         var candidates = context.Candidates;
         var results = context.Results;
@@ -282,12 +338,13 @@ public sealed partial class HnswIndex : IVectorIndex
             for (int i = 1; i <= links[0]; i++)
             {
                 int next = links[i];
-                if (marks[next] == stamp) continue;
+                if (next >= rows || marks[next] == stamp) continue;
                 marks[next] = stamp;
                 float s = Score(query, next);
                 if (results.Count < ef || WorstOnTop.Above(results.TopScore, results.TopId, s, next))
                 {
                     candidates.Push(s, next);
+                    if (removed is not null && RowBits.Get(removed, next)) continue;
                     results.Push(s, next);
                     if (results.Count > ef) results.Pop();
                 }
@@ -346,12 +403,12 @@ public sealed partial class HnswIndex : IVectorIndex
             Results.Clear();
         }
 
-        /// <summary>Adds an entry point: visited, a candidate and a result.</summary>
-        public void Enter(int node, float score)
+        /// <summary>Adds an entry point: visited, a candidate and, when <paramref name="live"/>, a result.</summary>
+        public void Enter(int node, float score, bool live)
         {
             Marks[node] = Stamp;
             Candidates.Push(score, node);
-            Results.Push(score, node);
+            if (live) Results.Push(score, node);
         }
     }
 

@@ -30,61 +30,80 @@ public sealed record GenerativeSearchOptions
 /// to the catalog's trie, so every result is a real item. Items that share an ID keep the ID's
 /// score and are ordered by <c>itemPrior</c> (higher first; e.g. how often the item was judged
 /// relevant in training), then by catalog order.
+/// <para>
+/// A live catalog (<see cref="IUpdatableRetriever"/>) when given a semantic-ID assigner: see
+/// <see cref="GenerativeCatalog"/> for how IDs, collision tokens and the trie follow changes. A
+/// search reads the catalog snapshot once and decodes against its trie.
+/// </para>
 /// </summary>
-public sealed class GenerativeRetriever : IRetriever
+public sealed class GenerativeRetriever : IUpdatableRetriever
 {
     private readonly SidGenerator _generator;
     private readonly WordPieceTokenizer _tokenizer;
-    private readonly SidTrie _trie;
-    private readonly string[] _itemIds;
-    private readonly float[]? _itemPrior;
+    private readonly GenerativeCatalog _catalog;
     private readonly GenerativeSearchOptions _options;
     // Decoders whose buffers outlive a search: one per concurrent Search call, so steady serving allocates no beam buffers.
     private readonly ConcurrentBag<BeamDecoder> _decoders = [];
 
     /// <summary>
     /// A retriever over items whose IDs are <paramref name="itemCodes"/> (codes per level, item i
-    /// called <paramref name="itemIds"/>[i]).
+    /// called <paramref name="itemIds"/>[i]). <paramref name="assignIds"/>, when given, gives the
+    /// codes of items to upsert (see <see cref="GenerativeCatalog"/>); without it, <see cref="Upsert"/>
+    /// throws <see cref="NotSupportedException"/>.
     /// </summary>
     public GenerativeRetriever(SidGenerator generator, WordPieceTokenizer tokenizer, IReadOnlyList<int[]> itemCodes,
-        string[] itemIds, GenerativeSearchOptions? options = null, float[]? itemPrior = null)
+        string[] itemIds, GenerativeSearchOptions? options = null, float[]? itemPrior = null,
+        Func<IReadOnlyList<Document>, int[][]>? assignIds = null)
     {
-        if (itemCodes.Count != itemIds.Length) throw new ArgumentException($"{itemCodes.Count} IDs for {itemIds.Length} items");
         _generator = generator;
         _tokenizer = tokenizer;
-        _itemIds = itemIds;
-        _itemPrior = itemPrior;
         _options = options ?? new GenerativeSearchOptions();
-        _trie = SidTrie.Build(itemCodes.Select(c => generator.Vocabulary.Tokens(c)).ToList());
+        _catalog = new GenerativeCatalog("generative", generator.Vocabulary, itemCodes, itemIds, itemPrior, assignIds);
     }
 
     /// <inheritdoc/>
     public string Name => "generative";
 
     /// <inheritdoc/>
-    public int Count => _itemIds.Length;
+    public int Count => _catalog.Current.Count;
 
-    /// <summary>The trie of the catalog's IDs (its <see cref="SidTrie.Bytes"/> is the serving memory for IDs).</summary>
-    public SidTrie Trie => _trie;
+    /// <summary>The trie of the catalog's IDs now (its <see cref="SidTrie.Bytes"/> is the serving memory for IDs).</summary>
+    public SidTrie Trie => _catalog.Current.Trie;
+
+    /// <summary>The live catalog: IDs per item, and the changes.</summary>
+    public GenerativeCatalog Catalog => _catalog;
+
+    /// <inheritdoc/>
+    public CatalogChange Upsert(IReadOnlyList<Document> items) => _catalog.Upsert(items);
+
+    /// <inheritdoc/>
+    public CatalogChange Remove(IReadOnlyList<string> ids) => _catalog.Remove(ids);
 
     /// <inheritdoc/>
     public IReadOnlyList<SearchHit>[] Search(IReadOnlyList<Query> queries, int k)
     {
         if (k <= 0) throw new ArgumentOutOfRangeException(nameof(k), "k must be positive");
         _generator.Eval();
+        var catalog = _catalog.Current; // one snapshot for the whole batch
+        var trie = catalog.Trie;
         var results = new IReadOnlyList<SearchHit>[queries.Count];
+        if (catalog.Count == 0)
+        {
+            Array.Fill(results, Array.Empty<SearchHit>());
+            return results;
+        }
         if (!_decoders.TryTake(out var decoder)) decoder = new BeamDecoder(_generator.Model);
-        var beam = new BeamSearchOptions { BeamSize = _options.BeamSize, MaxLength = _trie.LongestId, StartToken = SidVocabulary.Start, FreeForcedTokens = _options.FreeForcedTokens };
+        var beam = new BeamSearchOptions { BeamSize = _options.BeamSize, MaxLength = trie.LongestId, StartToken = SidVocabulary.Start, FreeForcedTokens = _options.FreeForcedTokens };
         for (int start = 0; start < queries.Count; start += _options.QueryBatch)
         {
             int count = Math.Min(_options.QueryBatch, queries.Count - start);
             var texts = Enumerable.Range(start, count).Select(i => queries[i].Text).ToList();
             var batch = TokenBatch.Encode(_tokenizer, texts, _options.MaxQueryTokens);
-            var hypotheses = ConstrainedBeamSearch.Search(new GeneratorScorer(_generator, batch, decoder), count, _trie, beam);
+            var hypotheses = ConstrainedBeamSearch.Search(new GeneratorScorer(_generator, batch, decoder), count, trie, beam);
             for (int q = 0; q < count; q++)
             {
-                var items = ConstrainedBeamSearch.ToItems(hypotheses[q], _trie, k, _itemPrior is null ? null : i => _itemPrior[i]);
-                results[start + q] = items.Select(x => new SearchHit(_itemIds[x.Item], x.Score)).ToArray();
+                var items = ConstrainedBeamSearch.ToItems(hypotheses[q], trie, k, catalog.Prior is { } prior ? i => prior[i] : null);
+                results[start + q] = items.Select(x => new SearchHit(catalog.ItemIds[x.Item], x.Score)).ToArray();
             }
         }
         _decoders.Add(decoder);

@@ -62,61 +62,94 @@ public sealed class SidTrie : IPrefixConstraint
     public static SidTrie Build(IReadOnlyList<int[]> ids)
     {
         int n = ids.Count;
+        for (int i = 0; i < n; i++) CheckId(ids, i);
         var order = Enumerable.Range(0, n).ToArray();
-        for (int i = 0; i < n; i++)
-        {
-            if (ids[i] is null || ids[i].Length == 0) throw new ArgumentException($"item {i} has an empty semantic ID");
-            foreach (int t in ids[i]) if (t < 0) throw new ArgumentException($"item {i} has a negative token {t} in its semantic ID");
-        }
-        Array.Sort(order, (a, b) => CompareIds(ids[a], ids[b]) is var c && c != 0 ? c : a.CompareTo(b));
+        Array.Sort(order, (a, b) => Compare(ids, a, b));
+        return BuildSorted(ids, order);
+    }
 
-        // Nodes are created in lexicographic (depth-first) order of the sorted IDs; children of a node
-        // are then numbered in increasing token order, which is what the edge arrays need.
-        var edgesOf = new List<List<(int Token, int Child)>> { new() };
-        var itemsOf = new List<List<int>> { new() };
-        var path = new List<int> { 0 }; // node at each depth of the previous ID
-        int[]? previous = null;
-        int longest = 0;
-        foreach (int item in order)
-        {
-            var id = ids[item];
-            longest = Math.Max(longest, id.Length);
-            int common = 0;
-            if (previous is not null)
-                while (common < id.Length && common < previous.Length && id[common] == previous[common]) common++;
-            path.RemoveRange(common + 1, path.Count - common - 1);
-            for (int depth = common; depth < id.Length; depth++)
-            {
-                int node = edgesOf.Count;
-                edgesOf.Add([]); itemsOf.Add([]);
-                edgesOf[path[depth]].Add((id[depth], node));
-                path.Add(node);
-            }
-            itemsOf[path[id.Length]].Add(item);
-            previous = id;
-        }
+    /// <summary>Whether item a's ID sorts before item b's (ties: the lower item first), the order <see cref="BuildSorted"/> needs.</summary>
+    internal static int Compare(IReadOnlyList<int[]> ids, int a, int b) => CompareIds(ids[a], ids[b]) is var c && c != 0 ? c : a.CompareTo(b);
 
-        int nodes = edgesOf.Count;
-        var edgeStart = new int[nodes + 1];
-        var itemStart = new int[nodes + 1];
-        for (int v = 0; v < nodes; v++)
+    internal static void CheckId(IReadOnlyList<int[]> ids, int i)
+    {
+        if (ids[i] is null || ids[i].Length == 0) throw new ArgumentException($"item {i} has an empty semantic ID");
+        foreach (int t in ids[i]) if (t < 0) throw new ArgumentException($"item {i} has a negative token {t} in its semantic ID");
+    }
+
+    /// <summary>
+    /// Builds the trie from IDs already in <see cref="Compare"/> order (<paramref name="order"/> lists
+    /// every item once), in two linear passes and no per-node objects: nodes are numbered depth-first
+    /// along the sorted IDs, so the children of a node appear in increasing token order, and walking
+    /// the nodes in number order fills each node's edges already sorted. A live catalog keeps the
+    /// order between snapshots, so a change costs a merge and this, not a sort.
+    /// </summary>
+    internal static SidTrie BuildSorted(IReadOnlyList<int[]> ids, int[] order)
+    {
+        // Pass 1: create nodes along the sorted IDs; parent, incoming token and item count of each.
+        long bound = 1;
+        foreach (int item in order) bound += ids[item].Length; // at most one node per token
+        if (bound > Array.MaxLength) throw new ArgumentException($"{order.Length} IDs hold too many tokens for one trie");
+        // Scratch from the pool: a change to a large catalog should not allocate (and collect) these every time.
+        var pool = System.Buffers.ArrayPool<int>.Shared;
+        int[] parent = pool.Rent((int)bound), token = pool.Rent((int)bound), itemCount = pool.Rent((int)bound), end = pool.Rent(order.Length);
+        try
         {
-            edgeStart[v + 1] = edgeStart[v] + edgesOf[v].Count;
-            itemStart[v + 1] = itemStart[v] + itemsOf[v].Count;
-        }
-        var edgeToken = new int[edgeStart[nodes]];
-        var edgeChild = new int[edgeStart[nodes]];
-        var items = new int[n];
-        for (int v = 0; v < nodes; v++)
-        {
-            for (int e = 0; e < edgesOf[v].Count; e++)
+            parent[0] = -1;
+            itemCount[0] = 0;
+            int nodes = 1;
+            var path = new List<int> { 0 };  // node at each depth of the previous ID
+            int[]? previous = null;
+            int longest = 0;
+            for (int j = 0; j < order.Length; j++)
             {
-                edgeToken[edgeStart[v] + e] = edgesOf[v][e].Token;
-                edgeChild[edgeStart[v] + e] = edgesOf[v][e].Child;
+                var id = ids[order[j]];
+                longest = Math.Max(longest, id.Length);
+                int common = 0;
+                if (previous is not null)
+                    while (common < id.Length && common < previous.Length && id[common] == previous[common]) common++;
+                path.RemoveRange(common + 1, path.Count - common - 1);
+                for (int depth = common; depth < id.Length; depth++)
+                {
+                    parent[nodes] = path[depth];
+                    token[nodes] = id[depth];
+                    itemCount[nodes] = 0;
+                    path.Add(nodes++);
+                }
+                end[j] = path[id.Length];
+                itemCount[end[j]]++;
+                previous = id;
             }
-            itemsOf[v].CopyTo(items, itemStart[v]);
+
+            // Pass 2: edges of each node (children in number order = token order) and items at each node.
+            var edgeStart = new int[nodes + 1];
+            var itemStart = new int[nodes + 1];
+            for (int v = 1; v < nodes; v++) edgeStart[parent[v] + 1]++;
+            for (int v = 0; v < nodes; v++)
+            {
+                edgeStart[v + 1] += edgeStart[v];
+                itemStart[v + 1] = itemStart[v] + itemCount[v];
+            }
+            var edgeToken = new int[nodes - 1];
+            var edgeChild = new int[nodes - 1];
+            // The fill cursors reuse the item-count scratch (already summed into itemStart): parent's edge cursor, then each node's item cursor.
+            var fill = itemCount;
+            edgeStart.AsSpan(0, nodes).CopyTo(fill);
+            for (int v = 1; v < nodes; v++)
+            {
+                int e = fill[parent[v]]++;
+                edgeToken[e] = token[v];
+                edgeChild[e] = v;
+            }
+            var items = new int[order.Length];
+            itemStart.AsSpan(0, nodes).CopyTo(fill);
+            for (int j = 0; j < order.Length; j++) items[fill[end[j]]++] = order[j];
+            return new SidTrie(edgeStart, edgeToken, edgeChild, itemStart, items, longest);
         }
-        return new SidTrie(edgeStart, edgeToken, edgeChild, itemStart, items, longest);
+        finally
+        {
+            pool.Return(parent); pool.Return(token); pool.Return(itemCount); pool.Return(end);
+        }
     }
 
     private static int CompareIds(int[] a, int[] b)

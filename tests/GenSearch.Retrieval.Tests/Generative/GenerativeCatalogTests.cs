@@ -1,0 +1,122 @@
+using GenSearch.Models;
+using GenSearch.Models.Generative;
+using GenSearch.Nn;
+using GenSearch.Retrieval.Generative;
+using GenSearch.Tensors;
+using GenSearch.Text;
+
+namespace GenSearch.Retrieval.Tests.Generative;
+
+/// <summary>The generative catalog: collision tokens for new items, and the trie after changes.</summary>
+public class GenerativeCatalogTests
+{
+    // Two levels of 3 codes, then a collision level of 3 tokens.
+    private static readonly SidVocabulary Vocabulary = new([3, 3, 3]);
+
+    /// <summary>The assigner reads the leading codes from the title: "c0 c1" gives [c0, c1].</summary>
+    private static int[][] Assign(IReadOnlyList<Document> docs) => docs.Select(d => d.Title.Split(' ').Select(int.Parse).ToArray()).ToArray();
+
+    private static GenerativeCatalog Catalog() => new("generative", Vocabulary,
+        [[0, 0, 0], [0, 0, 1], [1, 2, 0], [2, 1, 0]], ["a", "b", "c", "d"], assignIds: Assign);
+
+    private static Dictionary<string, int[]> Ids(GenerativeSnapshot s)
+        => Enumerable.Range(0, s.Count).ToDictionary(i => s.ItemIds[i], i => s.Codes(i).ToArray());
+
+    /// <summary>The trie of a snapshot answers exactly as one built from scratch on its IDs.</summary>
+    private static void AssertTrieAsFromScratch(GenerativeSnapshot s)
+    {
+        var tokens = Enumerable.Range(0, s.Count).Select(i => Vocabulary.Tokens(s.Codes(i))).ToList();
+        var scratch = SidTrie.Build(tokens);
+        Assert.Equal(scratch.NodeCount, s.Trie.NodeCount);
+        Assert.Equal(scratch.ItemCount, s.Trie.ItemCount);
+        for (int state = 0; state < scratch.NodeCount; state++)
+        {
+            Assert.Equal(scratch.Allowed(state).ToArray(), s.Trie.Allowed(state).ToArray());
+            Assert.Equal(scratch.ItemsAt(state).ToArray(), s.Trie.ItemsAt(state).ToArray());
+        }
+        for (int i = 0; i < s.Count; i++) Assert.Contains(i, s.Trie.ItemsAt(s.Trie.Find(tokens[i])).ToArray());
+    }
+
+    [Fact]
+    public void A_colliding_item_gets_the_next_free_collision_token()
+    {
+        var catalog = Catalog();
+        Assert.Equal(new CatalogChange(1, 0, 0, 0), catalog.Upsert([new Document("x", "0 0", "")]));
+        Assert.Equal([0, 0, 2], Ids(catalog.Current)["x"]);       // a and b hold 0 and 1
+        catalog.Upsert([new Document("y", "1 1", "")]);
+        Assert.Equal([1, 1, 0], Ids(catalog.Current)["y"]);       // no collision: token 0
+        AssertTrieAsFromScratch(catalog.Current);
+
+        // The group [0, 0] is full (3 tokens): the batch fails as a whole, nothing changes.
+        var before = catalog.Current;
+        var error = Assert.Throws<ArgumentException>(() => catalog.Upsert([new Document("z", "2 2", ""), new Document("w", "0 0", "")]));
+        Assert.Contains("collision tokens", error.Message);
+        Assert.Same(before, catalog.Current);
+
+        // Removing b frees token 1; the next colliding item takes it.
+        Assert.Equal(new CatalogChange(0, 0, 1, 1), catalog.Remove(["b", "nope"]));
+        catalog.Upsert([new Document("w", "0 0", "")]);
+        Assert.Equal([0, 0, 1], Ids(catalog.Current)["w"]);
+        AssertTrieAsFromScratch(catalog.Current);
+
+        // Replacing x moves it and frees its token 2; replacing it back to [0, 0] takes the smallest free.
+        Assert.Equal(new CatalogChange(0, 1, 0, 0), catalog.Upsert([new Document("x", "2 1", "")]));
+        Assert.Equal([2, 1, 1], Ids(catalog.Current)["x"]);        // d holds [2, 1, 0]
+        catalog.Upsert([new Document("x", "0 0", "")]);
+        Assert.Equal([0, 0, 2], Ids(catalog.Current)["x"]);
+        Assert.Equal(["a", "c", "d", "x", "y", "w"], catalog.Current.ItemIds);
+        AssertTrieAsFromScratch(catalog.Current);
+    }
+
+    [Fact]
+    public void Random_changes_keep_the_trie_equal_to_a_fresh_build()
+    {
+        var rng = new Random(9);
+        var vocabulary = new SidVocabulary([4, 4, 40]);
+        var catalog = new GenerativeCatalog("generative", vocabulary, [], [], assignIds: d => d.Select(_ => new[] { rng.Next(4), rng.Next(4) }).ToArray());
+        for (int step = 0; step < 60; step++)
+        {
+            if (step % 4 == 3) catalog.Remove(Enumerable.Range(0, 5).Select(_ => $"i{rng.Next(40)}").ToArray());
+            else catalog.Upsert(Enumerable.Range(0, 1 + rng.Next(6)).Select(_ => new Document($"i{rng.Next(40)}", "", "")).ToArray());
+            var s = catalog.Current;
+            var tokens = Enumerable.Range(0, s.Count).Select(i => vocabulary.Tokens(s.Codes(i))).ToList();
+            var scratch = SidTrie.Build(tokens);
+            Assert.Equal(scratch.NodeCount, s.Trie.NodeCount);
+            for (int state = 0; state < scratch.NodeCount; state++)
+            {
+                Assert.Equal(scratch.Allowed(state).ToArray(), s.Trie.Allowed(state).ToArray());
+                Assert.Equal(scratch.ItemsAt(state).ToArray(), s.Trie.ItemsAt(state).ToArray());
+            }
+            // Full IDs stay distinct: collision tokens are never handed out twice.
+            Assert.Equal(s.Count, Enumerable.Range(0, s.Count).Select(i => string.Join(",", s.Codes(i).ToArray())).Distinct().Count());
+        }
+    }
+
+    [Fact]
+    public void Generative_retriever_finds_an_added_item_and_never_a_removed_one()
+    {
+        string[] titles = ["cordless drill", "garden hose", "shower head", "oak vanity"];
+        var tokenizer = WordPieceTrainer.Train(titles);
+        var vocabulary = new SidVocabulary([3, 3, 2]);
+        var generator = new SidGenerator(vocabulary, new EncoderDecoderConfig
+        {
+            SourceVocabulary = tokenizer.VocabularySize, Dim = 16, Heads = 2, EncoderLayers = 1, DecoderLayers = 1, FfnDim = 32,
+            MaxSourceLength = 16, MaxTargetLength = 3,
+        }, new Rng(1));
+        var retriever = new GenerativeRetriever(generator, tokenizer, [[0, 0, 0], [1, 1, 0], [2, 2, 0], [0, 1, 0]], ["a", "b", "c", "d"],
+            new GenerativeSearchOptions { BeamSize = 20 }, assignIds: docs => docs.Select(_ => new[] { 0, 0 }).ToArray());
+        Query[] q = [new Query("q", "drill")];
+        Assert.Equal(new CatalogChange(1, 0, 0, 0), retriever.Upsert([new Document("x", "cordless drill", "")]));
+        Assert.Equal([0, 0, 1], retriever.Catalog.Current.Codes(4).ToArray());
+        Assert.Contains(retriever.Search(q, 10)[0], h => h.Id == "x"); // beam 20 covers every ID
+        Assert.Equal(new CatalogChange(0, 0, 2, 0), retriever.Remove(["a", "c"]));
+        var hits = retriever.Search(q, 10)[0];
+        Assert.Equal(["b", "d", "x"], hits.Select(h => h.Id).Order());
+        Assert.Equal(3, retriever.Count);
+        Assert.Equal(new CatalogChange(0, 0, 3, 0), retriever.Remove(["b", "d", "x"]));
+        Assert.Empty(retriever.Search(q, 10)[0]);
+
+        var frozen = new GenerativeRetriever(generator, tokenizer, [[0, 0, 0]], ["a"]);
+        Assert.Contains("generative", Assert.Throws<NotSupportedException>(() => frozen.Upsert([new Document("x", "", "")])).Message);
+    }
+}
