@@ -109,9 +109,9 @@ public static class BeirReader
     /// <summary>Opens a file's lines; errors are <see cref="DataFormatException"/>s.</summary>
     internal static Utf8Lines Open(string path) => new(path, (file, line, problem) => new DataFormatException(file, line, problem));
 
-    /// <summary>The error for a file without a single record, at its last line (line 1 when it has none).</summary>
+    /// <summary>The error for a file without a single record, reported at line 1 (where the first record belongs).</summary>
     internal static DataFormatException Empty(Utf8Lines lines, string what) =>
-        new(lines.Name, Math.Max(lines.LineNumber, 1), lines.LineNumber == 0 ? $"the file is empty (no {what})" : $"no {what} in the file");
+        new(lines.Name, 1, lines.LineNumber == 0 ? $"the file is empty (no {what})" : $"no {what} in the file");
 
     private static DataFormatException Duplicate(Utf8Lines lines, string id, long firstLine) =>
         new(lines.Name, lines.LineNumber, $"duplicate _id '{id}' (first at line {firstLine})");

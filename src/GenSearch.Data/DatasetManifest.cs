@@ -43,6 +43,7 @@ public sealed record DatasetManifest(int RelevanceThreshold, GradeRange Grades, 
     public static DatasetManifest Read(string path)
     {
         byte[] bytes = File.ReadAllBytes(path);
+        if (bytes.AsSpan().StartsWith("\uFEFF"u8)) bytes = bytes[3..];
         int? threshold = null;
         GradeRange? grades = null;
         var r = new Utf8JsonReader(bytes, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });
@@ -67,13 +68,18 @@ public sealed record DatasetManifest(int RelevanceThreshold, GradeRange Grades, 
                         throw Error(path, bytes, r, $"\"grades\" must be [lowest, highest], two integers with {-GradeRange.Limit} <= lowest <= highest <= {GradeRange.Limit}");
                     grades = new GradeRange(g[0], g[1]);
                 }
-                else if (r.ValueTextEquals("description"u8)) { r.Read(); r.Skip(); }
+                else if (r.ValueTextEquals("description"u8))
+                {
+                    r.Read();
+                    if (r.TokenType != JsonTokenType.String) throw Error(path, bytes, r, "\"description\" must be a string");
+                    r.GetString();
+                }
                 else throw Error(path, bytes, r, $"unknown key \"{r.GetString()}\" (known: relevance_threshold, grades, description)");
             }
             if (r.TokenType != JsonTokenType.EndObject || r.Read()) throw Error(path, bytes, r, "malformed JSON: expected one object");
         }
         catch (JsonException e) { throw new DataFormatException(path, (e.LineNumber ?? 0) + 1, "malformed JSON"); }
-        catch (InvalidOperationException) { throw Error(path, bytes, r, "malformed JSON string"); }
+        catch (InvalidOperationException) { throw Error(path, bytes, r, "invalid JSON string (a lone UTF-16 surrogate escape?)"); }
         var range = grades ?? Default.Grades;
         int threshold1 = threshold ?? Default.RelevanceThreshold;
         if (!range.Contains(threshold1))

@@ -166,7 +166,7 @@ public static class TrecRun
             if (!rows.TryGetValue(f[0], out var list)) rows[f[0]] = list = [];
             list.Add((f[2], score, rank));
         }
-        if (rows.Count == 0) throw new EvaluationFormatException(name, Math.Max(last, 1), "no results: the run is empty");
+        if (rows.Count == 0) throw new EvaluationFormatException(name, 1, last == 0 ? "the file is empty (no results)" : "no results in the file");
         var run = new Run();
         foreach (var (qid, list) in rows)
             run.Set(qid, list.OrderByDescending(r => r.Score).ThenBy(r => r.Rank)
