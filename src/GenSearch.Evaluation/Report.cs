@@ -83,6 +83,14 @@ public static class Report
         return Encoding.UTF8.GetString(stream.ToArray());
     }
 
+    /// <summary>
+    /// Writes the report to <paramref name="path"/>: JSON (<see cref="Json"/>) when it ends in ".json",
+    /// else Markdown (<see cref="Markdown"/> under <paramref name="title"/>). Written all or nothing
+    /// (<see cref="AtomicFile"/>), so a failure never leaves an empty report.
+    /// </summary>
+    public static void Write(EvaluationResult result, string path, string title, IReadOnlyDictionary<string, string>? meta = null) =>
+        AtomicFile.WriteAllText(path, path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? Json(result, meta) : Markdown(result, title));
+
     /// <summary>A metric rounded to 6 places; JSON has no NaN or infinity, so a non-finite value is written as null.</summary>
     private static void Number(Utf8JsonWriter w, string name, double value)
     {

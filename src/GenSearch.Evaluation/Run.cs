@@ -84,18 +84,7 @@ public static class TrecRun
     public static void Write(Run run, string path, string tag)
     {
         Check(run, tag);
-        string full = Path.GetFullPath(path);
-        string temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var writer = new StreamWriter(temp, false, new UTF8Encoding(false)))
-                Write(run, writer, tag);
-            System.IO.File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (System.IO.File.Exists(temp)) System.IO.File.Delete(temp);
-        }
+        AtomicFile.Write(path, writer => Write(run, writer, tag));
     }
 
     private static void Check(Run run, string tag)

@@ -110,4 +110,23 @@ public class NoSilentWrongAnswerTests
         Assert.Equal(0, check.JudgedQueriesWithResults);
         Assert.StartsWith("none of the 2 judged queries has a result in the run", Assert.Single(check.Warnings));
     }
+
+    [Fact]
+    public void Reports_are_written_all_or_nothing()
+    {
+        var dir = Directory.CreateTempSubdirectory("gensearch-report ").FullName;
+        try
+        {
+            var result = Evaluator.Evaluate(Judged(("q1", "d1", 3)), Ranked(("q1", ["d1"])), new EvaluationOptions { RelevanceThreshold = 3 });
+            string json = Path.Combine(dir, "out.json"), md = Path.Combine(dir, "out.md");
+            Report.Write(result, json, "t", new Dictionary<string, string> { ["split"] = "dev" });
+            Report.Write(result, md, "t");
+            Assert.Equal(1.0, JsonDocument.Parse(File.ReadAllText(json)).RootElement.GetProperty("Recall@10").GetDouble());
+            Assert.StartsWith("## t", File.ReadAllText(md));
+            Assert.Throws<IOException>(() => AtomicFile.Write(md, w => { w.Write("partial"); throw new IOException("disk full"); }));
+            Assert.StartsWith("## t", File.ReadAllText(md));
+            Assert.Equal(2, Directory.GetFiles(dir).Length);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
 }
