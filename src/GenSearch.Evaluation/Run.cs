@@ -136,10 +136,8 @@ public static class TrecRun
     {
         var rows = new Dictionary<string, List<(string Doc, double Score, int Rank)>>(StringComparer.Ordinal);
         var seen = new Dictionary<(string, string), long>();
-        long last = 0;
         foreach (var (lineNo, line) in lines)
         {
-            last = lineNo;
             if (string.IsNullOrWhiteSpace(line)) continue;
             var f = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
             if (f.Length != 6) throw new EvaluationFormatException(name, lineNo, $"expected 6 fields 'qid Q0 docid rank score tag', found {f.Length}");
@@ -155,7 +153,7 @@ public static class TrecRun
             if (!rows.TryGetValue(f[0], out var list)) rows[f[0]] = list = [];
             list.Add((f[2], score, rank));
         }
-        if (rows.Count == 0) throw new EvaluationFormatException(name, 1, last == 0 ? "the file is empty (no results)" : "no results in the file");
+        if (rows.Count == 0) throw new EvaluationFormatException(name, 1, "no results: the run is empty");
         var run = new Run();
         foreach (var (qid, list) in rows)
             run.Set(qid, list.OrderByDescending(r => r.Score).ThenBy(r => r.Rank)

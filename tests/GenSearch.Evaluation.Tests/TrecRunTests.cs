@@ -45,8 +45,8 @@ public sealed class TrecRunTests : IDisposable
     [InlineData("q Q0 a 1 1.0 my tag\n", 1, "expected 6 fields")]
     [InlineData("q Q0 a 1 1e999 t\n", 1, "score '1e999' is not a finite number")]
     [InlineData("q Q0 a\u0001 1 1.0 t\n", 1, "control character")]
-    [InlineData("", 1, "the file is empty (no results)")]
-    [InlineData("\n \n", 1, "no results in the file")]
+    [InlineData("", 1, "no results: the run is empty")]
+    [InlineData("\n \n", 1, "no results: the run is empty")]
     public void Malformed_lines_name_file_and_line(string text, int line, string problem)
     {
         var e = Assert.Throws<EvaluationFormatException>(() => TrecRun.Read(new StringReader(text), "run.trec"));
