@@ -18,9 +18,41 @@ public sealed class BeirDataset
     /// <summary>True when the directory has a search log.</summary>
     public bool HasInteractions => File.Exists(InteractionsPath);
 
-    private BeirDataset(string directory) => Directory = directory;
+    /// <summary>
+    /// Lowest grade that counts as relevant in this data set's judgments: from <c>dataset.json</c>, else
+    /// the built-in table, else 1 (see <see cref="DatasetManifest"/>). Homedepot: 3.
+    /// </summary>
+    public int RelevanceThreshold => Manifest.RelevanceThreshold;
 
-    /// <summary>Opens a BEIR directory; throws <see cref="DataFormatException"/> when it or its files are missing.</summary>
+    /// <summary>The grades this data set's judgments may take; a qrels row outside them is an error. Homedepot: 0..4.</summary>
+    public GradeRange Grades => Manifest.Grades;
+
+    /// <summary>The relevance scale with where it came from (<see cref="DatasetManifest.Source"/>: print it beside the scores).</summary>
+    public DatasetManifest Manifest { get; }
+
+    private BeirDataset(string directory)
+    {
+        Directory = directory;
+        Manifest = DatasetManifest.For(directory);
+    }
+
+    /// <summary>
+    /// Evaluation settings for this data set: its threshold (or <paramref name="threshold"/> when given, as
+    /// from a command-line flag) and its grade range. A threshold outside the range throws
+    /// <see cref="InvalidDataException"/>: no judgment could reach it, and every score would be 0.
+    /// </summary>
+    public EvaluationOptions EvaluationOptions(int? threshold = null)
+    {
+        int t = threshold ?? RelevanceThreshold;
+        if (!Grades.Contains(t))
+            throw new InvalidDataException($"relevance threshold {t} is outside the grades {Grades} of {Directory} ({Manifest.Source})");
+        return new EvaluationOptions { RelevanceThreshold = t, Grades = Grades };
+    }
+
+    /// <summary>
+    /// Opens a BEIR directory and reads its relevance scale; throws <see cref="DataFormatException"/> when
+    /// it or its files are missing or its <c>dataset.json</c> is malformed.
+    /// </summary>
     public static BeirDataset Open(string directory)
     {
         if (!System.IO.Directory.Exists(directory)) throw new DataFormatException(directory, 0, "data directory not found");
@@ -48,6 +80,7 @@ public sealed class BeirDataset
     /// <summary>
     /// Reads the qrels of <paramref name="split"/>, skipping (and reporting through <paramref name="warn"/>)
     /// rows whose ids are not among <paramref name="queryIds"/> / <paramref name="docIds"/> when given.
+    /// Grades outside <see cref="Grades"/> and conflicting judgments throw (see <see cref="BeirReader.ReadQrels"/>).
     /// </summary>
     public QrelsReadResult Qrels(string split, IReadOnlySet<string>? queryIds = null, IReadOnlySet<string>? docIds = null, Action<string>? warn = null)
     {
@@ -57,7 +90,7 @@ public sealed class BeirDataset
             var known = Splits();
             throw new DataFormatException(path, 0, $"no qrels for split '{split}'" + (known.Count > 0 ? $"; known splits: {string.Join(", ", known)}" : ""));
         }
-        return BeirReader.ReadQrels(path, queryIds == null ? null : queryIds.Contains, docIds == null ? null : docIds.Contains, warn);
+        return BeirReader.ReadQrels(path, queryIds == null ? null : queryIds.Contains, docIds == null ? null : docIds.Contains, warn, Grades);
     }
 
     /// <summary>Streams the search log; empty when there is none.</summary>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using GenSearch.Evaluation;
 
 namespace GenSearch.Data;
 
@@ -8,17 +9,20 @@ namespace GenSearch.Data;
 /// <c>{"user", "query", "item", "ts", "signals": {...}}</c>. <c>"user"</c> and <c>"query"</c> are
 /// required; <c>"item"</c> may be absent or null (a search without a click); <c>"ts"</c> is seconds
 /// since the Unix epoch or an ISO-8601 string; <c>"signals"</c> holds numbers (booleans read as 0/1).
+/// A file without a single event is an error (an empty log is better left out: it is optional).
 /// </summary>
 public static class InteractionReader
 {
     /// <summary>Streams the events in file order; a bad line throws <see cref="DataFormatException"/>.</summary>
     public static IEnumerable<Interaction> Read(string path)
     {
-        using var lines = new JsonLines(path);
-        while (Next(lines, out var interaction)) yield return interaction;
+        using var lines = BeirReader.Open(path);
+        long count = 0;
+        while (Next(lines, out var interaction)) { count++; yield return interaction; }
+        if (count == 0) throw BeirReader.Empty(lines, "events");
     }
 
-    private static bool Next(JsonLines lines, out Interaction interaction)
+    private static bool Next(Utf8Lines lines, out Interaction interaction)
     {
         interaction = null!;
         if (!lines.Next(out var span)) return false;
@@ -41,6 +45,7 @@ public static class InteractionReader
             BeirReader.EndObject(ref r, lines);
         }
         catch (JsonException e) { throw BeirReader.Malformed(lines, e); }
+        catch (InvalidOperationException e) { throw BeirReader.Malformed(lines, e); }
         if (string.IsNullOrEmpty(user)) throw new DataFormatException(lines.Name, lines.LineNumber, "missing \"user\"");
         if (query == null) throw new DataFormatException(lines.Name, lines.LineNumber, "missing \"query\"");
         if (ts == null) throw new DataFormatException(lines.Name, lines.LineNumber, "missing \"ts\"");
@@ -49,12 +54,12 @@ public static class InteractionReader
         return true;
     }
 
-    private static double ReadTimestamp(ref Utf8JsonReader r, JsonLines lines)
+    private static double ReadTimestamp(ref Utf8JsonReader r, Utf8Lines lines)
     {
         r.Read();
         if (r.TokenType == JsonTokenType.Number && r.TryGetDouble(out double seconds) && double.IsFinite(seconds)) return seconds;
         if (r.TokenType == JsonTokenType.String &&
-            DateTimeOffset.TryParse(r.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var when))
+            DateTimeOffset.TryParse(BeirReader.GetString(ref r, lines, "ts"), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var when))
             return when.ToUnixTimeMilliseconds() / 1000.0;
         throw new DataFormatException(lines.Name, lines.LineNumber, "\"ts\" must be epoch seconds or an ISO-8601 time");
     }

@@ -6,8 +6,17 @@ public sealed record EvaluationOptions
     /// <summary>Cut-offs K: every metric is reported at each. Default 10 and 100.</summary>
     public IReadOnlyList<int> Cutoffs { get; init; } = [10, 100];
 
-    /// <summary>Lowest grade that counts as relevant for recall, MRR and hit rate. Default 1; homedepot uses 3.</summary>
+    /// <summary>
+    /// Lowest grade that counts as relevant for recall, MRR and hit rate. Default 1, BEIR's convention;
+    /// a data set states its own (<c>BeirDataset.RelevanceThreshold</c>; homedepot: 3).
+    /// </summary>
     public int RelevanceThreshold { get; init; } = 1;
+
+    /// <summary>
+    /// The grades the judgments may take, or null to accept any grade in +-<see cref="GradeRange.Limit"/>.
+    /// When set, <see cref="RelevanceThreshold"/> must lie in it and every grade of the qrels must too.
+    /// </summary>
+    public GradeRange? Grades { get; init; }
 }
 
 /// <summary>A way to split queries into groups (say head and tail): a name and a query id -> bucket label function.</summary>
@@ -47,7 +56,9 @@ public sealed record EvaluationResult
 /// <summary>
 /// Scores a <see cref="Run"/> against <see cref="Qrels"/>. The same code scores every retriever and any
 /// TREC run file. Queries count when they have a judgment at or above the relevance threshold; their
-/// means are plain averages over those queries.
+/// means are plain averages over those queries. Nothing comes out silently wrong: a grade outside the
+/// options' range, a threshold outside it, or a metric that is not a finite number throws
+/// <see cref="InvalidDataException"/> naming the query.
 /// </summary>
 public static class Evaluator
 {
@@ -64,6 +75,7 @@ public static class Evaluator
         options ??= new EvaluationOptions();
         if (options.Cutoffs.Count == 0 || options.Cutoffs.Any(k => k <= 0))
             throw new ArgumentException("cut-offs must be positive", nameof(options));
+        CheckScale(qrels, options);
         var names = MetricNames(options);
         var perQuery = new List<QueryResult>();
         int skipped = 0, missing = 0;
@@ -82,6 +94,9 @@ public static class Evaluator
                 values[$"NDCG@{k}"] = Metrics.NdcgAt(ranked, judged, k);
                 values[$"HitRate@{k}"] = Metrics.HitRateAt(ranked, judged, k, options.RelevanceThreshold);
             }
+            foreach (var (name, value) in values)
+                if (!double.IsFinite(value))
+                    throw new InvalidDataException($"{name} of query '{qid}' is {value} (grades {string.Join(", ", judged.Values.Distinct())}): not a finite number");
             perQuery.Add(new QueryResult(qid, relevant, ranked.Length, values));
         }
 
@@ -101,6 +116,17 @@ public static class Evaluator
             PerQuery = perQuery,
             Breakdowns = breakdowns,
         };
+    }
+
+    private static void CheckScale(Qrels qrels, EvaluationOptions options)
+    {
+        var range = options.Grades ?? new GradeRange(-GradeRange.Limit, GradeRange.Limit);
+        if (!range.Contains(options.RelevanceThreshold))
+            throw new InvalidDataException($"relevance threshold {options.RelevanceThreshold} is outside the grades {range} of the judgments");
+        foreach (var qid in qrels.QueryIds)
+            foreach (var (doc, grade) in qrels.For(qid))
+                if (!range.Contains(grade))
+                    throw new InvalidDataException($"query '{qid}', item '{doc}': grade {grade} is outside the grades {range} of the judgments");
     }
 
     private static Dictionary<string, double> Mean(List<QueryResult> queries, IReadOnlyList<string> names) =>

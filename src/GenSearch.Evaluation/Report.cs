@@ -35,7 +35,9 @@ public static class Report
     /// <summary>
     /// A JSON report: each metric as a top-level key ("Recall@10": 0.45, ...), "queries" (the count
     /// evaluated), "relevance_threshold", "breakdowns" and "per_query"; <paramref name="meta"/> adds
-    /// top-level string fields such as the retriever and split.
+    /// top-level string fields such as the retriever and split. A metric that is not a finite number
+    /// (only possible in a hand-built result: <see cref="Evaluator"/> refuses to produce one) is written
+    /// as null, so writing never throws on it.
     /// </summary>
     public static string Json(EvaluationResult result, IReadOnlyDictionary<string, string>? meta = null)
     {
@@ -44,11 +46,12 @@ public static class Report
         {
             w.WriteStartObject();
             foreach (var (k, v) in meta ?? new Dictionary<string, string>()) w.WriteString(k, v);
-            foreach (var (name, value) in result.Metrics) w.WriteNumber(name, Math.Round(value, 6));
+            foreach (var (name, value) in result.Metrics) Number(w, name, value);
             w.WriteNumber("queries", result.Queries);
             w.WriteNumber("skipped_no_relevant", result.SkippedNoRelevant);
             w.WriteNumber("missing_from_run", result.MissingFromRun);
             w.WriteNumber("relevance_threshold", result.Options.RelevanceThreshold);
+            if (result.Options.Grades is { } grades) w.WriteString("grades", grades.ToString());
             w.WriteStartObject("breakdowns");
             foreach (var b in result.Breakdowns)
             {
@@ -58,7 +61,7 @@ public static class Report
                     w.WriteStartObject();
                     w.WriteString("bucket", bucket.Bucket);
                     w.WriteNumber("queries", bucket.Queries);
-                    foreach (var (n, v) in bucket.Metrics) w.WriteNumber(n, Math.Round(v, 6));
+                    foreach (var (n, v) in bucket.Metrics) Number(w, n, v);
                     w.WriteEndObject();
                 }
                 w.WriteEndArray();
@@ -71,7 +74,7 @@ public static class Report
                 w.WriteString("query", q.QueryId);
                 w.WriteNumber("relevant", q.Relevant);
                 w.WriteNumber("retrieved", q.Retrieved);
-                foreach (var (n, v) in q.Metrics) w.WriteNumber(n, Math.Round(v, 6));
+                foreach (var (n, v) in q.Metrics) Number(w, n, v);
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -80,5 +83,21 @@ public static class Report
         return Encoding.UTF8.GetString(stream.ToArray());
     }
 
-    private static string F(double v) => v.ToString("F4", CultureInfo.InvariantCulture);
+    /// <summary>
+    /// Writes the report to <paramref name="path"/>: JSON (<see cref="Json"/>) when it ends in ".json",
+    /// else Markdown (<see cref="Markdown"/> under <paramref name="title"/>). Written all or nothing
+    /// (<see cref="AtomicFile"/>), so a failure never leaves an empty report.
+    /// </summary>
+    public static void Write(EvaluationResult result, string path, string title, IReadOnlyDictionary<string, string>? meta = null) =>
+        AtomicFile.WriteAllText(path, path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? Json(result, meta) : Markdown(result, title));
+
+    /// <summary>A metric rounded to 6 places; JSON has no NaN or infinity, so a non-finite value is written as null.</summary>
+    private static void Number(Utf8JsonWriter w, string name, double value)
+    {
+        if (double.IsFinite(value)) w.WriteNumber(name, Math.Round(value, 6));
+        else w.WriteNull(name);
+    }
+
+    /// <summary>Four decimals; a non-finite value reads "NaN" or "Infinity", never a number.</summary>
+    private static string F(double v) => double.IsFinite(v) ? v.ToString("F4", CultureInfo.InvariantCulture) : double.IsNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity";
 }

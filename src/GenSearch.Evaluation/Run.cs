@@ -24,26 +24,44 @@ public sealed class Run
     public IReadOnlyList<RankedDoc> For(string queryId) => _byQuery.TryGetValue(queryId, out var r) ? r : [];
 }
 
-/// <summary>Thrown for a malformed TREC run or qrels file: the message names the file and line.</summary>
+/// <summary>Thrown for a malformed TREC run or qrels file. The message reads "file:line: what is wrong".</summary>
 public sealed class EvaluationFormatException(string file, long line, string problem)
-    : Exception($"{file}:{line}: {problem}")
+    : Exception(line > 0 ? $"{file}:{line}: {problem}" : $"{file}: {problem}")
 {
     /// <summary>The file that holds the bad line.</summary>
     public string File { get; } = file;
-    /// <summary>1-based line number.</summary>
+    /// <summary>1-based line number, or 0 when the problem is the file as a whole.</summary>
     public long Line { get; } = line;
+    /// <summary>What is wrong, without the location.</summary>
+    public string Problem { get; } = problem;
 }
 
 /// <summary>
 /// TREC run files, one line per result: <c>qid Q0 docid rank score tag</c>, whitespace-separated, so
-/// trec_eval and any other tool can score GenSearch and GenSearch can score their runs.
+/// trec_eval and any other tool can score GenSearch and GenSearch can score their runs. Every field is
+/// one word: ids and tags with whitespace cannot be written (use <see cref="Tag"/> to make a tag from
+/// a file name), and a line with other than six fields is an error naming file and line.
 /// </summary>
 public static class TrecRun
 {
-    /// <summary>Writes <paramref name="run"/> in TREC format with ranks from 1, queries in run order.</summary>
+    /// <summary>
+    /// A valid run tag made from any name (say a run file's name without extension): whitespace and
+    /// control characters become '_', and an empty name gives "run".
+    /// </summary>
+    public static string Tag(string name)
+    {
+        var chars = name.Select(c => char.IsWhiteSpace(c) || char.IsControl(c) ? '_' : c).ToArray();
+        return chars.Length == 0 ? "run" : new string(chars);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="run"/> in TREC format with ranks from 1, queries in run order. Throws
+    /// <see cref="ArgumentException"/> before writing anything when the tag, a query id or a document id
+    /// is empty or holds whitespace, or a score is not finite (such a line could not be read back).
+    /// </summary>
     public static void Write(Run run, TextWriter writer, string tag)
     {
-        if (tag.Length == 0 || tag.Any(char.IsWhiteSpace)) throw new ArgumentException("the run tag must be one non-empty word", nameof(tag));
+        Check(run, tag);
         var line = new StringBuilder();
         foreach (var qid in run.QueryIds)
         {
@@ -58,45 +76,84 @@ public static class TrecRun
         }
     }
 
-    /// <summary>Writes <paramref name="run"/> to the file at <paramref name="path"/>.</summary>
+    /// <summary>
+    /// Writes <paramref name="run"/> to the file at <paramref name="path"/> atomically: to a temporary file
+    /// beside it, then renamed over it. On any failure the temporary file is removed and an existing file
+    /// at <paramref name="path"/> is left as it was, so a failed write never leaves an empty or partial run.
+    /// </summary>
     public static void Write(Run run, string path, string tag)
     {
-        using var writer = new StreamWriter(path, false, new UTF8Encoding(false));
-        Write(run, writer, tag);
+        Check(run, tag);
+        AtomicFile.Write(path, writer => Write(run, writer, tag));
     }
+
+    private static void Check(Run run, string tag)
+    {
+        if (!IsWord(tag)) throw new ArgumentException($"the run tag '{tag}' must be one non-empty word (TrecRun.Tag makes one from any name)", nameof(tag));
+        foreach (var qid in run.QueryIds)
+        {
+            if (!IsWord(qid)) throw new ArgumentException($"query id '{qid}' must be one non-empty word to be written in a TREC run", nameof(run));
+            foreach (var d in run.For(qid))
+            {
+                if (!IsWord(d.DocId)) throw new ArgumentException($"document id '{d.DocId}' of query '{qid}' must be one non-empty word to be written in a TREC run", nameof(run));
+                if (!double.IsFinite(d.Score)) throw new ArgumentException($"score {d.Score} of document '{d.DocId}' of query '{qid}' is not finite", nameof(run));
+            }
+        }
+    }
+
+    private static bool IsWord(string s) => s.Length > 0 && !s.Any(c => char.IsWhiteSpace(c) || char.IsControl(c));
 
     /// <summary>
     /// Reads a TREC run file. Each query's documents are ordered by score, highest first, ties by the
-    /// file's rank column; a document listed twice for one query is an error, as are malformed lines.
+    /// file's rank column; a document listed twice for one query is an error, as are malformed lines,
+    /// invalid UTF-8 and a file without a single result (a run that is empty says something went wrong
+    /// where it was written). Every error is an <see cref="EvaluationFormatException"/> naming file and line.
     /// </summary>
-    public static Run Read(string path)
-    {
-        using var reader = new StreamReader(path, new UTF8Encoding(false, throwOnInvalidBytes: true));
-        return Read(reader, path);
-    }
+    public static Run Read(string path) => Parse(Lines(path), path);
 
     /// <summary>Reads a TREC run from <paramref name="reader"/>; <paramref name="name"/> names it in errors.</summary>
-    public static Run Read(TextReader reader, string name)
+    public static Run Read(TextReader reader, string name) => Parse(Lines(reader, name), name);
+
+    private static IEnumerable<(long Line, string Text)> Lines(string path)
     {
-        var rows = new Dictionary<string, List<(string Doc, double Score, int Rank)>>(StringComparer.Ordinal);
-        var seen = new HashSet<(string, string)>();
+        using var lines = new Utf8Lines(path, (file, line, problem) => new EvaluationFormatException(file, line, problem));
+        while (lines.Next(out var span)) yield return (lines.LineNumber, Utf8Lines.Text(span));
+    }
+
+    private static IEnumerable<(long Line, string Text)> Lines(TextReader reader, string name)
+    {
         long lineNo = 0;
         string? line;
         while ((line = ReadLine(reader, name, lineNo + 1)) != null)
         {
             lineNo++;
-            if (line.Length == 0 || string.IsNullOrWhiteSpace(line)) continue;
+            if (lineNo == 1 && line.StartsWith('\uFEFF')) line = line[1..];
+            yield return (lineNo, line);
+        }
+    }
+
+    private static Run Parse(IEnumerable<(long Line, string Text)> lines, string name)
+    {
+        var rows = new Dictionary<string, List<(string Doc, double Score, int Rank)>>(StringComparer.Ordinal);
+        var seen = new Dictionary<(string, string), long>();
+        foreach (var (lineNo, line) in lines)
+        {
+            if (string.IsNullOrWhiteSpace(line)) continue;
             var f = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
             if (f.Length != 6) throw new EvaluationFormatException(name, lineNo, $"expected 6 fields 'qid Q0 docid rank score tag', found {f.Length}");
-            if (!int.TryParse(f[3], NumberStyles.Integer, CultureInfo.InvariantCulture, out int rank))
+            if (!int.TryParse(f[3], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int rank))
                 throw new EvaluationFormatException(name, lineNo, $"rank '{f[3]}' is not an integer");
             if (!double.TryParse(f[4], NumberStyles.Float, CultureInfo.InvariantCulture, out double score) || !double.IsFinite(score))
                 throw new EvaluationFormatException(name, lineNo, $"score '{f[4]}' is not a finite number");
-            if (!seen.Add((f[0], f[2])))
-                throw new EvaluationFormatException(name, lineNo, $"document '{f[2]}' is listed twice for query '{f[0]}'");
+            if (f.Any(field => field.Any(char.IsControl)))
+                throw new EvaluationFormatException(name, lineNo, "control character in a field");
+            if (seen.TryGetValue((f[0], f[2]), out long first))
+                throw new EvaluationFormatException(name, lineNo, $"document '{f[2]}' is listed twice for query '{f[0]}' (first at line {first})");
+            seen[(f[0], f[2])] = lineNo;
             if (!rows.TryGetValue(f[0], out var list)) rows[f[0]] = list = [];
             list.Add((f[2], score, rank));
         }
+        if (rows.Count == 0) throw new EvaluationFormatException(name, 1, "no results: the run is empty");
         var run = new Run();
         foreach (var (qid, list) in rows)
             run.Set(qid, list.OrderByDescending(r => r.Score).ThenBy(r => r.Rank)

@@ -1,14 +1,17 @@
 using System.Buffers;
 using System.Text.Unicode;
 
-namespace GenSearch.Data;
+namespace GenSearch.Evaluation;
 
 /// <summary>
 /// Streams the lines of a UTF-8 file as byte spans without holding the file: memory is one buffer
 /// as long as the longest line. Checks each line is valid UTF-8 so that a bad byte is reported with
-/// its line rather than silently replaced.
+/// its own line (a decoding <see cref="StreamReader"/> fails at the line whose read filled its buffer,
+/// which can be lines earlier). A UTF-8 byte-order mark and CR before LF are dropped; blank lines are
+/// skipped but counted. Shared by the TREC run reader here and the BEIR readers of GenSearch.Data,
+/// which pass the exception type of their layer as <c>error(file, line, problem)</c>.
 /// </summary>
-internal sealed class JsonLines : IDisposable
+internal sealed class Utf8Lines : IDisposable
 {
     private readonly Stream _stream;
     private byte[] _buffer = ArrayPool<byte>.Shared.Rent(1 << 16);
@@ -19,10 +22,13 @@ internal sealed class JsonLines : IDisposable
     /// <summary>1-based number of the line last returned by <see cref="Next"/>.</summary>
     public long LineNumber { get; private set; }
 
-    public JsonLines(string path)
+    private readonly Func<string, long, string, Exception> _error;
+
+    public Utf8Lines(string path, Func<string, long, string, Exception> error)
     {
         Name = path;
-        if (!System.IO.File.Exists(path)) throw new DataFormatException(path, 0, "file not found");
+        _error = error;
+        if (!System.IO.File.Exists(path)) throw error(path, 0, "file not found");
         _stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
     }
 
@@ -40,12 +46,18 @@ internal sealed class JsonLines : IDisposable
             LineNumber++;
             if (span.Length > 0 && span[^1] == (byte)'\r') span = span[..^1];
             if (LineNumber == 1 && span.StartsWith("\uFEFF"u8)) span = span[3..];
-            if (span.Trim((byte)' ').IsEmpty) continue;
-            if (!Utf8.IsValid(span)) throw new DataFormatException(Name, LineNumber, "invalid UTF-8");
+            if (IsBlank(span)) continue;
+            if (!Utf8.IsValid(span)) throw _error(Name, LineNumber, "invalid UTF-8");
             line = span;
             return true;
         }
     }
+
+    /// <summary>Spaces and tabs only (what TSV and JSON lines may hold between records).</summary>
+    private static bool IsBlank(ReadOnlySpan<byte> span) => span.TrimStart(" \t"u8).IsEmpty;
+
+    /// <summary>The line as text (call after <see cref="Next"/> returned it, so it is valid UTF-8).</summary>
+    public static string Text(ReadOnlySpan<byte> line) => System.Text.Encoding.UTF8.GetString(line);
 
     private void Fill()
     {
