@@ -56,6 +56,15 @@ internal static class CliSupport
                                    (double.IsPositiveInfinity(max) ? (minExclusive ? $"it must be above {min}" : $"it must be at least {min}") : $"it must lie in {(minExclusive ? "(" : "[")}{min}, {max}]"));
     }
 
+    /// <summary>Checks, before any work, that an output file can be written where <paramref name="option"/> says: its folder exists and it is no folder itself.</summary>
+    public static void CheckOutputPath(string option, string? path)
+    {
+        if (path is null) return;
+        if (Directory.Exists(path)) throw new CliException($"{option} {path}: is a directory; give a file name");
+        string dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        if (!Directory.Exists(dir)) throw new CliException($"{option} {path}: the folder {dir} does not exist");
+    }
+
     /// <summary>Writes a line to stderr.</summary>
     public static void Note(string message) => Console.Error.WriteLine(message);
 

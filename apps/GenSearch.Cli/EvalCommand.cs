@@ -49,6 +49,8 @@ internal static class EvalCommand
             if (reportPath != null && !reportPath.EndsWith(".md", StringComparison.OrdinalIgnoreCase) && !reportPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
                 throw new CliException($"--report '{reportPath}': the extension picks the format, .md or .json");
 
+            CliSupport.CheckOutputPath("--run", parse.GetValue(run));
+            CliSupport.CheckOutputPath("--report", reportPath);
             var queries = set.Queries().ToDictionary(q => q.Id, StringComparer.Ordinal);
             Bm25? index = null;
             IRetriever? searcher = null;
@@ -57,7 +59,7 @@ internal static class EvalCommand
             if (parse.GetValue(fromRun) is { } runIn)
             {
                 docIds = set.Corpus().Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
-                tag = Path.GetFileNameWithoutExtension(runIn);
+                tag = TrecRun.Tag(Path.GetFileNameWithoutExtension(runIn));
             }
             else
             {
@@ -70,8 +72,9 @@ internal static class EvalCommand
 
             var qrels = set.Qrels(splitName, queries.Keys.ToHashSet(StringComparer.Ordinal), docIds, CliSupport.Note).Qrels;
             if (qrels.QueryCount == 0) throw new CliException($"{set.QrelsPath(splitName)}: no judgments left to evaluate");
-            int minGrade = parse.GetValue(threshold) ?? AutoThreshold(qrels);
-            var evalOptions = new EvaluationOptions { RelevanceThreshold = minGrade };
+            var evalOptions = set.EvaluationOptions(parse.GetValue(threshold));
+            int minGrade = evalOptions.RelevanceThreshold;
+            CliSupport.Note($"relevant: grade >= {minGrade} of {set.Grades} ({set.Manifest.Source})");
             if (topK < evalOptions.Cutoffs.Max()) CliSupport.Note($"note: --k {topK} is below the largest cut-off {evalOptions.Cutoffs.Max()}");
 
             Run result;
@@ -86,6 +89,7 @@ internal static class EvalCommand
             }
 
             var segmentations = Segmentations(set, splitName, qrels, queries, minGrade);
+            foreach (var warning in RunCheck.Check(qrels, result, docIds.Contains).Warnings) CliSupport.Note("warning: " + warning);
             var evaluation = Evaluator.Evaluate(qrels, result, evalOptions, segmentations);
             string title = $"{tag} on {Path.GetFileName(Path.GetFullPath(set.Directory).TrimEnd('/'))} {splitName}";
             var markdown = Report.Markdown(evaluation, title);
@@ -96,19 +100,12 @@ internal static class EvalCommand
             {
                 var meta = new Dictionary<string, string> { ["retriever"] = tag, ["data"] = set.Directory, ["split"] = splitName };
                 if (index != null) { meta["k1"] = index.Options.K1.ToString(CultureInfo.InvariantCulture); meta["b"] = index.Options.B.ToString(CultureInfo.InvariantCulture); }
-                File.WriteAllText(reportPath, reportPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? Report.Json(evaluation, meta) : markdown);
+                Report.Write(evaluation, reportPath, title, meta);
                 CliSupport.Note($"report written to {reportPath}");
             }
             return 0;
         }));
         return command;
-    }
-
-    /// <summary>1 for binary or 0..2 scales; otherwise the top grade minus one (homedepot's 0..4 gives 3).</summary>
-    private static int AutoThreshold(Qrels qrels)
-    {
-        int max = qrels.QueryIds.SelectMany(q => qrels.For(q).Values).DefaultIfEmpty(1).Max();
-        return max <= 2 ? 1 : max - 1;
     }
 
     /// <summary>
@@ -121,7 +118,7 @@ internal static class EvalCommand
         var result = new List<QuerySegmentation>();
         if (split != "train" && File.Exists(set.QrelsPath("train")))
         {
-            var train = BeirReader.ReadQrels(set.QrelsPath("train")).Qrels;
+            var train = set.Qrels("train").Qrels;
             var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var q in train.QueryIds)
                 foreach (var (doc, grade) in train.For(q))

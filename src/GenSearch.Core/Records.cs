@@ -10,6 +10,9 @@ public sealed record Document(string Id, string Title, string Text)
     public IReadOnlyDictionary<string, double>? Features { get; init; }
     /// <summary>A precomputed embedding; null when the line has none.</summary>
     public float[]? Vector { get; init; }
+
+    /// <summary>What models read of an item: the title, then the text when there is one.</summary>
+    public string TitleAndText => string.IsNullOrWhiteSpace(Text) ? Title : Title + " " + Text;
 }
 
 /// <summary>

@@ -36,3 +36,13 @@ public interface IModelFormat
     /// <summary>Opens <paramref name="dir"/> (whose config.json names this kind) for search.</summary>
     IRetriever Open(ModelDirectory dir, ModelOpenOptions options);
 }
+
+/// <summary>
+/// A format whose model embeds items (two towers): what another model built on its item vectors
+/// (two-stage semantic IDs) opens to place a new item without retraining.
+/// </summary>
+public interface IItemEncoderFormat : IModelFormat
+{
+    /// <summary>The model's item encoder: catalog items to vectors, row-major [n, dim], as its items.safetensors holds them.</summary>
+    Func<IReadOnlyList<Document>, float[]> OpenItemEncoder(ModelDirectory dir);
+}

@@ -43,7 +43,7 @@ public sealed class TrainingData
         foreach (var doc in set.Corpus())
         {
             ids.Add(doc.Id);
-            texts.Add(string.IsNullOrWhiteSpace(doc.Text) ? doc.Title : doc.Title + " " + doc.Text);
+            texts.Add(doc.TitleAndText);
         }
         var index = new Dictionary<string, int>(ids.Count, StringComparer.Ordinal);
         for (int i = 0; i < ids.Count; i++) index[ids[i]] = i;

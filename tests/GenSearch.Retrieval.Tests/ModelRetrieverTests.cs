@@ -58,13 +58,13 @@ public class ModelRetrieverTests
         {
             Encoder = new TextEncoderConfig { Vocabulary = Tokenizer.VocabularySize, Dim = 16, Heads = 2, Layers = 1, FfnDim = 32, MaxLength = 16, OutputDim = 8 },
         }, new Rng(2));
-        var itemVectors = DenseRetriever.Encode(model.ItemTower, Tokenizer, Titles, 16);
+        var itemVectors = model.ItemTower.Encode(Tokenizer, Titles, 16);
         var index = new FlatIndex(8);
         index.Add(itemVectors);
         var retriever = new DenseRetriever(model, Tokenizer, index, Titles.Select((_, i) => $"d{i}").ToArray());
         var queries = Queries("cordless drill", "fan");
         var results = retriever.Search(queries, 3);
-        var queryVectors = DenseRetriever.Encode(model.QueryTower, Tokenizer, queries.Select(q => q.Text).ToList(), 16);
+        var queryVectors = model.QueryTower.Encode(Tokenizer, queries.Select(q => q.Text).ToList(), 16);
         for (int q = 0; q < 2; q++)
         {
             var expected = Enumerable.Range(0, Titles.Length)

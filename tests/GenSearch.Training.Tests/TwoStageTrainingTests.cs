@@ -1,6 +1,7 @@
 using GenSearch.Data;
 using GenSearch.Models;
 using GenSearch.Nn;
+using GenSearch.Retrieval.Generative;
 using GenSearch.Serving;
 
 namespace GenSearch.Training.Tests;
@@ -46,6 +47,23 @@ public class TwoStageTrainingTests
         Assert.All(results, hits => Assert.Equal(hits.Count, hits.Select(h => h.Id).Distinct().Count()));
         int found = ids.Where((id, i) => results[i].Any(h => qrels.For(id).ContainsKey(h.Id))).Count();
         Assert.True(found >= ids.Length / 2, $"{found} of {ids.Length} dev queries find their item in the top 10");
+
+        // A new item gets its semantic ID from the saved quantizer over the towers' item vector, without
+        // retraining: a twin of d0 (same title) lands on d0's codes with the next collision token.
+        var live = Assert.IsType<GenerativeRetriever>(retriever);
+        var before = live.Catalog.Current;
+        int d0 = before.ItemIds.ToList().IndexOf("d0");
+        var change = live.Upsert([new Document("twin", set.Corpus().First(d => d.Id == "d0").Title, "")]);
+        Assert.Equal(1, change.Added);
+        var after = live.Catalog.Current;
+        int twin = after.ItemIds.ToList().IndexOf("twin");
+        Assert.True(twin >= 0);
+        Assert.Equal(before.Codes(d0)[..^1].ToArray(), after.Codes(twin)[..^1].ToArray());
+        Assert.NotEqual(after.Codes(after.ItemIds.ToList().IndexOf("d0"))[^1], after.Codes(twin)[^1]);
+        Assert.Equal(49, retriever.Count);
+        live.Remove(["d0"]);
+        var again = retriever.Search(ids.Select(id => queries[id]).Append(new Query("red", "red drill")).ToArray(), 10);
+        Assert.All(again, hits => Assert.DoesNotContain(hits, h => h.Id == "d0"));
     }
 
     [Fact]

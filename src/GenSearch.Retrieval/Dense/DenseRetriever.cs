@@ -22,7 +22,7 @@ public sealed class DenseRetriever : IUpdatableRetriever
     public DenseRetriever(TwoTowerModel model, WordPieceTokenizer tokenizer, IVectorIndex index, string[] itemIds, int maxQueryTokens = 16,
         Func<IReadOnlyList<Document>, float[]>? encodeItems = null)
         => _search = new VectorRetriever("dense", index, itemIds,
-            queries => Encode(model.QueryTower, tokenizer, queries.Select(q => q.Text).ToList(), maxQueryTokens), encodeItems);
+            queries => model.QueryTower.Encode(tokenizer, queries.Select(q => q.Text).ToList(), maxQueryTokens), encodeItems);
 
     /// <summary>A retriever over <paramref name="index"/> whose queries are embedded by an n-gram tower; <paramref name="encodeItems"/> enables upserts.</summary>
     public DenseRetriever(NgramTowerModel model, NgramVocabulary vocabulary, IVectorIndex index, string[] itemIds,
@@ -43,21 +43,4 @@ public sealed class DenseRetriever : IUpdatableRetriever
 
     /// <inheritdoc/>
     public CatalogChange Remove(IReadOnlyList<string> ids) => _search.Remove(ids);
-
-    /// <summary>Unit vectors of <paramref name="texts"/> from <paramref name="tower"/>, row-major [n, O], in batches.</summary>
-    public static float[] Encode(TextEncoder tower, WordPieceTokenizer tokenizer, IReadOnlyList<string> texts, int maxTokens, int batchSize = 256)
-    {
-        tower.Eval();
-        int dim = tower.Config.OutputDim;
-        var result = new float[texts.Count * dim];
-        using var _ = Tensor.NoGrad();
-        for (int start = 0; start < texts.Count; start += batchSize)
-        {
-            int count = Math.Min(batchSize, texts.Count - start);
-            int limit = Math.Min(maxTokens, tower.Config.MaxLength);
-            var rows = texts.Skip(start).Take(count).Select(t => tokenizer.EncodeWithSpecials(t, limit)).ToArray();
-            tower.ForwardRows(rows).Data.CopyTo(result, start * dim);
-        }
-        return result;
-    }
 }

@@ -16,7 +16,7 @@ public sealed record NgramTowerModelConfig(string Kind, string Tower, NgramTower
 /// directory holds <c>ngrams.txt</c> (the features; line n is table row n - 1), the table in
 /// <c>model.safetensors</c>, and the catalog's vectors in <c>items.safetensors</c>.
 /// </summary>
-public sealed class NgramTowerFormat : IModelFormat
+public sealed class NgramTowerFormat : IItemEncoderFormat
 {
     /// <summary>The kind in config.json.</summary>
     public const string Name = "two-tower";
@@ -37,8 +37,19 @@ public sealed class NgramTowerFormat : IModelFormat
     {
         var (model, vocabulary) = Model(dir);
         var (index, ids) = dir.VectorIndex(options.Hnsw);
-        return new DenseRetriever(model, vocabulary, index, ids);
+        return new DenseRetriever(model, vocabulary, index, ids, ItemEncoder(model, vocabulary));
     }
+
+    /// <inheritdoc/>
+    public Func<IReadOnlyList<Document>, float[]> OpenItemEncoder(ModelDirectory dir)
+    {
+        var (model, vocabulary) = Model(dir);
+        return ItemEncoder(model, vocabulary);
+    }
+
+    /// <summary>The item tower as a function: catalog items to unit vectors, row-major [n, dim] (what a new item is indexed by).</summary>
+    public static Func<IReadOnlyList<Document>, float[]> ItemEncoder(NgramTowerModel model, NgramVocabulary vocabulary)
+        => docs => model.Encode(vocabulary, docs.Select(d => d.TitleAndText).ToList());
 
     /// <summary>The trained towers and their features, in evaluation mode.</summary>
     public static (NgramTowerModel Model, NgramVocabulary Vocabulary) Model(ModelDirectory dir)

@@ -14,7 +14,7 @@ public sealed record TransformerTowerModelConfig(string Kind, TwoTowerConfig Mod
 /// "two-tower-transformer": subword-transformer towers (<see cref="TwoTowerModel"/>) served as dense
 /// retrieval; the directory holds <c>tokenizer.txt</c>, the weights and the catalog's vectors.
 /// </summary>
-public sealed class TransformerTowerFormat : IModelFormat
+public sealed class TransformerTowerFormat : IItemEncoderFormat
 {
     /// <summary>The kind in config.json.</summary>
     public const string Name = "two-tower-transformer";
@@ -31,7 +31,20 @@ public sealed class TransformerTowerFormat : IModelFormat
     {
         var (model, config) = Model(dir);
         var (index, ids) = dir.VectorIndex(options.Hnsw);
-        return new DenseRetriever(model, dir.Tokenizer(), index, ids, config.MaxQueryTokens);
+        return new DenseRetriever(model, dir.Tokenizer(), index, ids, config.MaxQueryTokens, ItemEncoder(dir, model, config));
+    }
+
+    /// <inheritdoc/>
+    public Func<IReadOnlyList<Document>, float[]> OpenItemEncoder(ModelDirectory dir)
+    {
+        var (model, config) = Model(dir);
+        return ItemEncoder(dir, model, config);
+    }
+
+    private static Func<IReadOnlyList<Document>, float[]> ItemEncoder(ModelDirectory dir, TwoTowerModel model, TransformerTowerModelConfig config)
+    {
+        var tokenizer = dir.Tokenizer();
+        return docs => model.ItemTower.Encode(tokenizer, docs.Select(d => d.TitleAndText).ToList(), config.MaxItemTokens);
     }
 
     /// <summary>The trained towers, in evaluation mode, with the directory's config.</summary>

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using GenSearch.Models;
 using GenSearch.Models.Generative;
 using GenSearch.Nn;
+using GenSearch.Quantization;
 using GenSearch.Retrieval;
 using GenSearch.Retrieval.Generative;
 using GenSearch.Tensors;
@@ -58,6 +59,37 @@ public sealed class TwoStageFormat : IModelFormat
         int beam = options.BeamSize ?? config.BeamSize;
         if (beam <= 0) throw new ArgumentOutOfRangeException(nameof(options), $"the beam size must be positive, got {beam}");
         return new GenerativeRetriever(generator, dir.Tokenizer(), codes, ids,
-            new GenerativeSearchOptions { BeamSize = beam, MaxQueryTokens = config.MaxQueryTokens });
+            new GenerativeSearchOptions { BeamSize = beam, MaxQueryTokens = config.MaxQueryTokens }, assignIds: IdAssigner(dir, config));
+    }
+
+    /// <summary>
+    /// Semantic IDs for new items, without retraining: the item vectors from the two-tower model the IDs
+    /// were quantized from, encoded by the saved quantizer (the retriever adds the collision token).
+    /// Both are opened on the first new item, so serving a fixed catalog never loads them.
+    /// </summary>
+    public static Func<IReadOnlyList<Document>, int[][]> IdAssigner(ModelDirectory dir, TwoStageModelConfig config)
+    {
+        Func<IReadOnlyList<Document>, float[]>? encode = null;
+        IQuantizer? quantizer = null;
+        return docs =>
+        {
+            if (quantizer is null)
+            {
+                string path = Path.Combine(dir.Path, QuantizerFile);
+                if (!File.Exists(path))
+                    throw new InvalidDataException($"{path}: missing (the model was trained before quantizers were kept); retrain it to add items without retraining");
+                var source = new ModelDirectory(config.ItemVectorsFrom);
+                if (!File.Exists(source.ConfigPath))
+                    throw new InvalidDataException($"{dir.ConfigPath}: new items are placed by the item tower of {config.ItemVectorsFrom}, which is missing");
+                encode = ModelFormats.Get(ModelFormats.KindOf(source), source.ConfigPath) is IItemEncoderFormat towers
+                    ? towers.OpenItemEncoder(source)
+                    : throw new InvalidDataException($"{source.ConfigPath}: a {ModelFormats.KindOf(source)} model has no item encoder");
+                quantizer = QuantizerMethods.Load(path);
+            }
+            var vectors = encode!(docs);
+            var codes = new int[docs.Count * quantizer.Levels];
+            quantizer.Encode(vectors, docs.Count, codes);
+            return Enumerable.Range(0, docs.Count).Select(i => codes.AsSpan(i * quantizer.Levels, quantizer.Levels).ToArray()).ToArray();
+        };
     }
 }
