@@ -106,6 +106,9 @@ internal static class CliSupport
         return (index, sw.Elapsed.TotalSeconds);
     }
 
+    /// <summary>Where the last opened BM25's k1 and b came from (for reports).</summary>
+    public static string? Bm25Source { get; private set; }
+
     /// <summary>--model DIR: a model directory from gensearch train, of any registered kind.</summary>
     public static Option<string?> ModelOption() => new("--model")
     {
@@ -124,7 +127,7 @@ internal static class CliSupport
     /// <paramref name="modelDir"/>, and the BM25 index when the expression uses one.
     /// </summary>
     public static (IRetriever Retriever, Bm25? Index) OpenRetriever(BeirDataset data, string? expression, string? modelDir,
-        Bm25Options bm25Options, ModelOpenOptions modelOptions)
+        Bm25Options bm25Options, ModelOpenOptions modelOptions, float? k1 = null, float? b = null)
     {
         RetrieverSpec spec;
         try { spec = RetrieverSpec.Parse(expression ?? (modelDir is null ? RetrieverSpec.Bm25Term : RetrieverSpec.ModelTerm)); }
@@ -135,7 +138,15 @@ internal static class CliSupport
         if (spec.NeedsBm25)
         {
             (index, double seconds) = BuildBm25(data, bm25Options);
-            Note($"indexed {index.Count:N0} documents, {index.TermCount:N0} terms in {seconds:F2} s (k1={bm25Options.K1}, b={bm25Options.B})");
+            Note($"indexed {index.Count:N0} documents, {index.TermCount:N0} terms in {seconds:F2} s");
+            // k1 and b are the data set's (given, known, or tuned on its train split), never another's unannounced.
+            var chosen = k1 is not null && b is not null ? new GenSearch.Training.Bm25Choice(k1.Value, b.Value, "given")
+                : GenSearch.Training.Bm25Parameters.Choose(data, bm25Options, index, Note) is var c && (k1 is not null || b is not null)
+                    ? new GenSearch.Training.Bm25Choice(k1 ?? c.K1, b ?? c.B, $"{(k1 is not null ? "k1" : "b")} given, the other {c.Source}")
+                    : c;
+            index = index.WithScoring(chosen.K1, chosen.B);
+            Bm25Source = chosen.Source;
+            Note($"BM25 k1={chosen.K1.ToString(System.Globalization.CultureInfo.InvariantCulture)}, b={chosen.B.ToString(System.Globalization.CultureInfo.InvariantCulture)}: {chosen.Source}");
         }
         HashSet<string>? catalogIds = null;
         var retriever = spec.Build(term =>

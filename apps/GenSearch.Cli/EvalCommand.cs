@@ -28,8 +28,8 @@ internal static class EvalCommand
         var report = new Option<string?>("--report") { Description = "Write a report here: Markdown for .md, JSON for .json." };
         var k = new Option<int>("--k", "-k") { Description = "Results retrieved per query (at least the largest cut-off).", DefaultValueFactory = _ => 100 };
         var threshold = new Option<int?>("--threshold") { Description = "Lowest grade that counts as relevant (default: 1 when grades go up to 2, else the top grade minus 1; homedepot: 3)." };
-        var k1 = new Option<float>("--k1") { Description = "BM25 k1 (term-frequency saturation).", DefaultValueFactory = _ => new Bm25Options().K1 };
-        var b = new Option<float>("--b") { Description = "BM25 b (length normalisation, 0..1).", DefaultValueFactory = _ => new Bm25Options().B };
+        var k1 = new Option<float?>("--k1") { Description = "BM25 k1 (term-frequency saturation; default: the data set's, see the README)." };
+        var b = new Option<float?>("--b") { Description = "BM25 b (length normalisation, 0..1; default: the data set's)." };
         var stop = new Option<bool>("--stopwords") { Description = "BM25: drop English stop words." };
         var noStem = new Option<bool>("--no-stem") { Description = "BM25: do not stem." };
         var command = new Command("eval", "Evaluate a retriever on a split: Recall, MRR, NDCG and hit rate at 10 and 100, with breakdowns.")
@@ -42,8 +42,8 @@ internal static class EvalCommand
             string splitName = parse.GetValue(split)!;
             int topK = parse.GetValue(k);
             CliSupport.Range("--k", topK, 1);
-            CliSupport.Range("--k1", parse.GetValue(k1), 0, 100);
-            CliSupport.Range("--b", parse.GetValue(b), 0, 1);
+            if (parse.GetValue(k1) is { } k1Value) CliSupport.Range("--k1", k1Value, 0, 100);
+            if (parse.GetValue(b) is { } bValue) CliSupport.Range("--b", bValue, 0, 1);
             if (parse.GetValue(beam) is { } beams) CliSupport.Range("--beam", beams, 1, 10_000);
             string? reportPath = parse.GetValue(report);
             if (reportPath != null && !reportPath.EndsWith(".md", StringComparison.OrdinalIgnoreCase) && !reportPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
@@ -63,9 +63,9 @@ internal static class EvalCommand
             }
             else
             {
-                var bm25Options = new Bm25Options { K1 = parse.GetValue(k1), B = parse.GetValue(b), RemoveStopWords = parse.GetValue(stop), Stem = !parse.GetValue(noStem) };
+                var bm25Options = new Bm25Options { RemoveStopWords = parse.GetValue(stop), Stem = !parse.GetValue(noStem) };
                 (searcher, index) = CliSupport.OpenRetriever(set, parse.GetValue(retriever), parse.GetValue(model), bm25Options,
-                    new ModelOpenOptions { Hnsw = parse.GetValue(hnsw), BeamSize = parse.GetValue(beam) });
+                    new ModelOpenOptions { Hnsw = parse.GetValue(hnsw), BeamSize = parse.GetValue(beam) }, parse.GetValue(k1), parse.GetValue(b));
                 docIds = set.Corpus().Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
                 tag = searcher.Name;
             }
@@ -99,7 +99,7 @@ internal static class EvalCommand
             if (reportPath != null)
             {
                 var meta = new Dictionary<string, string> { ["retriever"] = tag, ["data"] = set.Directory, ["split"] = splitName };
-                if (index != null) { meta["k1"] = index.Options.K1.ToString(CultureInfo.InvariantCulture); meta["b"] = index.Options.B.ToString(CultureInfo.InvariantCulture); }
+                if (index != null) { meta["k1"] = index.Options.K1.ToString(CultureInfo.InvariantCulture); meta["b"] = index.Options.B.ToString(CultureInfo.InvariantCulture); meta["bm25_parameters"] = CliSupport.Bm25Source ?? ""; }
                 Report.Write(evaluation, reportPath, title, meta);
                 CliSupport.Note($"report written to {reportPath}");
             }

@@ -199,6 +199,8 @@ public static class TwoTowerTraining
     internal static int[][] MineBm25Negatives(BeirDataset set, TrainingData data, int pool, int minPositiveGrade, Action<string>? note)
     {
         var bm25 = Bm25.Build(set.Corpus());
+        var parameters = Bm25Parameters.Choose(set, bm25.Options, bm25, note);
+        bm25 = bm25.WithScoring(parameters.K1, parameters.B);
         var index = new Dictionary<string, int>(data.ItemIds.Length, StringComparer.Ordinal);
         for (int i = 0; i < data.ItemIds.Length; i++) index[data.ItemIds[i]] = i;
         var queries = data.QueryTexts.Select((t, i) => new Query($"q{i}", t)).ToArray();
