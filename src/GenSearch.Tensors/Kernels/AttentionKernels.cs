@@ -29,7 +29,8 @@ public static class AttentionKernels
         var p = probabilities[..(queries * keys)];
         if (queries == 1)
         {
-            for (int j = 0; j < keys; j++) p[j] = scale * Blas1.Dot(q[..width], k.Slice(j * kvStride, width));
+            var row = q[..width];
+            for (int j = 0; j < keys; j++) p[j] = scale * Blas1.Dot(row, k.Slice(j * kvStride, width));
         }
         else
         {
