@@ -36,42 +36,52 @@ public sealed class InferenceScratch
 }
 
 /// <summary>
-/// Inference-mode self-attention cache of a decoder: for every row (beam), every layer's keys and
-/// values of the positions decoded so far, [rows, layers, 2, MaxLength, D]. Rows are reordered with
-/// <see cref="SelectRows"/>, which copies only the used positions; buffers are kept from use to use.
+/// Inference-mode self-attention cache of a decoder: every layer's keys and values of the positions
+/// each row (beam) has decoded so far, as 2 x layers sections (keys and values of layer 0, then of
+/// layer 1, ...) of [rows, MaxLength, D]. Rows are reordered with <see cref="SelectRows"/>, which
+/// copies only the used positions; buffers are kept from use to use.
+/// <para>
+/// A row's block is padded by one cache line past MaxLength x D floats, so that rows are not a power
+/// of two apart: with 8 positions of 256 floats they would be 8 KiB apart, and position t of every
+/// row would fall into the same few cache sets when a step reads it for all 50 beams.
+/// </para>
 /// </summary>
 public sealed class RowKvCache
 {
-    private readonly int _layers, _maxLength, _dim, _block; // _block: one row's floats
+    private const int Pad = 16; // floats: one 64-byte cache line
+    private readonly int _sections, _maxLength, _dim, _rowStride;
     private float[] _data = [], _spare = [];
 
     /// <summary>A cache for <paramref name="layers"/> layers of width <paramref name="dim"/>, up to <paramref name="maxLength"/> positions.</summary>
     public RowKvCache(int layers, int maxLength, int dim)
     {
-        (_layers, _maxLength, _dim) = (layers, maxLength, dim);
-        _block = layers * 2 * maxLength * dim;
+        (_sections, _maxLength, _dim) = (2 * layers, maxLength, dim);
+        _rowStride = maxLength * dim + Pad;
     }
 
     /// <summary>Longest sequence cached.</summary>
     public int MaxLength => _maxLength;
 
     /// <summary>Rows the buffers hold now.</summary>
-    public int Capacity => _block == 0 ? 0 : _data.Length / _block;
+    public int Capacity { get; private set; }
 
     /// <summary>[MaxLength, D] keys of <paramref name="row"/> in <paramref name="layer"/>.</summary>
-    internal Span<float> Keys(int layer, int row) => _data.AsSpan(row * _block + 2 * layer * _maxLength * _dim, _maxLength * _dim);
+    internal Span<float> Keys(int layer, int row) => _data.AsSpan(((2 * layer) * Capacity + row) * _rowStride, _maxLength * _dim);
 
     /// <summary>[MaxLength, D] values of <paramref name="row"/> in <paramref name="layer"/>.</summary>
-    internal Span<float> Values(int layer, int row) => _data.AsSpan(row * _block + (2 * layer + 1) * _maxLength * _dim, _maxLength * _dim);
+    internal Span<float> Values(int layer, int row) => _data.AsSpan(((2 * layer + 1) * Capacity + row) * _rowStride, _maxLength * _dim);
 
     /// <summary>Grows to hold <paramref name="rows"/> rows (at least doubling), keeping what is cached.</summary>
     public void Reserve(int rows)
     {
         if (rows <= Capacity) return;
-        var grown = new float[Math.Max(rows, 2 * Capacity) * _block];
-        _data.AsSpan().CopyTo(grown);
+        int capacity = Math.Max(rows, 2 * Capacity);
+        var grown = new float[_sections * capacity * _rowStride];
+        for (int s = 0; s < _sections; s++)
+            _data.AsSpan(s * Capacity * _rowStride, Capacity * _rowStride).CopyTo(grown.AsSpan(s * capacity * _rowStride));
         _data = grown;
         _spare = new float[grown.Length];
+        Capacity = capacity;
     }
 
     /// <summary>
@@ -81,10 +91,13 @@ public sealed class RowKvCache
     public void SelectRows(ReadOnlySpan<int> rows, int length)
     {
         Reserve(rows.Length);
-        int section = _maxLength * _dim, used = length * _dim;
-        for (int i = 0; i < rows.Length; i++)
-            for (int s = 0; s < 2 * _layers; s++)
-                _data.AsSpan(rows[i] * _block + s * section, used).CopyTo(_spare.AsSpan(i * _block + s * section, used));
+        int used = length * _dim;
+        for (int s = 0; s < _sections; s++)
+        {
+            int section = s * Capacity * _rowStride;
+            for (int i = 0; i < rows.Length; i++)
+                _data.AsSpan(section + rows[i] * _rowStride, used).CopyTo(_spare.AsSpan(section + i * _rowStride, used));
+        }
         (_data, _spare) = (_spare, _data);
     }
 }
