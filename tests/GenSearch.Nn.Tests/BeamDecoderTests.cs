@@ -2,7 +2,10 @@ using GenSearch.Tensors;
 
 namespace GenSearch.Nn.Tests;
 
-/// <summary>The inference-only beam decoder against teacher-forced full decoding and the KV-cache path.</summary>
+/// <summary>
+/// The model's inference mode, driven by the beam decoder, against its autograd mode: teacher-forced
+/// full decoding, and the autograd KV-cache path under beam reordering.
+/// </summary>
 public class BeamDecoderTests
 {
     private const int Vocabulary = 12;
@@ -48,14 +51,16 @@ public class BeamDecoderTests
     public void SharedMemoryBeamsMatchTheReplicatedKvCachePath()
     {
         // Two queries, each expanded to beams that are pruned, duplicated and reordered between steps:
-        // the shared-memory decoder must give what DecoderState gives with the memory copied per row.
+        // inference mode end to end (encoder, shared cross memory, row caches) must give what the
+        // autograd encoder and DecoderState give with the memory copied per row.
         var model = SmallModel(9);
         model.Eval();
         using var _ = Tensor.NoGrad();
         var source = new[] { 1, 2, 3, 4, 5, 0, 0, 7, 6, 5, 4, 3, 2, 1 };
         var padding = source.Select((x, i) => i < 7 && i >= 5).ToArray();
         var memory = model.Encode(source, 2, padding);
-        var decoder = new BeamDecoder(model, memory, padding);
+        var decoder = new BeamDecoder(model);
+        decoder.Start(source, 2, padding);
         var state = model.StartDecoding(memory, padding);
         int[][] selections = [[0, 0, 0, 1, 1], [4, 0, 0, 2, 1, 3], [1, 1, 5, 3], [0, 3, 2]];
         int[] tokens = [0, 0];

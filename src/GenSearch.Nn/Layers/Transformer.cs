@@ -1,10 +1,13 @@
+using System.Numerics.Tensors;
 using GenSearch.Tensors;
+using Tensor = GenSearch.Tensors.Tensor;
 
 namespace GenSearch.Nn;
 
 /// <summary>
 /// Pre-norm transformer encoder layer (as in GPT-2 and PyTorch's norm_first=True):
 /// x = x + dropout(attention(norm1(x))); x = x + dropout(ffn(norm2(x))).
+/// <see cref="Forward"/> trains (autograd); <see cref="Infer"/> is the same layer in inference mode.
 /// </summary>
 public sealed class TransformerEncoderLayer : Module
 {
@@ -13,11 +16,6 @@ public sealed class TransformerEncoderLayer : Module
     private readonly FeedForward _ffn;
     private readonly float _dropout;
     private readonly Rng _rng;
-
-    internal LayerNorm Norm1 => _norm1;
-    internal LayerNorm Norm2 => _norm2;
-    internal MultiHeadAttention Attention => _attention;
-    internal FeedForward Ffn => _ffn;
 
     /// <summary>A layer over vectors of <paramref name="dim"/>.</summary>
     public TransformerEncoderLayer(int dim, int heads, int ffnDim, float dropout, Rng rng)
@@ -36,11 +34,27 @@ public sealed class TransformerEncoderLayer : Module
         x = x + _attention.Forward(_norm1.Forward(x), keyPadding: padding).Dropout(_dropout, _rng, Training);
         return x + _ffn.Forward(_norm2.Forward(x)).Dropout(_dropout, _rng, Training);
     }
+
+    /// <summary>
+    /// Inference form of <see cref="Forward"/> (dropout off), in place: x [groups * T, D], each group of
+    /// T rows one sequence; <paramref name="padding"/> [groups * T] (empty: none) marks padding keys.
+    /// </summary>
+    public void Infer(Span<float> x, int groups, ReadOnlySpan<bool> padding, InferenceScratch scratch)
+    {
+        Span<float> h = scratch.Normed(x.Length), branch = scratch.Branch(x.Length);
+        _norm1.Infer(x, h);
+        _attention.InferSelf(h, groups, padding, scratch, branch);
+        TensorPrimitives.Add(x, branch, x);
+        _norm2.Infer(x, h);
+        _ffn.Infer(h, scratch, branch);
+        TensorPrimitives.Add(x, branch, x);
+    }
 }
 
 /// <summary>
 /// Pre-norm transformer decoder layer: causal self-attention, cross-attention to the encoder's
 /// memory, feed-forward; each as x = x + dropout(block(norm(x))).
+/// <see cref="Forward"/> trains (autograd); <see cref="InferStep"/> is one decoding step of the same layer in inference mode.
 /// </summary>
 public sealed class TransformerDecoderLayer : Module
 {
@@ -49,13 +63,6 @@ public sealed class TransformerDecoderLayer : Module
     private readonly FeedForward _ffn;
     private readonly float _dropout;
     private readonly Rng _rng;
-
-    internal LayerNorm Norm1 => _norm1;
-    internal LayerNorm Norm2 => _norm2;
-    internal LayerNorm Norm3 => _norm3;
-    internal MultiHeadAttention SelfAttention => _selfAttention;
-    internal MultiHeadAttention CrossAttention => _crossAttention;
-    internal FeedForward Ffn => _ffn;
 
     /// <summary>A layer over vectors of <paramref name="dim"/>.</summary>
     public TransformerDecoderLayer(int dim, int heads, int ffnDim, float dropout, Rng rng)
@@ -79,5 +86,28 @@ public sealed class TransformerDecoderLayer : Module
         x = x + _selfAttention.Forward(_norm1.Forward(x), causal: true, cache: selfCache).Dropout(_dropout, _rng, Training);
         x = x + _crossAttention.Forward(_norm2.Forward(x), memory, keyPadding: memoryPadding, cache: crossCache).Dropout(_dropout, _rng, Training);
         return x + _ffn.Forward(_norm3.Forward(x)).Dropout(_dropout, _rng, Training);
+    }
+
+    /// <summary>Inference form of the cross-attention's keys and values of memory [N, D] (each [N, D]), computed once per search.</summary>
+    public void InferMemory(ReadOnlySpan<float> memory, Span<float> keys, Span<float> values) => _crossAttention.InferKeysValues(memory, keys, values);
+
+    /// <summary>
+    /// Inference form of <see cref="Forward"/> with caches (dropout off), one step, in place: x [R, D]
+    /// holds each row's newest position <paramref name="position"/>; its self-attention keys and values
+    /// go into <paramref name="cache"/> as layer <paramref name="layer"/>, and row r attends to the
+    /// memory of query <paramref name="rowQuery"/>[r].
+    /// </summary>
+    public void InferStep(Span<float> x, int position, RowKvCache cache, int layer, CrossMemory memory, ReadOnlySpan<int> rowQuery, InferenceScratch scratch)
+    {
+        Span<float> h = scratch.Normed(x.Length), branch = scratch.Branch(x.Length);
+        _norm1.Infer(x, h);
+        _selfAttention.InferStep(h, cache, layer, position, scratch, branch);
+        TensorPrimitives.Add(x, branch, x);
+        _norm2.Infer(x, h);
+        _crossAttention.InferCross(h, rowQuery, memory, layer, scratch, branch);
+        TensorPrimitives.Add(x, branch, x);
+        _norm3.Infer(x, h);
+        _ffn.Infer(h, scratch, branch);
+        TensorPrimitives.Add(x, branch, x);
     }
 }

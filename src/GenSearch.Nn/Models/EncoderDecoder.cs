@@ -1,4 +1,6 @@
+using System.Numerics.Tensors;
 using GenSearch.Tensors;
+using Tensor = GenSearch.Tensors.Tensor;
 
 namespace GenSearch.Nn;
 
@@ -29,8 +31,14 @@ public sealed record EncoderDecoderConfig
 
 /// <summary>
 /// A pre-norm transformer encoder-decoder with learned positions, read top to bottom like nanoGPT.
-/// Shapes: B batch, S source length, T target length, D width, V target vocabulary.
+/// Shapes: B batch, S source length, T target length, D width, V target vocabulary; in inference
+/// mode Q queries and R decoding rows (beams).
 /// The caller owns the token conventions (a start token, padding ids, what the targets are).
+/// Two modes over the same parameters: <see cref="Encode"/>, <see cref="Decode"/> and
+/// <see cref="DecodeStep"/> build autograd graphs (training, and the reference the tests hold
+/// inference against); <see cref="InferEncode"/>, <see cref="InferCrossMemory"/> and
+/// <see cref="InferDecodeStep"/> compose the layers' <c>Infer</c> forms on reused buffers
+/// (<see cref="BeamDecoder"/> keeps those buffers and the beams' state).
 /// </summary>
 public sealed class EncoderDecoder : Module
 {
@@ -43,16 +51,6 @@ public sealed class EncoderDecoder : Module
     private readonly LayerNorm _encoderNorm, _decoderNorm;
     private readonly Linear _head;
     private readonly Rng _rng;
-
-    internal Embedding SourceTokens => _sourceTokens;
-    internal Embedding SourcePositions => _sourcePositions;
-    internal IReadOnlyList<TransformerEncoderLayer> EncoderLayers => _encoder;
-    internal LayerNorm EncoderNorm => _encoderNorm;
-    internal Embedding TargetTokens => _targetTokens;
-    internal Embedding TargetPositions => _targetPositions;
-    internal IReadOnlyList<TransformerDecoderLayer> DecoderLayers => _decoder;
-    internal LayerNorm DecoderNorm => _decoderNorm;
-    internal Linear Head => _head;
 
     /// <summary>A model with weights drawn from <paramref name="rng"/>, which also drives dropout.</summary>
     public EncoderDecoder(EncoderDecoderConfig config, Rng rng)
@@ -113,6 +111,54 @@ public sealed class EncoderDecoder : Module
             x = _decoder[i].Forward(x, state.Memory, state.MemoryPadding, state.SelfCaches[i], state.CrossCaches[i]);
         state.Length++;
         return _head.Forward(_decoderNorm.Forward(x)).Reshape(batch, Config.TargetVocabulary);
+    }
+
+    /// <summary>
+    /// Inference form of <see cref="Encode"/> (dropout off): source [Q * S] token ids (<paramref name="padding"/>
+    /// [Q * S], true = padding) -> memory [Q * S, D], a span of <paramref name="scratch"/> valid until its next use.
+    /// </summary>
+    public ReadOnlySpan<float> InferEncode(ReadOnlySpan<int> source, int batch, bool[]? padding, InferenceScratch scratch)
+    {
+        int s = CheckLength(source.Length, batch, Config.MaxSourceLength, "source"), n = source.Length, d = Config.Dim;
+        if (padding is not null && padding.Length != n) throw new ArgumentException($"source padding has {padding.Length} entries, needs {n}");
+        var x = scratch.Residual(n * d);
+        for (int i = 0; i < n; i++) TensorPrimitives.Add(_sourceTokens.Row(source[i]), _sourcePositions.Row(i % s), x.Slice(i * d, d));
+        foreach (var layer in _encoder) layer.Infer(x, batch, padding, scratch);
+        var memory = scratch.Memory(n * d);
+        _encoderNorm.Infer(x, memory);
+        return memory;
+    }
+
+    /// <summary>
+    /// Inference form of the cross caches <see cref="DecodeStep"/> fills on its first step: every decoder
+    /// layer's keys and values of memory [Q * S, D], into <paramref name="target"/>, once per search.
+    /// </summary>
+    public void InferCrossMemory(ReadOnlySpan<float> memory, int queries, bool[]? padding, CrossMemory target)
+    {
+        int d = Config.Dim;
+        if (queries <= 0 || memory.Length % (queries * d) != 0) throw new ArgumentException($"memory of {memory.Length} floats is not [{queries}, S, {d}]");
+        target.Reset(queries, memory.Length / (queries * d), padding);
+        for (int l = 0; l < _decoder.Length; l++) _decoder[l].InferMemory(memory, target.Keys(l), target.Values(l));
+    }
+
+    /// <summary>
+    /// Inference form of <see cref="DecodeStep"/> (dropout off): row r has just emitted
+    /// <paramref name="lastTokens"/>[r] at <paramref name="position"/> -> <paramref name="logits"/> [R, V]
+    /// for its next token. Row r's earlier positions are in <paramref name="cache"/>; it attends to the
+    /// memory of query <paramref name="rowQuery"/>[r].
+    /// </summary>
+    public void InferDecodeStep(ReadOnlySpan<int> lastTokens, int position, RowKvCache cache, CrossMemory memory, ReadOnlySpan<int> rowQuery,
+        InferenceScratch scratch, Span<float> logits)
+    {
+        int rows = lastTokens.Length, d = Config.Dim;
+        if (position >= Config.MaxTargetLength) throw new InvalidOperationException($"decoding past the longest target ({Config.MaxTargetLength})");
+        var x = scratch.Residual(rows * d);
+        var positionRow = _targetPositions.Row(position);
+        for (int r = 0; r < rows; r++) TensorPrimitives.Add(_targetTokens.Row(lastTokens[r]), positionRow, x.Slice(r * d, d));
+        for (int l = 0; l < _decoder.Length; l++) _decoder[l].InferStep(x, position, cache, l, memory, rowQuery, scratch);
+        var h = scratch.Normed(rows * d);
+        _decoderNorm.Infer(x, h);
+        _head.Infer(h, logits);
     }
 
     /// <summary>

@@ -12,7 +12,8 @@ public sealed partial class Tensor
     /// <paramref name="causal"/>: query i sees keys j &lt;= i + (Tk - Tq), which is the usual mask when
     /// Tq == Tk and, with a KV cache (Tq new queries after Tk - Tq cached keys), the same mask again.
     /// <paramref name="keyPadding"/> [B, Tk], true = padding: never attended.
-    /// Work is spread over B * heads; each (batch, head) product is small (16 tokens), so it is never split.
+    /// Work is spread over B * heads, each (batch, head) one call of <see cref="AttentionKernels.Head"/>; each
+    /// product is small (16 tokens), so it is never split.
     /// </summary>
     public static Tensor Attention(Tensor q, Tensor k, Tensor v, int heads, bool causal = false, bool[]? keyPadding = null)
     {
@@ -22,7 +23,7 @@ public sealed partial class Tensor
         if (heads <= 0 || dim % heads != 0) Throw.Argument($"Attention: {dim} columns do not split into {heads} heads");
         if (keyPadding is not null && keyPadding.Length != batch * tk) Throw.Shape("Attention", $"key padding has {keyPadding.Length} entries, needs {batch * tk}");
         if (causal && tq > tk) Throw.Shape("Attention", $"causal attention needs Tq <= Tk, got {tq} > {tk}");
-        int dh = dim / heads, offset = tk - tq;
+        int dh = dim / heads;
         float scale = 1f / MathF.Sqrt(dh);
         var result = Uninitialized(batch, tq, dim);
         var probs = GC.AllocateUninitializedArray<float>(batch * heads * tq * tk); // [B, H, Tq, Tk], kept for the backward
@@ -32,18 +33,9 @@ public sealed partial class Tensor
         {
             int b = bh / heads, h = bh % heads;
             int qOff = b * tq * dim + h * dh, kOff = b * tk * dim + h * dh;
-            var p = probs.AsSpan(bh * tq * tk, tq * tk);
-            // S = scale * Q_h K_h^T, then masks, then row softmax, then O_h = P V_h.
-            Gemm.Sgemm(false, true, tq, tk, dh, scale, qd.AsSpan(qOff), dim, kd.AsSpan(kOff), dim, 0f, p, tk);
-            for (int i = 0; i < tq; i++)
-            {
-                var row = p.Slice(i * tk, tk);
-                if (causal) row[Math.Min(tk, i + offset + 1)..].Fill(float.NegativeInfinity);
-                if (keyPadding is not null)
-                    for (int j = 0; j < tk; j++) if (keyPadding[b * tk + j]) row[j] = float.NegativeInfinity;
-                SoftmaxRow(row, row);
-            }
-            Gemm.Sgemm(false, false, tq, dh, tk, 1f, p, tk, vd.AsSpan(kOff), dim, 0f, od.AsSpan(qOff), dim);
+            var padding = keyPadding is null ? ReadOnlySpan<bool>.Empty : keyPadding.AsSpan(b * tk, tk);
+            AttentionKernels.Head(qd.AsSpan(qOff), dim, kd.AsSpan(kOff), vd.AsSpan(kOff), dim, tq, tk, dh, scale, causal, padding,
+                probs.AsSpan(bh * tq * tk, tq * tk), od.AsSpan(qOff), dim);
         });
 
         if (!NeedsGrad([q, k, v])) return result;

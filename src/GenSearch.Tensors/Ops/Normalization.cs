@@ -11,7 +11,7 @@ public sealed partial class Tensor
         if (Rank == 0) Throw.Shape("Softmax", "needs rank >= 1 (it normalises the last axis), got a scalar");
         int n = Shape[^1], rows = n == 0 ? 0 : Size / n;
         var result = Uninitialized(Shape);
-        for (int r = 0; r < rows; r++) SoftmaxRow(Data.AsSpan(r * n, n), result.Data.AsSpan(r * n, n));
+        for (int r = 0; r < rows; r++) SoftmaxKernels.Softmax(Data.AsSpan(r * n, n), result.Data.AsSpan(r * n, n));
         if (!NeedsGrad(this)) return result;
         return Record(result, [this], output =>
         {
@@ -35,16 +35,7 @@ public sealed partial class Tensor
         if (Rank == 0) Throw.Shape("LogSoftmax", "needs rank >= 1 (it normalises the last axis), got a scalar");
         int n = Shape[^1], rows = n == 0 ? 0 : Size / n;
         var result = Uninitialized(Shape);
-        for (int r = 0; r < rows; r++)
-        {
-            var x = Data.AsSpan(r * n, n); var y = result.Data.AsSpan(r * n, n);
-            float max = TensorPrimitives.Max(x);
-            // Everything masked: log of Softmax's uniform row, not -inf - -inf = NaN.
-            if (float.IsNegativeInfinity(max)) { y.Fill(-MathF.Log(n)); continue; }
-            TensorPrimitives.Subtract(x, max, y);
-            float logSum = MathF.Log(SumExp(y));
-            TensorPrimitives.Subtract(y, logSum, y);
-        }
+        for (int r = 0; r < rows; r++) SoftmaxKernels.LogSoftmax(Data.AsSpan(r * n, n), result.Data.AsSpan(r * n, n));
         if (!NeedsGrad(this)) return result;
         return Record(result, [this], output =>
         {
@@ -61,31 +52,6 @@ public sealed partial class Tensor
             }
             AccumulateGradOwned(dx);
         });
-    }
-
-    /// <summary>sum(exp(x)) without allocating.</summary>
-    private static float SumExp(ReadOnlySpan<float> x)
-    {
-        Span<float> buffer = stackalloc float[256]; // rows longer than 256 are done in chunks
-        float sum = 0;
-        for (int i = 0; i < x.Length; i += buffer.Length)
-        {
-            var chunk = x.Slice(i, Math.Min(buffer.Length, x.Length - i));
-            TensorPrimitives.Exp(chunk, buffer[..chunk.Length]);
-            sum += TensorPrimitives.Sum(buffer[..chunk.Length]);
-        }
-        return sum;
-    }
-
-    /// <summary>Numerically stable softmax of one row; -infinity entries get probability 0.</summary>
-    internal static void SoftmaxRow(ReadOnlySpan<float> x, Span<float> y)
-    {
-        if (x.Length == 0) return;
-        float max = TensorPrimitives.Max(x);
-        if (float.IsNegativeInfinity(max)) { y.Fill(1f / x.Length); return; } // everything masked: uniform, not NaN
-        TensorPrimitives.Subtract(x, max, y);
-        TensorPrimitives.Exp(y, y);
-        TensorPrimitives.Multiply(y, 1f / TensorPrimitives.Sum(y), y);
     }
 
     /// <summary>
