@@ -8,19 +8,16 @@ namespace GenSearch.Tensors.Kernels;
 /// subtracted first (stable); -infinity entries get probability 0; a row that is all -infinity
 /// (every key masked) is uniform, 1/n, and its log-softmax log(1/n), never NaN.
 /// <para>
-/// Short rows (self-attention over the few positions decoded so far) are done in one scalar loop:
-/// up to <see cref="ShortRow"/> floats the four <c>TensorPrimitives</c> calls cost more than the
-/// arithmetic. Longer rows use <c>TensorPrimitives</c> (vectorised Exp). Measured (2026-11-30, the
-/// shared 2-core machine under load, best of 9 timings, two runs): at 4 floats scalar 23 to 42 ns
-/// against 100 to 130, at 8 71 to 84 against 79 to 98; at 16 <c>TensorPrimitives</c> wins, 153 to
-/// 159 ns against 231 to 294, and at 64 by 3.3 to 3.7 times.
+/// Every row takes the same <c>TensorPrimitives</c> path. A scalar loop is faster on short rows
+/// (measured under load: at 4 floats 23 to 42 ns against 100 to 130, at 8 about even; at 16 the
+/// vector path wins, 153 to 159 ns against 231 to 294), but training's attention and listwise losses
+/// have such rows, and one arithmetic for every length keeps trained weights byte-identical to what
+/// the engine produced before the kernels moved here (the cost at serving time is about 1% of a beam-50
+/// search: 400 short rows a step).
 /// </para>
 /// </summary>
 public static class SoftmaxKernels
 {
-    /// <summary>Rows up to this length take the scalar path.</summary>
-    public const int ShortRow = 8;
-
     /// <summary>y = softmax(x) over x's length.</summary>
     public static void Softmax(ReadOnlySpan<float> x, Span<float> y)
     {
@@ -28,17 +25,6 @@ public static class SoftmaxKernels
         if (y.Length < n) Throw.Argument("Softmax: y is shorter than x");
         if (n == 0) return;
         y = y[..n];
-        if (n <= ShortRow)
-        {
-            float max = float.NegativeInfinity;
-            foreach (float v in x) max = Math.Max(max, v);
-            if (float.IsNegativeInfinity(max)) { y.Fill(1f / n); return; }
-            float sum = 0;
-            for (int i = 0; i < n; i++) { float e = MathF.Exp(x[i] - max); y[i] = e; sum += e; }
-            float inverse = 1f / sum;
-            for (int i = 0; i < n; i++) y[i] *= inverse;
-            return;
-        }
         float m = TensorPrimitives.Max(x);
         if (float.IsNegativeInfinity(m)) { y.Fill(1f / n); return; }
         TensorPrimitives.Subtract(x, m, y);
