@@ -84,7 +84,20 @@ public static class Checkpoint
     {
         if (entry.DType != SafeTensorDType.F32)
             throw new InvalidDataException($"{path}: tensor '{entry.Name}' is {entry.DType}, parameters are F32");
-        return new Tensor(entry.AsF32(), entry.Shape.Select(d => checked((int)d)).ToArray());
+        var data = entry.AsF32();
+        // A NaN or infinity in a weight poisons every output it reaches; name the file and tensor here,
+        // not a query row three layers later.
+        int bad = FirstNonFinite(data);
+        if (bad >= 0) throw new InvalidDataException($"{path}: tensor '{entry.Name}' holds {data[bad]} at element {bad}; the file is damaged or the run diverged: retrain");
+        return new Tensor(data, entry.Shape.Select(d => checked((int)d)).ToArray());
+    }
+
+    private static int FirstNonFinite(float[] data)
+    {
+        // Sum is NaN exactly when some element is NaN or infinite (or the sum overflows, rare: then scan).
+        if (float.IsFinite(System.Numerics.Tensors.TensorPrimitives.Sum(data))) return -1;
+        for (int i = 0; i < data.Length; i++) if (!float.IsFinite(data[i])) return i;
+        return -1;
     }
 
     private static string Metadata(SafeTensorsFile file, string key)

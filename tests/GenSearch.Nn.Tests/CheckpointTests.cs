@@ -50,6 +50,20 @@ public class CheckpointTests : IDisposable
         Assert.Contains("'head.weight' has shape [7, 8]", error.Message);
     }
 
+    [Theory]
+    [InlineData(float.NaN)]
+    [InlineData(float.PositiveInfinity)]
+    public void ANonFiniteWeightIsRefusedNamingTheFileAndTheTensor(float bad)
+    {
+        var model = Model(1);
+        var (name, weight) = model.NamedParameters().Last();
+        weight.Data[3] = bad;
+        string path = Path.Combine(_dir, "model.safetensors");
+        Checkpoint.SaveModel(path, model);
+        var error = Assert.Throws<InvalidDataException>(() => Checkpoint.LoadModel(path, Model(2)));
+        Assert.Contains($"{path}: tensor '{name}' holds {bad} at element 3", error.Message);
+    }
+
     [Fact]
     public void ResumedTrainingMatchesUninterruptedTraining()
     {
