@@ -77,10 +77,18 @@ public sealed class ModelKind<TSettings>(string name, string description, string
         if (buildsOn is not null && request.From is null) throw new ArgumentException($"a {name} model needs --from DIR: {buildsOn}");
         var typed = (TSettings)settings;
         var fingerprint = TrainingRun.Fingerprint(name, request.Data, ModelKinds.ToJson(typed), request.From);
+        bool fresh = !Directory.Exists(TrainingRun.StagingPath(request.OutDir));
         var staging = TrainingRun.Begin(request.OutDir, fingerprint, request.Restart, request.Note);
         if (staging is null) return float.NaN;
         request.Note?.Invoke($"training in {staging.Path} (moved to {request.OutDir} when complete)");
-        float loss = train(request with { OutDir = staging.Path }, typed);
+        float loss;
+        try { loss = train(request with { OutDir = staging.Path }, typed); }
+        catch when (fresh && !File.Exists(staging.CheckpointPath))
+        {
+            // Bad data found before the first checkpoint: leave nothing behind (no half-written features file).
+            Directory.Delete(staging.Path, recursive: true);
+            throw;
+        }
         if (request.Cancel.IsCancellationRequested) return loss;
         TrainingRun.Commit(staging, request.OutDir);
         return loss;

@@ -120,4 +120,16 @@ public class TrainingRunTests
         Assert.Contains("not a model directory", Assert.Throws<TrainingConflictException>(() => Train(beir.Path, outDir, Settings())).Message);
         Assert.Equal("keep me", File.ReadAllText(Path.Combine(outDir, "mine.txt")));
     }
+
+    [Fact]
+    public void AnEmptyCorpusIsAnErrorThatLeavesNothingBehind()
+    {
+        using var beir = new TinyBeir();
+        File.WriteAllText(Path.Combine(beir.Path, "corpus.jsonl"), "");
+        string outDir = Path.Combine(beir.Path, "model");
+        var error = Assert.Throws<DataFormatException>(() => Train(beir.Path, outDir, Settings()));
+        Assert.Contains("corpus.jsonl:1", error.Message);
+        Assert.False(Directory.Exists(outDir));
+        Assert.False(Directory.Exists(TrainingRun.StagingPath(outDir)));
+    }
 }

@@ -1,0 +1,136 @@
+using System.Text.Json;
+
+[assembly: CollectionBehavior(DisableTestParallelization = true)] // the tests swap Console.Out and Console.Error
+
+namespace GenSearch.Cli.Tests;
+
+/// <summary>The front door as a user meets it: bad input is one line and exit code 1, found before any work.</summary>
+public sealed class CliTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("gensearch-cli").FullName;
+
+    public CliTests()
+    {
+        string[] things = ["drill", "hose", "fan", "screws"];
+        File.WriteAllLines(Path.Combine(_dir, "corpus.jsonl"), things.Select((t, i) =>
+            JsonSerializer.Serialize(new Dictionary<string, string> { ["_id"] = $"d{i}", ["title"] = $"red {t} for home", ["text"] = "" })));
+        File.WriteAllLines(Path.Combine(_dir, "queries.jsonl"), things.Select((t, i) =>
+            JsonSerializer.Serialize(new Dictionary<string, string> { ["_id"] = $"q{i}", ["text"] = $"red {t}" })));
+        Directory.CreateDirectory(Path.Combine(_dir, "qrels"));
+        File.WriteAllLines(Path.Combine(_dir, "qrels", "dev.tsv"), ["query-id\tcorpus-id\tscore", .. things.Select((_, i) => $"q{i}\td{i}\t1")]);
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var (oldOut, oldErr) = (Console.Out, Console.Error);
+        var (stdout, stderr) = (new StringWriter(), new StringWriter());
+        Console.SetOut(stdout); Console.SetError(stderr);
+        try { return (Commands.Run(args), stdout.ToString(), stderr.ToString()); }
+        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
+    }
+
+    [Fact]
+    public void EvalScoresBm25AndWritesTheRun()
+    {
+        string run = Path.Combine(_dir, "out.trec");
+        var (code, stdout, stderr) = Run("eval", "--data", _dir, "--run", run);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("| NDCG@10 | 1.0000 |", stdout);
+        Assert.Contains("Lucene's defaults", stderr); // no dataset.json, no table entry, no train split to tune on
+        Assert.True(File.Exists(run));
+    }
+
+    [Theory]
+    [InlineData("--k1", "-1", "--k1 -1 is out of range")]
+    [InlineData("--b", "1.5", "--b 1.5 is out of range")]
+    [InlineData("--k", "0", "--k 0 is out of range")]
+    [InlineData("--beam", "0", "--beam 0 is out of range")]
+    [InlineData("--retriever", "bm25+nope", "unknown retriever 'nope'")]
+    [InlineData("--threshold", "9", "relevance threshold 9 is outside the grades")]
+    public void OutOfRangeOptionsAreOneLineNamingTheOption(string option, string value, string message)
+    {
+        var (code, stdout, stderr) = Run("eval", "--data", _dir, option, value);
+        Assert.Equal(1, code);
+        Assert.StartsWith("gensearch: error: ", stderr.Split('\n').Last(l => l.Length > 0));
+        Assert.Contains(message, stderr);
+        Assert.DoesNotContain("   at ", stderr); // no stack trace
+        Assert.Equal("", stdout);
+    }
+
+    [Fact]
+    public void AnOutputPathIsCheckedBeforeTheWork()
+    {
+        var (code, stdout, stderr) = Run("eval", "--data", _dir, "--run", Path.Combine(_dir, "missing", "out.trec"));
+        Assert.Equal(1, code);
+        Assert.Contains("does not exist", stderr);
+        Assert.Equal("", stdout); // no metrics printed before the failure
+        Assert.False(File.Exists(Path.Combine(_dir, "missing", "out.trec")));
+    }
+
+    [Fact]
+    public void ARunWhoseFileNameHasASpaceIsScoredAndWritten()
+    {
+        string input = Path.Combine(_dir, "my run.trec"), output = Path.Combine(_dir, "again.trec");
+        File.WriteAllLines(input, ["q0 Q0 d0 1 2.5 x", "q1 Q0 d1 1 2.5 x"]);
+        var (code, _, stderr) = Run("eval", "--data", _dir, "--from-run", input, "--run", output);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("my_run", File.ReadAllText(output));
+    }
+
+    [Fact]
+    public void ARunOfAnotherCatalogIsWarnedAbout()
+    {
+        string input = Path.Combine(_dir, "foreign.trec");
+        File.WriteAllLines(input, ["q0 Q0 x0 1 2.5 x", "q1 Q0 x1 1 2.5 x"]);
+        var (code, _, stderr) = Run("eval", "--data", _dir, "--from-run", input);
+        Assert.Equal(0, code);
+        Assert.Contains("warning:", stderr);
+    }
+
+    [Fact]
+    public void AModelOfAnotherCatalogIsRefused()
+    {
+        string model = Path.Combine(_dir, "model");
+        Directory.CreateDirectory(model);
+        File.WriteAllText(Path.Combine(model, "config.json"), """{"kind": "two-tower", "tower": "ngram"}""");
+        File.WriteAllLines(Path.Combine(model, "items.txt"), ["x1", "x2", "x3"]);
+        var (code, _, stderr) = Run("eval", "--data", _dir, "--model", model);
+        Assert.Equal(1, code);
+        Assert.Contains("only 0 of the model's 3 items are in", stderr);
+    }
+
+    [Fact]
+    public void TrainRefusesBadSettingsBeforeReadingData()
+    {
+        var (code, _, stderr) = Run("train", "--data", "/nonexistent", "--model", "two-tower", "--out", Path.Combine(_dir, "m"), "--epochs", "0");
+        Assert.Equal(1, code);
+        Assert.Contains("trainer.epochs is 0; it must be at least 1", stderr);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "m")));
+    }
+
+    [Fact]
+    public void AnInternalErrorSaysItIsOneWithoutAStackTrace()
+    {
+        var (oldErr, err) = (Console.Error, new StringWriter());
+        Console.SetError(err);
+        int code;
+        try { code = CliSupport.Guard(() => throw new NullReferenceException("boom")); }
+        finally { Console.SetError(oldErr); }
+        Assert.Equal(70, code);
+        Assert.Contains("gensearch: internal error", err.ToString());
+        Assert.Contains("NullReferenceException: boom", err.ToString());
+        Assert.Contains("please report it", err.ToString());
+        Assert.DoesNotContain("   at ", err.ToString());
+    }
+
+    [Fact]
+    public void HelpListsTheKindsFromTheRegistry()
+    {
+        var (_, stdout, _) = Run("train", "--help");
+        Assert.Contains("two-stage|two-tower|two-tower-transformer", stdout);
+        (_, stdout, _) = Run("eval", "--help");
+        Assert.Contains("bm25, model, dense, generative", stdout);
+    }
+}
