@@ -32,8 +32,13 @@ internal static class TokenizeCommand
         var command = new Command("tokenize", "Quantize item vectors into semantic IDs and report codebook health.");
         foreach (var o in new Option[] { vectors, tensor, ids, method, levels, codes, seed, balance, mitigation, mitigationLevel, topTokens, suffix, output })
             command.Options.Add(o);
-        command.SetAction(r =>
+        command.SetAction(r => CliSupport.Guard(() =>
         {
+            CliSupport.Range("--levels", r.GetValue(levels), 1, 16);
+            CliSupport.Range("--codes", r.GetValue(codes), 2, 65536);
+            if (r.GetValue(balance) is var bal && bal != 0) CliSupport.Range("--balance", bal, 1, 1000);
+            CliSupport.Range("--top-tokens", r.GetValue(topTokens), 0);
+            CliSupport.Range("--mitigation-level", r.GetValue(mitigationLevel), -1, 15);
             try
             {
                 return Run(r.GetValue(vectors)!.FullName, r.GetValue(tensor), r.GetValue(ids)?.FullName, r.GetValue(method)!,
@@ -53,12 +58,12 @@ internal static class TokenizeCommand
                     },
                     r.GetValue(output)!.FullName);
             }
-            catch (Exception e) when (e is InvalidDataException or ArgumentException or IOException)
+            catch (ArgumentException e)
             {
-                Console.Error.WriteLine($"gensearch tokenize: {e.Message}");
-                return 1;
+                // The quantizers check what the flags above cannot (a level to mitigate beyond --levels, say).
+                throw new CliException(e.Message);
             }
-        });
+        }));
         return command;
     }
 

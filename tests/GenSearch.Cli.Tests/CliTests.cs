@@ -111,6 +111,18 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void TokenizeSharesTheOneErrorPath()
+    {
+        var (code, _, stderr) = Run("tokenize", "--vectors", Path.Combine(_dir, "v.npy"), "--out", Path.Combine(_dir, "sids"), "--levels", "0");
+        Assert.Equal(1, code);
+        Assert.Contains("gensearch: error: --levels 0 is out of range", stderr);
+        (code, _, stderr) = Run("tokenize", "--vectors", Path.Combine(_dir, "v.npy"), "--out", Path.Combine(_dir, "sids"));
+        Assert.Equal(1, code);
+        Assert.Contains("gensearch: error:", stderr);
+        Assert.Contains("v.npy", stderr);
+    }
+
+    [Fact]
     public void AnInternalErrorSaysItIsOneWithoutAStackTrace()
     {
         var (oldErr, err) = (Console.Error, new StringWriter());
