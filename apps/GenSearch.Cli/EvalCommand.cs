@@ -91,6 +91,8 @@ internal static class EvalCommand
             var segmentations = Segmentations(set, splitName, qrels, queries, minGrade);
             foreach (var warning in RunCheck.Check(qrels, result, docIds.Contains).Warnings) CliSupport.Note("warning: " + warning);
             var evaluation = Evaluator.Evaluate(qrels, result, evalOptions, segmentations);
+            if (evaluation.Queries == 0)
+                throw new CliException($"{set.QrelsPath(splitName)}: no judged query has an item graded {minGrade} or more ({set.Manifest.Source}): nothing to score");
             string title = $"{tag} on {Path.GetFileName(Path.GetFullPath(set.Directory).TrimEnd('/'))} {splitName}";
             var markdown = Report.Markdown(evaluation, title);
             Console.Write(markdown);

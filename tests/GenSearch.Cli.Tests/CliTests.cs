@@ -60,6 +60,16 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void AThresholdNoJudgmentReachesIsAnErrorNotZeros()
+    {
+        File.WriteAllText(Path.Combine(_dir, "dataset.json"), """{"relevance_threshold": 3, "grades": [0, 4]}""");
+        var (code, stdout, stderr) = Run("eval", "--data", _dir);
+        Assert.Equal(1, code);
+        Assert.Contains("no judged query has an item graded 3 or more", stderr);
+        Assert.Equal("", stdout);
+    }
+
+    [Fact]
     public void AnOutputPathIsCheckedBeforeTheWork()
     {
         var (code, stdout, stderr) = Run("eval", "--data", _dir, "--run", Path.Combine(_dir, "missing", "out.trec"));
