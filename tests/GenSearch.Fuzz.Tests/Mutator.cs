@@ -115,6 +115,8 @@ internal sealed class Mutator(FileKind kind, byte[] original, Func<IReadOnlyList
                 if (kind == FileKind.Manifest)
                     return new(name, kept, cut >= Array.LastIndexOf(original, (byte)'}') + 1 ? new Expect.Same() : new Expect.Throws(1));
                 if (cut == 0 || original[cut - 1] == (byte)'\n') return new(name, kept, new Expect.Like(kept));
+                // Cut just before a newline: every record kept is whole, the last one without its newline.
+                if (original[cut] == (byte)'\n') return new(name, kept, new Expect.Like(Join(_lines.Take(complete + 1))));
                 var wholeLine = Join(_lines.Take(complete + 1));
                 return new(name, kept, Json
                     ? new Expect.Throws(complete + 1)
