@@ -106,9 +106,6 @@ internal static class CliSupport
         return (index, sw.Elapsed.TotalSeconds);
     }
 
-    /// <summary>Where the last opened BM25's k1 and b came from (for reports).</summary>
-    public static string? Bm25Source { get; private set; }
-
     /// <summary>--model DIR: a model directory from gensearch train, of any registered kind.</summary>
     public static Option<string?> ModelOption() => new("--model")
     {
@@ -126,7 +123,7 @@ internal static class CliSupport
     /// The retriever an expression names over <paramref name="data"/>'s catalog and the model in
     /// <paramref name="modelDir"/>, and the BM25 index when the expression uses one.
     /// </summary>
-    public static (IRetriever Retriever, Bm25? Index) OpenRetriever(BeirDataset data, string? expression, string? modelDir,
+    public static (IRetriever Retriever, Bm25? Index, GenSearch.Training.Bm25Choice? Bm25Parameters) OpenRetriever(BeirDataset data, string? expression, string? modelDir,
         Bm25Options bm25Options, ModelOpenOptions modelOptions, float? k1 = null, float? b = null)
     {
         RetrieverSpec spec;
@@ -135,6 +132,7 @@ internal static class CliSupport
         if (spec.NeedsModel && modelDir is null) throw new CliException($"--retriever {spec} needs --model DIR (a model directory from gensearch train)");
         if (!spec.NeedsModel && modelDir is not null) throw new CliException($"--model is given but --retriever {spec} does not use it; add 'model', e.g. --retriever {spec}+model");
         Bm25? index = null;
+        GenSearch.Training.Bm25Choice? parameters = null;
         if (spec.NeedsBm25)
         {
             (index, double seconds) = BuildBm25(data, bm25Options);
@@ -145,7 +143,7 @@ internal static class CliSupport
                     ? new GenSearch.Training.Bm25Choice(k1 ?? c.K1, b ?? c.B, $"{(k1 is not null ? "k1" : "b")} given, the other {c.Source}")
                     : c;
             index = index.WithScoring(chosen.K1, chosen.B);
-            Bm25Source = chosen.Source;
+            parameters = chosen;
             Note($"BM25 k1={chosen.K1.ToString(System.Globalization.CultureInfo.InvariantCulture)}, b={chosen.B.ToString(System.Globalization.CultureInfo.InvariantCulture)}: {chosen.Source}");
         }
         HashSet<string>? catalogIds = null;
@@ -159,6 +157,6 @@ internal static class CliSupport
             Note($"loaded {opened.Name} model {modelDir} over {opened.Count:N0} items{(modelOptions.Hnsw ? " (HNSW)" : "")} in {sw.Elapsed.TotalSeconds:F1} s");
             return opened;
         });
-        return (retriever, index);
+        return (retriever, index, parameters);
     }
 }

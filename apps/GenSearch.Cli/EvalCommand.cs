@@ -54,6 +54,7 @@ internal static class EvalCommand
             var queries = set.Queries().ToDictionary(q => q.Id, StringComparer.Ordinal);
             Bm25? index = null;
             IRetriever? searcher = null;
+            GenSearch.Training.Bm25Choice? bm25Parameters = null;
             HashSet<string> docIds;
             string tag;
             if (parse.GetValue(fromRun) is { } runIn)
@@ -64,7 +65,7 @@ internal static class EvalCommand
             else
             {
                 var bm25Options = new Bm25Options { RemoveStopWords = parse.GetValue(stop), Stem = !parse.GetValue(noStem) };
-                (searcher, index) = CliSupport.OpenRetriever(set, parse.GetValue(retriever), parse.GetValue(model), bm25Options,
+                (searcher, index, bm25Parameters) = CliSupport.OpenRetriever(set, parse.GetValue(retriever), parse.GetValue(model), bm25Options,
                     new ModelOpenOptions { Hnsw = parse.GetValue(hnsw), BeamSize = parse.GetValue(beam) }, parse.GetValue(k1), parse.GetValue(b));
                 docIds = set.Corpus().Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
                 tag = searcher.Name;
@@ -101,7 +102,7 @@ internal static class EvalCommand
             if (reportPath != null)
             {
                 var meta = new Dictionary<string, string> { ["retriever"] = tag, ["data"] = set.Directory, ["split"] = splitName };
-                if (index != null) { meta["k1"] = index.Options.K1.ToString(CultureInfo.InvariantCulture); meta["b"] = index.Options.B.ToString(CultureInfo.InvariantCulture); meta["bm25_parameters"] = CliSupport.Bm25Source ?? ""; }
+                if (index != null) { meta["k1"] = index.Options.K1.ToString(CultureInfo.InvariantCulture); meta["b"] = index.Options.B.ToString(CultureInfo.InvariantCulture); meta["bm25_parameters"] = bm25Parameters?.Source ?? ""; }
                 Report.Write(evaluation, reportPath, title, meta);
                 CliSupport.Note($"report written to {reportPath}");
             }
