@@ -28,16 +28,9 @@ public static class SettingsChecks
     {
         var c = new Checker("");
         c.AtLeast("dim", o.Dim, 1);
-        c.Above("temperature", o.Temperature, 0);
-        c.AtLeast("min_positive_grade", o.MinPositiveGrade, 1);
-        c.AtLeast("indexing_weight", o.IndexingWeight, 0);
-        c.AtLeast("indexing_pairs_per_item", o.IndexingPairsPerItem, 0);
         c.AtLeast("judged_negatives", o.JudgedNegatives, 0);
-        c.AtLeast("hard_negatives", o.HardNegatives, 0);
-        c.AtLeast("hard_negative_pool", o.HardNegativePool, 1);
-        c.AtLeast("listwise_weight", o.ListwiseWeight, 0);
-        c.AtLeast("listwise_candidates", o.ListwiseCandidates, 2);
-        PseudoQueries(c, o.PseudoQueries);
+        Towers(c, o.Temperature, o.MinPositiveGrade, o.IndexingWeight, o.IndexingPairsPerItem, o.HardNegatives, o.HardNegativePool,
+            o.ListwiseWeight, o.ListwiseCandidates, o.PseudoQueries);
         return c.Problems.Concat(Trainer(o.Trainer));
     }
 
@@ -55,15 +48,8 @@ public static class SettingsChecks
         c.AtLeast("vocabulary", o.Vocabulary, 16);
         c.AtLeast("max_query_tokens", o.MaxQueryTokens, 3);
         c.AtLeast("max_item_tokens", o.MaxItemTokens, 3);
-        c.Above("temperature", o.Temperature, 0);
-        c.AtLeast("min_positive_grade", o.MinPositiveGrade, 1);
-        c.AtLeast("indexing_weight", o.IndexingWeight, 0);
-        c.AtLeast("indexing_pairs_per_item", o.IndexingPairsPerItem, 0);
-        c.AtLeast("hard_negatives", o.HardNegatives, 0);
-        c.AtLeast("hard_negative_pool", o.HardNegativePool, 1);
-        c.AtLeast("listwise_weight", o.ListwiseWeight, 0);
-        c.AtLeast("listwise_candidates", o.ListwiseCandidates, 2);
-        PseudoQueries(c, o.PseudoQueries);
+        Towers(c, o.Temperature, o.MinPositiveGrade, o.IndexingWeight, o.IndexingPairsPerItem, o.HardNegatives, o.HardNegativePool,
+            o.ListwiseWeight, o.ListwiseCandidates, o.PseudoQueries);
         return c.Problems.Concat(Trainer(o.Trainer));
     }
 
@@ -90,6 +76,21 @@ public static class SettingsChecks
         c.Between("beam_size", o.BeamSize, 1, 10_000);
         PseudoQueries(c, o.PseudoQueries);
         return c.Problems.Concat(Trainer(o.Trainer));
+    }
+
+    /// <summary>The settings both tower kinds share (same names in both records).</summary>
+    private static void Towers(Checker c, float temperature, int minPositiveGrade, float indexingWeight, int indexingPairsPerItem,
+        int hardNegatives, int hardNegativePool, float listwiseWeight, int listwiseCandidates, PseudoQueryOptions? pseudoQueries)
+    {
+        c.Above("temperature", temperature, 0);
+        c.AtLeast("min_positive_grade", minPositiveGrade, 1);
+        c.AtLeast("indexing_weight", indexingWeight, 0);
+        c.AtLeast("indexing_pairs_per_item", indexingPairsPerItem, 0);
+        c.AtLeast("hard_negatives", hardNegatives, 0);
+        c.AtLeast("hard_negative_pool", hardNegativePool, 1);
+        c.AtLeast("listwise_weight", listwiseWeight, 0);
+        c.AtLeast("listwise_candidates", listwiseCandidates, 2);
+        PseudoQueries(c, pseudoQueries);
     }
 
     private static void PseudoQueries(Checker c, PseudoQueryOptions? p)
