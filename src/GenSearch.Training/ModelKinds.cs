@@ -76,7 +76,10 @@ public sealed class ModelKind<TSettings>(string name, string description, string
     {
         if (buildsOn is not null && request.From is null) throw new ArgumentException($"a {name} model needs --from DIR: {buildsOn}");
         var typed = (TSettings)settings;
-        var fingerprint = TrainingRun.Fingerprint(name, request.Data, ModelKinds.ToJson(typed), request.From);
+        var settingsJson = ModelKinds.ToJson(typed);
+        // How often checkpoints are written changes nothing a run computes (resume is exact), so a rerun may change it.
+        (settingsJson["trainer"] as JsonObject)?.Remove("checkpoint_every");
+        var fingerprint = TrainingRun.Fingerprint(name, request.Data, settingsJson, request.From);
         bool fresh = !Directory.Exists(TrainingRun.StagingPath(request.OutDir));
         var staging = TrainingRun.Begin(request.OutDir, fingerprint, request.Restart, request.Note);
         if (staging is null) return float.NaN;
