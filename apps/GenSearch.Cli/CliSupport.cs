@@ -138,10 +138,11 @@ internal static class CliSupport
             (index, double seconds) = BuildBm25(data, bm25Options);
             Note($"indexed {index.Count:N0} documents, {index.TermCount:N0} terms in {seconds:F2} s");
             // k1 and b are the data set's (given, known, or tuned on its train split), never another's unannounced.
-            var chosen = k1 is not null && b is not null ? new GenSearch.Training.Bm25Choice(k1.Value, b.Value, "given")
-                : GenSearch.Training.Bm25Parameters.Choose(data, bm25Options, index, Note) is var c && (k1 is not null || b is not null)
-                    ? new GenSearch.Training.Bm25Choice(k1 ?? c.K1, b ?? c.B, $"{(k1 is not null ? "k1" : "b")} given, the other {c.Source}")
-                    : c;
+            var chosen = k1 is not null && b is not null
+                ? new GenSearch.Training.Bm25Choice(k1.Value, b.Value, "given")
+                : GenSearch.Training.Bm25Parameters.Choose(data, bm25Options, index, Note);
+            if (k1 is not null && b is null) chosen = new(k1.Value, chosen.B, $"k1 given, b {chosen.Source}");
+            if (b is not null && k1 is null) chosen = new(chosen.K1, b.Value, $"b given, k1 {chosen.Source}");
             index = index.WithScoring(chosen.K1, chosen.B);
             parameters = chosen;
             Note($"BM25 k1={chosen.K1.ToString(System.Globalization.CultureInfo.InvariantCulture)}, b={chosen.B.ToString(System.Globalization.CultureInfo.InvariantCulture)}: {chosen.Source}");

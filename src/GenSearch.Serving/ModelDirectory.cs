@@ -59,11 +59,6 @@ public sealed class ModelDirectory(string path)
         }
     }
 
-    /// <summary>The kind recorded in config.json ("two-tower", "two-stage").</summary>
-    public string Kind() => ReadConfig<KindOnly>().Kind ?? throw new InvalidDataException($"{ConfigPath}: no \"kind\"");
-
-    private sealed record KindOnly(string? Kind);
-
     /// <summary>Loads the tokenizer.</summary>
     public WordPieceTokenizer Tokenizer() => File.Exists(TokenizerPath)
         ? WordPieceTokenizer.Load(TokenizerPath)

@@ -92,8 +92,7 @@ public static class TrainingRun
             else
             {
                 // A kill during a checkpoint write leaves its temporary file (as large as the checkpoint).
-                foreach (var stale in Directory.GetFiles(staging, "*.tmp").Concat(Directory.GetFiles(staging, ".*.tmp")).Distinct())
-                    File.Delete(stale);
+                foreach (var stale in Directory.GetFiles(staging, "*.tmp")) File.Delete(stale); // ".checkpoint...tmp" included
             }
         }
         Directory.CreateDirectory(staging);

@@ -19,7 +19,7 @@ public class NgramTowerTrainingTests
         string outDir = Path.Combine(beir.Path, "model");
         NgramTowerTraining.Run(BeirDataset.Open(beir.Path), outDir, Options(15));
         var dir = new ModelDirectory(outDir);
-        Assert.Equal("two-tower", dir.Kind());
+        Assert.Equal("two-tower", ModelFormats.KindOf(dir));
         Assert.False(File.Exists(dir.CheckpointPath));
         var retriever = ModelFormats.Open(outDir); // the two-tower loader reads the tower kind
         Assert.Equal(48, retriever.Count);

@@ -43,7 +43,7 @@ public class TwoTowerTrainingTests
         long first = -1;
         TwoTowerTraining.Run(BeirDataset.Open(beir.Path), outDir, Options(2), progress: p => { if (first < 0) first = p.Step; });
         Assert.Equal(5, first);
-        Assert.Equal(TransformerTowerFormat.Name, dir.Kind());
+        Assert.Equal(TransformerTowerFormat.Name, ModelFormats.KindOf(dir));
     }
 
     [Fact]
