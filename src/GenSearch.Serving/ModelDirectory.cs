@@ -87,12 +87,12 @@ public sealed class ModelDirectory(string path)
         return (entry.AsF32(), (int)entry.Shape[0], (int)entry.Shape[1]);
     }
 
-    /// <summary>The catalog's item vectors ('vectors' in items.safetensors) in an exact or HNSW inner-product index, with the item ids.</summary>
-    public (IVectorIndex Index, string[] Ids) VectorIndex(bool hnsw)
+    /// <summary>The catalog's item vectors (<paramref name="name"/> in items.safetensors) in an exact or HNSW index of <paramref name="metric"/>, with the item ids.</summary>
+    public (IVectorIndex Index, string[] Ids) VectorIndex(bool hnsw, string name = "vectors", VectorMetric metric = VectorMetric.InnerProduct)
     {
         var ids = ItemIds();
-        var (vectors, _, columns) = ItemMatrix("vectors", ids.Length);
-        IVectorIndex index = hnsw ? new HnswIndex(columns, new HnswOptions { Metric = VectorMetric.InnerProduct }) : new FlatIndex(columns, VectorMetric.InnerProduct);
+        var (vectors, _, columns) = ItemMatrix(name, ids.Length);
+        IVectorIndex index = hnsw ? new HnswIndex(columns, new HnswOptions { Metric = metric }) : new FlatIndex(columns, metric);
         index.Add(vectors);
         return (index, ids);
     }

@@ -16,6 +16,7 @@ public static class ModelFormats
         Register(new NgramTowerFormat());
         Register(new TransformerTowerFormat());
         Register(new TwoStageFormat());
+        Register(new UnifiedFormat());
     }
 
     /// <summary>The registered formats, sorted by kind.</summary>

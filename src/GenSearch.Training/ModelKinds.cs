@@ -120,6 +120,10 @@ public static class ModelKinds
             "TIGER-style: semantic IDs quantized from a two-tower model's item vectors, then a generator trained to write them",
             "a trained two-tower model whose item vectors become semantic IDs", new TwoStageTrainingOptions(), o => o.Trainer, SettingsChecks.TwoStage,
             (r, o) => TwoStageTraining.Run(r.Data, r.From!, r.OutDir, o, r.Note, r.Progress, r.Cancel)));
+        Register(new ModelKind<UnifiedTrainingOptions>(UnifiedFormat.Name,
+            "UniSearch: item encoder, SimVQ semantic IDs and search generator trained jointly (contrastive + VQ + next-token): generative and dense retrieval",
+            null, new UnifiedTrainingOptions(), o => o.Trainer, SettingsChecks.Unified,
+            (r, o) => UnifiedTraining.Run(r.Data, r.OutDir, o, r.Note, r.Progress, r.Cancel)));
     }
 
     /// <summary>The registered kinds, sorted by name.</summary>

@@ -78,6 +78,27 @@ public static class SettingsChecks
         return c.Problems.Concat(Trainer(o.Trainer));
     }
 
+    /// <summary>Problems of unified-model settings.</summary>
+    public static IEnumerable<string> Unified(UnifiedTrainingOptions o)
+    {
+        var c = new Checker("");
+        c.AtLeast("dim", o.Dim, 1);
+        c.Between("levels", o.Levels, 1, 8);
+        c.Between("codes", o.Codes, 2, 4096);
+        c.AtLeast("decoder_hidden", o.DecoderHidden, 1);
+        c.Above("decoder_temperature", o.DecoderTemperature, 0);
+        c.AtLeast("commitment_weight", o.CommitmentWeight, 0);
+        c.AtLeast("contrast_weight", o.ContrastWeight, 0);
+        c.AtLeast("vq_weight", o.VqWeight, 0);
+        c.AtLeast("ntp_weight", o.NtpWeight, 0);
+        c.AtLeast("judged_negatives", o.JudgedNegatives, 0);
+        c.AtLeast("dense_learning_rate_scale", o.DenseLearningRateScale, 0);
+        c.Between("beam_size", o.BeamSize, 1, 10_000);
+        c.AtLeast("latent_weight", o.LatentWeight, 0);
+        Towers(c, o.Temperature, o.MinPositiveGrade, o.IndexingWeight, o.IndexingPairsPerItem, 0, 1, o.ListwiseWeight, o.ListwiseCandidates, o.PseudoQueries);
+        return c.Problems.Concat(Trainer(o.Trainer));
+    }
+
     /// <summary>The settings both tower kinds share (same names in both records).</summary>
     private static void Towers(Checker c, float temperature, int minPositiveGrade, float indexingWeight, int indexingPairsPerItem,
         int hardNegatives, int hardNegativePool, float listwiseWeight, int listwiseCandidates, PseudoQueryOptions? pseudoQueries)

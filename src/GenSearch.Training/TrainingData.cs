@@ -10,6 +10,9 @@ namespace GenSearch.Training;
 /// <param name="QueryIndex">Index of the judged query, or -1 for an indexing pair.</param>
 public sealed record TrainingPair(string QueryText, int Item, float Weight, int QueryIndex);
 
+/// <summary>A judged query's user history: the user's earlier query texts and the catalog indices of items they clicked, oldest first.</summary>
+public sealed record QueryHistory(string[] Queries, int[] Items);
+
 /// <summary>
 /// What every model trains from: the catalog (item ids and texts, in corpus order), the judged
 /// queries of a split with their graded items, and the pairs built from them. Judged pairs are
@@ -30,6 +33,12 @@ public sealed class TrainingData
     /// <summary>For each judged query, its judged items and grades.</summary>
     public required (int Item, int Grade)[][] Judgments { get; init; }
 
+    /// <summary>
+    /// For each judged query, its user's history when the data set has one (queries.jsonl's users with
+    /// interactions.jsonl, attached as <c>Query.Context</c>); null when no query has any.
+    /// </summary>
+    public QueryHistory?[]? QueryContexts { get; init; }
+
     /// <summary>Highest grade in the judgments.</summary>
     public int MaxGrade { get; init; }
 
@@ -47,7 +56,8 @@ public sealed class TrainingData
         }
         var index = new Dictionary<string, int>(ids.Count, StringComparer.Ordinal);
         for (int i = 0; i < ids.Count; i++) index[ids[i]] = i;
-        var queries = set.Queries().ToDictionary(q => q.Id, q => q.Text, StringComparer.Ordinal);
+        var queryRecords = set.Queries().ToDictionary(q => q.Id, StringComparer.Ordinal);
+        var queries = queryRecords.ToDictionary(q => q.Key, q => q.Value.Text, StringComparer.Ordinal);
         var qrels = set.Qrels(split, queries.Keys.ToHashSet(StringComparer.Ordinal), index.Keys.ToHashSet(StringComparer.Ordinal), warn).Qrels;
         var queryIds = qrels.QueryIds.Order(StringComparer.Ordinal).ToArray();
         var judgments = queryIds.Select(q => qrels.For(q).Select(kv => (Item: index[kv.Key], Grade: kv.Value)).OrderBy(x => x.Item).ToArray()).ToArray();
@@ -55,9 +65,19 @@ public sealed class TrainingData
         {
             ItemIds = [.. ids], ItemTexts = [.. texts],
             QueryTexts = queryIds.Select(q => queries[q]).ToArray(),
+            QueryContexts = queryIds.Any(q => queryRecords[q].Context is { Count: > 0 }) ? queryIds.Select(q => History(queryRecords[q], index)).ToArray() : null,
             Judgments = judgments,
             MaxGrade = judgments.SelectMany(j => j).Select(j => j.Grade).DefaultIfEmpty(1).Max(),
         };
+    }
+
+    /// <summary>A query's context entries ("q:TEXT" earlier queries, "i:ID" clicked items; unknown items skipped) as a history.</summary>
+    private static QueryHistory? History(Query query, Dictionary<string, int> index)
+    {
+        if (query.Context is not { Count: > 0 } context) return null;
+        var texts = context.Where(e => e.StartsWith("q:", StringComparison.Ordinal)).Select(e => e[2..]).ToArray();
+        var items = context.Where(e => e.StartsWith("i:", StringComparison.Ordinal) && index.ContainsKey(e[2..])).Select(e => index[e[2..]]).ToArray();
+        return new QueryHistory(texts, items);
     }
 
     /// <summary>

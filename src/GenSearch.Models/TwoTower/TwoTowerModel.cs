@@ -83,6 +83,17 @@ public static class RetrievalLosses
         int b = queries.Shape[0], c = candidates.Shape[1], o = queries.Shape[1];
         if (grades.Length != b * c) throw new ArgumentException($"{grades.Length} grades for {b} x {c} candidates");
         var scores = Tensor.MatMul(queries.Reshape(b, 1, o), candidates, transB: true).Reshape(b, c).Scale(1f / temperature);
+        return GradedListwise(scores, grades);
+    }
+
+    /// <summary>
+    /// <see cref="GradedListwise(Tensor, Tensor, float[], float)"/> from ready scores [B, C] (already
+    /// divided by the temperature), for models whose similarity is not a dot product.
+    /// </summary>
+    public static Tensor GradedListwise(Tensor scores, float[] grades)
+    {
+        int b = scores.Shape[0], c = scores.Shape[1];
+        if (grades.Length != b * c) throw new ArgumentException($"{grades.Length} grades for {b} x {c} candidates");
         var padding = grades.Select(float.IsNaN).ToArray();
         var target = new float[b * c];
         int used = 0;

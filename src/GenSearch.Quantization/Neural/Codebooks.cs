@@ -103,4 +103,75 @@ public sealed class SimVqCodebook : VqCodebook
     /// <inheritdoc/>
     public override void SetCode(int code, ReadOnlySpan<float> vector)
         => throw new InvalidOperationException("a SimVQ code is a linear image of a frozen basis row and cannot be set on its own");
+
+    /// <summary>
+    /// Sets the map W so that the codes B W^T are as close as they can be to <paramref name="codes"/> [K, d]
+    /// (least squares, ridge 1e-6 of the mean diagonal): exact when K &lt;= d, since B then has full row rank.
+    /// W = C^T (B B^T + lambda I)^-1 B. A SimVQ codebook initialised from data (k-means centroids) in one step:
+    /// a random B W^T sits far from the data, where one code (the shortest) is nearest to every point.
+    /// </summary>
+    public void FitCodes(ReadOnlySpan<float> codes)
+    {
+        int k = Count, d = Width;
+        if (codes.Length != k * d) throw new ArgumentException($"{codes.Length} values for {k} codes of width {d}");
+        var b = Basis.Data;
+        var gram = new double[k * k];
+        for (int i = 0; i < k; i++)
+            for (int j = 0; j <= i; j++)
+            {
+                double dot = 0;
+                for (int t = 0; t < d; t++) dot += (double)b[i * d + t] * b[j * d + t];
+                gram[i * k + j] = gram[j * k + i] = dot;
+            }
+        double ridge = 0;
+        for (int i = 0; i < k; i++) ridge += gram[i * k + i];
+        ridge = 1e-6 * ridge / k;
+        for (int i = 0; i < k; i++) gram[i * k + i] += ridge;
+        // X = (B B^T + lambda I)^-1 C  [K, d], by Cholesky; then W = X^T B  [d, d] (W[r, s] = sum_i X[i, r] B[i, s]).
+        var x = new double[k * d];
+        for (int i = 0; i < k * d; i++) x[i] = codes[i];
+        CholeskySolve(gram, k, x, d);
+        var w = Projection.Data;
+        for (int r = 0; r < d; r++)
+            for (int s2 = 0; s2 < d; s2++)
+            {
+                double sum = 0;
+                for (int i = 0; i < k; i++) sum += x[i * d + r] * b[i * d + s2];
+                w[r * d + s2] = (float)sum;
+            }
+    }
+
+    /// <summary>Solves A X = Y in place of Y [n, m] for a symmetric positive definite A [n, n] (overwritten by its factor).</summary>
+    internal static void CholeskySolve(double[] a, int n, double[] y, int m)
+    {
+        for (int j = 0; j < n; j++)
+        {
+            double diag = a[j * n + j];
+            for (int t = 0; t < j; t++) diag -= a[j * n + t] * a[j * n + t];
+            if (!(diag > 0)) throw new InvalidOperationException("the basis's Gram matrix is not positive definite");
+            double l = Math.Sqrt(diag);
+            a[j * n + j] = l;
+            for (int i = j + 1; i < n; i++)
+            {
+                double v = a[i * n + j];
+                for (int t = 0; t < j; t++) v -= a[i * n + t] * a[j * n + t];
+                a[i * n + j] = v / l;
+            }
+        }
+        for (int c = 0; c < m; c++)
+        {
+            for (int i = 0; i < n; i++) // L z = y
+            {
+                double v = y[i * m + c];
+                for (int t = 0; t < i; t++) v -= a[i * n + t] * y[t * m + c];
+                y[i * m + c] = v / a[i * n + i];
+            }
+            for (int i = n - 1; i >= 0; i--) // L^T x = z
+            {
+                double v = y[i * m + c];
+                for (int t = i + 1; t < n; t++) v -= a[t * n + i] * y[t * m + c];
+                y[i * m + c] = v / a[i * n + i];
+            }
+        }
+    }
 }

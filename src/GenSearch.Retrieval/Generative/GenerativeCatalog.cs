@@ -87,6 +87,9 @@ public sealed class GenerativeCatalog
     /// <summary>The catalog now.</summary>
     public GenerativeSnapshot Current => _current;
 
+    /// <summary>The token vocabulary of the IDs (levels' codes, then the collision token).</summary>
+    public SidVocabulary Vocabulary => _vocabulary;
+
     private static string Key(ReadOnlySpan<int> leading) => string.Join(',', leading.ToArray());
 
     private static SortedSet<int> Tokens(Dictionary<string, SortedSet<int>> map, int[] codes)

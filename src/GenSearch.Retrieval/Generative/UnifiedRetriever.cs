@@ -1,0 +1,309 @@
+using System.Collections.Concurrent;
+using GenSearch.Models.Generative;
+using GenSearch.Models.Unified;
+using GenSearch.Tensors;
+using GenSearch.Text;
+
+namespace GenSearch.Retrieval.Generative;
+
+/// <summary>Options of a <see cref="UnifiedRetriever"/>.</summary>
+public sealed record UnifiedSearchOptions
+{
+    /// <summary>Beams kept per query at every level; also the most items a query can return.</summary>
+    public int BeamSize { get; init; } = 100;
+    /// <summary>
+    /// Weight w of the item's own similarity in its score: an item scores log P(ID | q) + w (sim(q, d) - 1),
+    /// sim = 1 - ||q - d||^2 (the subtracted 1 keeps every step's addition at most 0, which beam search's
+    /// early stop needs).
+    /// </summary>
+    public float LatentWeight { get; init; } = 10f;
+    /// <summary>
+    /// Whether the last code level's scores already carry the best w (sim - 1) of the items under each
+    /// code (a document-level score steering the beam, as PAG does), so the beam keeps leaves for the
+    /// items in them and not only for their IDs. Off: the items' similarity enters at the collision level only.
+    /// </summary>
+    public bool SteerByItems { get; init; } = true;
+    /// <summary>Queries decoded together.</summary>
+    public int QueryBatch { get; init; } = 8;
+}
+
+/// <summary>What the unified retriever keeps of a catalog item: its latent d and its codes (the ID without the collision token).</summary>
+public sealed record UnifiedItem(float[] Latent, int[] Codes);
+
+/// <summary>
+/// Generative retrieval with the <see cref="UnifiedModel"/>: the model encodes the query (and the
+/// user's context), then writes semantic IDs with beam search constrained to the catalog's trie. An
+/// item scores log P(its ID | q) + w (sim(q, d) - 1) from the model's own outputs (see
+/// <see cref="UnifiedSearchOptions"/>). A live catalog: a new item is encoded by the item encoder,
+/// quantized by the model's codebooks and inserted into the trie (<see cref="GenerativeCatalog"/>),
+/// with no retraining.
+/// </summary>
+public sealed class UnifiedRetriever : IUpdatableRetriever
+{
+    private readonly UnifiedModel _model;
+    private readonly NgramVocabulary _features;
+    private readonly GenerativeCatalog _catalog;
+    private readonly UnifiedSearchOptions _options;
+    private readonly ConcurrentDictionary<string, UnifiedItem> _items = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// A retriever over items <paramref name="itemIds"/> whose full IDs (codes per level, the collision
+    /// token last) are <paramref name="itemCodes"/> and whose latents are <paramref name="latents"/> [n, p].
+    /// </summary>
+    public UnifiedRetriever(UnifiedModel model, NgramVocabulary features, SidVocabulary vocabulary, IReadOnlyList<int[]> itemCodes,
+        string[] itemIds, float[] latents, UnifiedSearchOptions? options = null)
+    {
+        int p = model.Config.Dim, L = model.Config.Levels;
+        if (vocabulary.Levels != L + 1) throw new ArgumentException($"the ID vocabulary has {vocabulary.Levels} levels; the model writes {L} codes and a collision token");
+        if (latents.Length != (long)itemIds.Length * p) throw new ArgumentException($"{latents.Length} latent values for {itemIds.Length} items of width {p}");
+        _model = model;
+        _features = features;
+        _options = options ?? new UnifiedSearchOptions();
+        if (_options.BeamSize <= 0) throw new ArgumentOutOfRangeException(nameof(options), $"the beam size must be positive, got {_options.BeamSize}");
+        for (int i = 0; i < itemIds.Length; i++)
+            _items[itemIds[i]] = new UnifiedItem(latents.AsSpan(i * p, p).ToArray(), itemCodes[i].AsSpan(0, L).ToArray());
+        _catalog = new GenerativeCatalog("unified", vocabulary, itemCodes, itemIds, assignIds: Assign);
+    }
+
+    /// <inheritdoc/>
+    public string Name => "generative";
+
+    /// <inheritdoc/>
+    public int Count => _catalog.Current.Count;
+
+    /// <summary>The live catalog: IDs per item, the trie, and the changes.</summary>
+    public GenerativeCatalog Catalog => _catalog;
+
+    /// <summary>Beams per level.</summary>
+    public int BeamSize => _options.BeamSize;
+
+    /// <summary>The model served.</summary>
+    public UnifiedModel Model => _model;
+
+    /// <summary>The item's latent and codes, when it is in the catalog.</summary>
+    public UnifiedItem? Item(string id) => _items.TryGetValue(id, out var item) ? item : null;
+
+    private int[][] Assign(IReadOnlyList<Document> docs)
+    {
+        var (latents, codes) = _model.EncodeItems(docs.Select(d => _features.Encode(d.TitleAndText)).ToArray());
+        int p = _model.Config.Dim, L = _model.Config.Levels;
+        var result = new int[docs.Count][];
+        for (int i = 0; i < docs.Count; i++)
+        {
+            result[i] = codes.AsSpan(i * L, L).ToArray();
+            _items[docs[i].Id] = new UnifiedItem(latents.AsSpan(i * p, p).ToArray(), result[i]);
+        }
+        return result;
+    }
+
+    /// <inheritdoc/>
+    public CatalogChange Upsert(IReadOnlyList<Document> items) => _catalog.Upsert(items);
+
+    /// <inheritdoc/>
+    public CatalogChange Remove(IReadOnlyList<string> ids)
+    {
+        var change = _catalog.Remove(ids);
+        foreach (var id in ids) _items.TryRemove(id, out _); // an id the catalog did not hold has no entry either
+        return change;
+    }
+
+    /// <summary>The query vectors q [n, p] of <paramref name="queries"/>, their user context included.</summary>
+    public float[] EncodeQueries(IReadOnlyList<Query> queries)
+    {
+        using var _ = Tensor.NoGrad();
+        var rows = queries.Select(q => _features.Encode(q.Text)).ToArray();
+        var contexts = queries.Select(ContextOf).ToArray();
+        return _model.EncodeQueries(rows, contexts).Data[..(queries.Count * _model.Config.Dim)];
+    }
+
+    /// <summary>
+    /// The model's input for a query's context: entries "q:TEXT" are earlier queries, "i:ID" clicked
+    /// items (unknown items are skipped: they may have left the catalog).
+    /// </summary>
+    public UserContextInput? ContextOf(Query query)
+    {
+        if (query.Context is not { Count: > 0 } context) return null;
+        var texts = new List<string>();
+        var codes = new List<int>();
+        foreach (var entry in context)
+        {
+            if (entry.StartsWith("q:", StringComparison.Ordinal)) texts.Add(entry[2..]);
+            else if (entry.StartsWith("i:", StringComparison.Ordinal) && _items.TryGetValue(entry[2..], out var item)) codes.AddRange(item.Codes);
+        }
+        return new UserContextInput(texts.Count == 0 ? [] : _features.Encode(string.Join(" ", texts)), [.. codes]);
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<SearchHit>[] Search(IReadOnlyList<Query> queries, int k) => Search(queries, k, null);
+
+    /// <summary>
+    /// Searches, and when <paramref name="trace"/> is given, records per query and level the trie
+    /// states the beam kept (for beam-survival figures).
+    /// </summary>
+    public IReadOnlyList<SearchHit>[] Search(IReadOnlyList<Query> queries, int k, List<HashSet<int>>[]? trace)
+    {
+        if (k <= 0) throw new ArgumentOutOfRangeException(nameof(k), "k must be positive");
+        _model.Eval();
+        var catalog = _catalog.Current;
+        var results = new IReadOnlyList<SearchHit>[queries.Count];
+        if (catalog.Count == 0)
+        {
+            Array.Fill(results, Array.Empty<SearchHit>());
+            return results;
+        }
+        var beam = new BeamSearchOptions { BeamSize = _options.BeamSize, MaxLength = catalog.Trie.LongestId, StartToken = SidVocabulary.Start };
+        int p = _model.Config.Dim;
+        for (int start = 0; start < queries.Count; start += _options.QueryBatch)
+        {
+            int count = Math.Min(_options.QueryBatch, queries.Count - start);
+            var batch = Enumerable.Range(start, count).Select(i => queries[i]).ToArray();
+            var q = EncodeQueries(batch);
+            var scorer = new UnifiedStepScorer(_model, _catalog.Vocabulary, catalog, q, count, i => _items.TryGetValue(catalog.ItemIds[i], out var it) ? it.Latent : null,
+                _options, trace is null ? null : trace.AsSpan(start, count).ToArray());
+            var hypotheses = ConstrainedBeamSearch.Search(scorer, count, catalog.Trie, beam);
+            for (int j = 0; j < count; j++)
+            {
+                var items = ConstrainedBeamSearch.ToItems(hypotheses[j], catalog.Trie, k);
+                results[start + j] = items.Select(x => new SearchHit(catalog.ItemIds[x.Item], x.Score)).ToArray();
+            }
+        }
+        return results;
+    }
+
+    /// <summary>sim(q, d) = 1 - ||q - d||^2.</summary>
+    public static float Similarity(ReadOnlySpan<float> q, ReadOnlySpan<float> d)
+    {
+        float distance = 0;
+        for (int i = 0; i < q.Length; i++) { float x = q[i] - d[i]; distance += x * x; }
+        return 1f - distance;
+    }
+}
+
+/// <summary>
+/// The unified model seen from beam search. Rows follow their beams (<see cref="SelectRows"/>); each row
+/// keeps its trie state and the sum of its prefix's code vectors P. At code level n a row's next-token
+/// scores are the decoder's log-softmax over level n's codes; at the last code level each code also
+/// gets the best w (sim - 1) of the items under it (when steering), and at the collision level each
+/// item's token gets its own w (sim - 1) (less the best, when steering, which the parent already added).
+/// </summary>
+internal sealed class UnifiedStepScorer : IStepScorer
+{
+    private readonly UnifiedModel _model;
+    private readonly SidVocabulary _vocabulary;
+    private readonly GenerativeSnapshot _catalog;
+    private readonly float[] _queries;
+    private readonly Func<int, float[]?> _latent;
+    private readonly UnifiedSearchOptions _options;
+    private readonly List<HashSet<int>>[]? _trace;
+    private readonly int _p, _levels;
+    private int[] _query, _state;
+    private float[] _prefix;
+    private int _level = -1;
+    private float[] _out = [];
+
+    public UnifiedStepScorer(UnifiedModel model, SidVocabulary vocabulary, GenerativeSnapshot catalog, float[] queries, int count,
+        Func<int, float[]?> latent, UnifiedSearchOptions options, List<HashSet<int>>[]? trace)
+    {
+        _model = model; _vocabulary = vocabulary; _catalog = catalog; _queries = queries; _latent = latent; _options = options; _trace = trace;
+        _p = model.Config.Dim; _levels = model.Config.Levels;
+        _query = Enumerable.Range(0, count).ToArray();
+        _state = Enumerable.Repeat(catalog.Trie.Root, count).ToArray();
+        _prefix = new float[count * _p];
+    }
+
+    public int Vocabulary => _vocabulary.Size;
+
+    private void Apply(int[] lastTokens)
+    {
+        if (lastTokens.Length != _query.Length) throw new ArgumentException($"{lastTokens.Length} tokens for {_query.Length} rows");
+        if (_level < 0) { _level = 0; return; } // the start token
+        var trie = _catalog.Trie;
+        for (int r = 0; r < _query.Length; r++)
+        {
+            _state[r] = trie.Advance(_state[r], lastTokens[r]);
+            if (_level < _levels)
+            {
+                int code = lastTokens[r] - _vocabulary.Token(_level, 0);
+                var book = _model.Codebook(_level).Data;
+                var dst = _prefix.AsSpan(r * _p, _p);
+                System.Numerics.Tensors.TensorPrimitives.Add(dst, book.AsSpan(code * _p, _p), dst);
+            }
+        }
+        _level++;
+        if (_trace is not null)
+            for (int r = 0; r < _query.Length; r++)
+            {
+                var levels = _trace[_query[r]];
+                while (levels.Count < _level) levels.Add([]);
+                levels[_level - 1].Add(_state[r]);
+            }
+    }
+
+    public void Feed(int[] lastTokens) => Apply(lastTokens);
+
+    public ReadOnlySpan<float> NextLogProbabilities(int[] lastTokens)
+    {
+        Apply(lastTokens);
+        int rows = _query.Length, V = _vocabulary.Size;
+        if (_out.Length != rows * V) _out = new float[rows * V];
+        Array.Fill(_out, float.NegativeInfinity);
+        var trie = _catalog.Trie;
+        float w = _options.LatentWeight;
+        if (_level < _levels)
+        {
+            using var _ = Tensor.NoGrad();
+            var q = new float[rows * _p];
+            for (int r = 0; r < rows; r++) _queries.AsSpan(_query[r] * _p, _p).CopyTo(q.AsSpan(r * _p));
+            var logProbs = _model.LevelLogits(new Tensor(q, rows, _p), new Tensor(_prefix.ToArray(), rows, _p), _level).LogSoftmax().Data;
+            int K = _model.Config.Codes, offset = _vocabulary.Token(_level, 0);
+            for (int r = 0; r < rows; r++)
+            {
+                logProbs.AsSpan(r * K, K).CopyTo(_out.AsSpan(r * V + offset, K));
+                if (_level != _levels - 1 || !_options.SteerByItems) continue;
+                var query = _queries.AsSpan(_query[r] * _p, _p);
+                foreach (int token in trie.Allowed(_state[r]))
+                    _out[r * V + token] += w * (BestSimilarity(query, trie.Advance(_state[r], token)) - 1f);
+            }
+        }
+        else
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                var query = _queries.AsSpan(_query[r] * _p, _p);
+                float best = _options.SteerByItems ? BestSimilarity(query, _state[r]) : 1f;
+                foreach (int token in trie.Allowed(_state[r]))
+                {
+                    float sim = BestSimilarity(query, trie.Advance(_state[r], token));
+                    _out[r * V + token] = w * (sim - best);
+                }
+            }
+        }
+        return _out;
+    }
+
+    /// <summary>The best sim(q, d) over the items at or below <paramref name="state"/> (-inf when none has a latent).</summary>
+    private float BestSimilarity(ReadOnlySpan<float> query, int state)
+    {
+        var trie = _catalog.Trie;
+        float best = float.NegativeInfinity;
+        foreach (int item in trie.ItemsAt(state))
+            if (_latent(item) is { } d) best = Math.Max(best, UnifiedRetriever.Similarity(query, d));
+        foreach (int token in trie.Allowed(state))
+            best = Math.Max(best, BestSimilarity(query, trie.Advance(state, token)));
+        return best;
+    }
+
+    public void SelectRows(int[] rows)
+    {
+        var query = new int[rows.Length];
+        var state = new int[rows.Length];
+        var prefix = new float[rows.Length * _p];
+        for (int i = 0; i < rows.Length; i++)
+        {
+            query[i] = _query[rows[i]];
+            state[i] = _state[rows[i]];
+            _prefix.AsSpan(rows[i] * _p, _p).CopyTo(prefix.AsSpan(i * _p));
+        }
+        _query = query; _state = state; _prefix = prefix;
+    }
+}

@@ -1,0 +1,352 @@
+using System.Globalization;
+using GenSearch.Data;
+using GenSearch.Models.TwoTower;
+using GenSearch.Models.Unified;
+using GenSearch.Nn;
+using GenSearch.Quantization;
+using GenSearch.Serving;
+using GenSearch.Tensors;
+using GenSearch.Tensors.IO;
+using GenSearch.Text;
+
+namespace GenSearch.Training;
+
+/// <summary>Settings of <see cref="UnifiedTraining"/>, with the defaults used on homedepot.</summary>
+public sealed record UnifiedTrainingOptions
+{
+    /// <summary>Width p of q, the latents and the codes.</summary>
+    public int Dim { get; init; } = 256;
+    /// <summary>Levels of the semantic ID (a collision token is appended).</summary>
+    public int Levels { get; init; } = 3;
+    /// <summary>
+    /// Codes per level. 64, not 256: with a beam of 100 the first level keeps every code and the second
+    /// keeps 100 of 4,096 prefixes (about 13 items each), whose items the last level then scores by
+    /// their own latents; with 256 codes the second level already narrows to about one item a prefix.
+    /// </summary>
+    public int Codes { get; init; } = 64;
+    /// <summary>Hidden width of each level's decoder layer.</summary>
+    public int DecoderHidden { get; init; } = 256;
+    /// <summary>
+    /// Temperature of the contrastive softmax over sim = 1 - ||q - d||^2. For unit vectors ||q - d||^2 =
+    /// 2 - 2 cos, so 0.1 here is the n-gram towers' 0.05 over cosines.
+    /// </summary>
+    public float Temperature { get; init; } = 0.1f;
+    /// <summary>Temperature of the decoder's softmax over a level's codes.</summary>
+    public float DecoderTemperature { get; init; } = 0.1f;
+    /// <summary>Commitment weight beta of the SimVQ levels.</summary>
+    public float CommitmentWeight { get; init; } = 0.25f;
+    /// <summary>l1: weight of the residual coarse-to-fine contrastive loss.</summary>
+    public float ContrastWeight { get; init; } = 1f;
+    /// <summary>l2: weight of the VQ terms (codebook + commitment).</summary>
+    public float VqWeight { get; init; } = 1f;
+    /// <summary>l3: weight of next-token prediction of the IDs.</summary>
+    public float NtpWeight { get; init; } = 1f;
+    /// <summary>
+    /// The contrastive loss at every level on sg(d(1) + .. + d(n-1)) + d(n) (UniSearch). Off (ablation):
+    /// one InfoNCE on the whole latent d only.
+    /// </summary>
+    public bool ResidualContrast { get; init; } = true;
+    /// <summary>
+    /// Coarse-to-fine negatives: level n's softmax also sees, per pair, an item sharing the positive's
+    /// first n - 1 codes (from the catalog as last encoded). Off (ablation): in-batch and judged negatives at every level.
+    /// </summary>
+    public bool PrefixNegatives { get; init; } = true;
+    /// <summary>Weight of the graded listwise loss on the whole latent (0 = off).</summary>
+    public float ListwiseWeight { get; init; } = 0.5f;
+    /// <summary>Judged items per query in the listwise loss.</summary>
+    public int ListwiseCandidates { get; init; } = 3;
+    /// <summary>Negatives per judged pair drawn from the items its query judged below <see cref="MinPositiveGrade"/> - 1.</summary>
+    public int JudgedNegatives { get; init; } = 1;
+    /// <summary>Judgments from this grade up are positives.</summary>
+    public int MinPositiveGrade { get; init; } = 3;
+    /// <summary>Weight of an indexing pair (a cut of an item's title -> the item).</summary>
+    public float IndexingWeight { get; init; } = 1f;
+    /// <summary>Indexing pairs per item and epoch.</summary>
+    public int IndexingPairsPerItem { get; init; } = 1;
+    /// <summary>How indexing pairs cut query-like texts from titles; null = whole titles.</summary>
+    public PseudoQueryOptions? PseudoQueries { get; init; } = new() { WholeTitleShare = 0f };
+    /// <summary>Learning-rate multiplier of everything but the feature table (heads, codebooks, decoder, context).</summary>
+    public float DenseLearningRateScale { get; init; } = 0.02f;
+    /// <summary>Beams at search time (the model's default).</summary>
+    public int BeamSize { get; init; } = 100;
+    /// <summary>Weight w of sim(q, d) in an item's score at search time (see UnifiedSearchOptions).</summary>
+    public float LatentWeight { get; init; } = 10f;
+    /// <summary>
+    /// The training loop. Adam at 0.05 for the table, as the n-gram towers (each row gets a gradient only
+    /// in the few steps whose batch uses it); the dense parts at <see cref="DenseLearningRateScale"/> of it.
+    /// </summary>
+    public TrainerOptions Trainer { get; init; } = new()
+    {
+        BatchSize = 512, Epochs = 20, LearningRate = 0.05f, WarmupSteps = 50, MinLearningRate = 0.005f, WeightDecay = 0f, ClipNorm = 0f, CheckpointEvery = 200,
+    };
+    /// <summary>Seed of the weights, the title cuts and the negative draws.</summary>
+    public ulong Seed { get; init; } = 1;
+}
+
+/// <summary>
+/// Trains the <see cref="UnifiedModel"/> end to end: item encoder, SimVQ codebooks and search generator
+/// together, with L = l1 L_contrast + l2 L_vq + l3 L_ntp (DESIGN.md) plus a graded listwise term.
+/// Each batch mixes judged pairs (weighted by grade) and indexing pairs (a fresh cut of an item's
+/// title, so items no query judged are reachable). The catalog is re-encoded at the start of every
+/// epoch (its IDs give the coarse-to-fine negatives and the clicked items' IDs of user contexts); the
+/// share of items whose ID changed (churn) and the codebooks' health are logged to
+/// <c>codebook-health.tsv</c>. A killed run resumes exactly (the catalog's IDs travel with the checkpoint).
+/// </summary>
+public static class UnifiedTraining
+{
+    /// <summary>Per-epoch codebook health and ID churn.</summary>
+    public const string HealthLogFile = "codebook-health.tsv";
+
+    /// <summary>Trains and writes the model to <paramref name="outDir"/>; returns the final mean loss.</summary>
+    public static float Run(BeirDataset set, string outDir, UnifiedTrainingOptions options,
+        Action<string>? note = null, Action<TrainerProgress>? progress = null, CancellationToken cancel = default)
+    {
+        var dir = new ModelDirectory(outDir);
+        Directory.CreateDirectory(outDir);
+        var data = TrainingData.Load(set, "train", note);
+        note?.Invoke($"catalog {data.ItemIds.Length:N0} items, {data.QueryTexts.Length:N0} judged training queries");
+        string featuresPath = Path.Combine(outDir, UnifiedFormat.FeaturesFile);
+        var vocabulary = File.Exists(dir.CheckpointPath) && File.Exists(featuresPath)
+            ? NgramVocabulary.Load(featuresPath)
+            : NgramVocabulary.Build(data.ItemTexts.Concat(data.QueryTexts));
+        vocabulary.Save(featuresPath);
+
+        int N = data.ItemIds.Length, L = options.Levels;
+        var itemRows = data.ItemTexts.Select(vocabulary.Encode).ToArray();
+        var queryRows = data.QueryTexts.Select(vocabulary.Encode).ToArray();
+        var contexts = data.QueryContexts;
+        var contextQueryRows = contexts?.Select(c => c is null ? null : vocabulary.Encode(string.Join(" ", c.Queries))).ToArray();
+        var pairs = data.Pairs(options.MinPositiveGrade, options.IndexingWeight, options.IndexingPairsPerItem);
+        var weights = pairs.Select(p => p.QueryIndex >= 0 ? 1f : p.Weight).ToArray();
+        var positives = data.Judgments.Select(j => j.Where(x => x.Grade >= options.MinPositiveGrade).Select(x => x.Item).ToHashSet()).ToArray();
+        var judgedNegatives = data.Judgments.Select(j => j.Where(x => x.Grade < options.MinPositiveGrade - 1).Select(x => x.Item).ToArray()).ToArray();
+
+        var config = new UnifiedConfig
+        {
+            Features = vocabulary.Count, Dim = options.Dim, Levels = L, Codes = options.Codes, DecoderHidden = options.DecoderHidden,
+            DecoderTemperature = options.DecoderTemperature, CommitmentWeight = options.CommitmentWeight,
+        };
+        var rng = new Rng(options.Seed);
+        var model = new UnifiedModel(config, rng);
+        note?.Invoke($"model: {model.ParameterCount():N0} parameters; {pairs.Count:N0} pairs an epoch; IDs {L} x {options.Codes} + a collision token");
+        var trainerOptions = options.Trainer with
+        {
+            Seed = options.Seed, CheckpointPath = dir.CheckpointPath,
+            Groups = [ParameterGroup.ByPrefix("dense", "head", "vq", "decoder", "context") with { LearningRateScale = options.DenseLearningRateScale }],
+        };
+        var trainer = new Trainer(model, trainerOptions, [rng]);
+        if (progress is not null) trainer.Progress += progress;
+        if (note is not null) trainer.Note += note;
+
+        // The catalog's IDs as last encoded, the epoch they are for, and the items under each prefix.
+        int[]? codes = null;
+        int codesEpoch = -1;
+        Dictionary<long, int[]>[] groups = [];
+        int epoch = 0;
+        string healthLog = Path.Combine(outDir, HealthLogFile);
+        trainer.SavingState += state =>
+        {
+            if (codes is null) return;
+            state["unified.codes"] = Convert.ToBase64String(System.Runtime.InteropServices.MemoryMarshal.AsBytes(codes.AsSpan()));
+            state["unified.codes_epoch"] = codesEpoch.ToString(CultureInfo.InvariantCulture);
+        };
+        trainer.RestoringState += state =>
+        {
+            if (!state.TryGetValue("unified.codes", out var text)) return;
+            var bytes = Convert.FromBase64String(text);
+            if (bytes.Length != N * L * sizeof(int)) throw new InvalidDataException($"{dir.CheckpointPath}: the saved catalog IDs are for another catalog or ID shape; train with --restart");
+            codes = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(bytes).ToArray();
+            codesEpoch = int.Parse(state["unified.codes_epoch"], CultureInfo.InvariantCulture);
+            groups = PrefixGroups(codes, N, L);
+        };
+        trainer.EpochStarting += e =>
+        {
+            epoch = e;
+            if (codes is not null && codesEpoch == e) return; // restored from a checkpoint taken within this epoch
+            if (codes is null && e == 0) model.InitializeCodebooks(itemRows, 20_000, (int)(options.Seed % int.MaxValue));
+            var (_, fresh) = model.EncodeItems(itemRows);
+            model.Train();
+            double churn = codes is null ? double.NaN : ChangedShare(codes, fresh, N, L);
+            codes = fresh;
+            codesEpoch = e;
+            groups = PrefixGroups(codes, N, L);
+            LogHealth(healthLog, e, churn, codes, N, L, options.Codes, note);
+        };
+
+        float loss = trainer.Run(pairs.Count, batch =>
+        {
+            var draw = PairQueryRows.BatchGenerator(options.Seed, epoch, batch);
+            int B = batch.Length;
+            var queries = new int[B][];
+            var queryContexts = contexts is null ? null : new UserContextInput?[B];
+            var items = new List<int>(B * 4);
+            var minLevel = new List<int>(B * 4);
+            for (int b = 0; b < B; b++)
+            {
+                var pair = pairs[batch[b]];
+                items.Add(pair.Item); minLevel.Add(0);
+                queries[b] = pair.QueryIndex >= 0 ? queryRows[pair.QueryIndex]
+                    : vocabulary.Encode(options.PseudoQueries is null ? pair.QueryText : PseudoQueries.Cut(pair.QueryText, draw, options.PseudoQueries));
+                if (queryContexts is not null && pair.QueryIndex >= 0 && contexts![pair.QueryIndex] is { } c)
+                    queryContexts[b] = new UserContextInput(contextQueryRows![pair.QueryIndex]!, c.Items.SelectMany(i => codes!.AsSpan(i * L, L).ToArray()).ToArray());
+            }
+            foreach (int i in batch)
+            {
+                int judged = pairs[i].QueryIndex;
+                if (judged < 0) continue;
+                TwoTowerTraining.DrawFrom(judgedNegatives[judged], options.JudgedNegatives, items, draw);
+                while (minLevel.Count < items.Count) minLevel.Add(0);
+            }
+            var listwise = options.ListwiseWeight > 0 ? TwoTowerTraining.ListwiseCandidates(batch, pairs, data, options.ListwiseCandidates, items, draw) : null;
+            while (minLevel.Count < items.Count) minLevel.Add(0);
+            if (options.PrefixNegatives)
+                for (int n = 1; n < L; n++)
+                    for (int b = 0; b < B; b++)
+                    {
+                        int item = items[b];
+                        if (!groups[n].TryGetValue(PrefixKey(codes!, item, L, n), out var group) || group.Length < 2) continue;
+                        int other = group[draw.NextInt(group.Length)];
+                        if (other == item) continue;
+                        items.Add(other); minLevel.Add(n);
+                    }
+
+            var q = model.EncodeQueries(queries, queryContexts);
+            var levels = model.ItemLevels(items.Select(i => itemRows[i]).ToArray());
+            var parts = new TrainingLoss();
+
+            // VQ: residual quantization of the coarse-to-fine sums; the positives' codes are the NTP targets.
+            var (batchCodes, vq) = model.Quantize(levels);
+            var targetCodes = batchCodes[..(B * L)];
+
+            // Contrast: level n on sg(d(1) + .. + d(n-1)) + d(n); level n sees prefix negatives of levels < n only.
+            var pairWeights = batch.Select(i => weights[i]).ToArray();
+            int M = items.Count;
+            var alsoRelevant = new bool[B * M]; // other positives of the pair's query, and the pair's own item again
+            for (int b = 0; b < B; b++)
+            {
+                var pair = pairs[batch[b]];
+                var own = pair.QueryIndex >= 0 ? positives[pair.QueryIndex] : null;
+                for (int j = 0; j < M; j++)
+                    if (j != b && (items[j] == pair.Item || own is not null && own.Contains(items[j]))) alsoRelevant[b * M + j] = true;
+            }
+            var positivesIndex = Enumerable.Range(0, B).ToArray();
+            Tensor? contrast = null;
+            Tensor whole = levels[0];
+            for (int n = 1; n < L; n++) whole = whole + levels[n];
+            if (options.ResidualContrast)
+            {
+                Tensor? prefix = null;
+                for (int n = 0; n < L; n++)
+                {
+                    var target = prefix is null ? levels[n] : prefix.Detach() + levels[n];
+                    int level = n;
+                    var term = DistanceSoftmax(q, target, positivesIndex, options.Temperature, pairWeights, (b, j) => minLevel[j] > level || alsoRelevant[b * M + j]);
+                    contrast = contrast is null ? term : contrast + term;
+                    prefix = prefix is null ? levels[n] : prefix + levels[n];
+                }
+                contrast = contrast!.Scale(1f / L);
+            }
+            else contrast = DistanceSoftmax(q, whole, positivesIndex, options.Temperature, pairWeights, (b, j) => alsoRelevant[b * M + j]);
+            parts.Add("contrast", contrast, options.ContrastWeight);
+
+            if (listwise is { } lw)
+            {
+                var (rows, candidates, grades) = lw;
+                int R = rows.Length, C = options.ListwiseCandidates, p = options.Dim;
+                var listQueries = Tensor.Embedding(q, rows, R).Reshape(R, 1, p);
+                var listItems = Tensor.Embedding(whole, candidates, R, C);
+                var scores = (listItems - listQueries).Square().Sum(2).Scale(-1f / options.Temperature);
+                parts.Add("listwise", RetrievalLosses.GradedListwise(scores, grades), options.ListwiseWeight);
+            }
+            parts.Add("vq", vq!, options.VqWeight);
+
+            // Next-token prediction of each positive's ID, teacher-forced, weighted by the pair's gain.
+            var ntpWeights = batch.Select(i => pairs[i].Weight).ToArray();
+            Tensor? ntp = null;
+            for (int n = 0; n < L; n++)
+            {
+                var logits = model.LevelLogits(q, model.PrefixSum(targetCodes, B, n), n);
+                var target = Enumerable.Range(0, B).Select(b => targetCodes[b * L + n]).ToArray();
+                var term = Tensor.CrossEntropy(logits, target, ntpWeights);
+                ntp = ntp is null ? term : ntp + term;
+            }
+            parts.Add("ntp", ntp!.Scale(1f / L), options.NtpWeight);
+            return parts;
+        }, cancel);
+        if (cancel.IsCancellationRequested) return loss;
+
+        note?.Invoke("encoding the catalog");
+        var (latents, finalCodes) = model.EncodeItems(itemRows);
+        var sids = SemanticIds.Build(finalCodes, N, Enumerable.Repeat(options.Codes, L).ToArray());
+        var health = CodebookHealth.Compute(sids);
+        File.WriteAllText(Path.Combine(outDir, "health.md"), health.ToTable());
+        LogHealth(healthLog, options.Trainer.Epochs, codes is null ? double.NaN : ChangedShare(codes, finalCodes, N, L), finalCodes, N, L, options.Codes, note);
+        Checkpoint.SaveModel(dir.WeightsPath, model);
+        // Room for new items that collide: at least as many collision tokens as codes.
+        var tokenSizes = sids.TokenSizes.ToArray();
+        tokenSizes[^1] = Math.Max(tokenSizes[^1], options.Codes);
+        SafeTensors.Save(dir.ItemsPath, [
+            SafeTensorEntry.I32("ids", [N, L + 1], Enumerable.Range(0, N).SelectMany(i => sids.Row(i).ToArray()).ToArray()),
+            SafeTensorEntry.F32("latents", [N, options.Dim], latents),
+        ]);
+        dir.WriteItemIds(data.ItemIds);
+        dir.WriteConfig(new UnifiedModelConfig(UnifiedFormat.Name, config, tokenSizes, options.BeamSize, options.LatentWeight, ModelKinds.ToJson(options)));
+        File.Delete(dir.CheckpointPath);
+        return loss;
+    }
+
+    /// <summary>
+    /// In-batch softmax over sim = 1 - ||q - d||^2: query b's positive is items[positives[b]], columns
+    /// <paramref name="masked"/>(b, j) are left out (other positives, negatives of deeper levels).
+    /// </summary>
+    internal static Tensor DistanceSoftmax(Tensor queries, Tensor items, int[] positives, float temperature, float[] weights, Func<int, int, bool> masked)
+    {
+        int b = queries.Shape[0], n = items.Shape[0];
+        var logits = Tensor.PairwiseSquaredDistance(queries, items).Scale(-1f / temperature);
+        var mask = new bool[b * n];
+        bool any = false;
+        for (int q = 0; q < b; q++)
+            for (int i = 0; i < n; i++)
+                if (i != positives[q] && masked(q, i)) { mask[q * n + i] = true; any = true; }
+        if (any) logits = logits.MaskedFill(mask, [b, n], -1e9f);
+        return Tensor.CrossEntropy(logits, positives, weights);
+    }
+
+    private static long PrefixKey(int[] codes, int item, int levels, int length)
+    {
+        long key = length;
+        for (int n = 0; n < length; n++) key = key * 1_000_003 + codes[item * levels + n];
+        return key;
+    }
+
+    /// <summary>For each prefix length n (1..L-1), the items under each prefix.</summary>
+    private static Dictionary<long, int[]>[] PrefixGroups(int[] codes, int count, int levels)
+    {
+        var result = new Dictionary<long, int[]>[levels];
+        result[0] = [];
+        for (int n = 1; n < levels; n++)
+            result[n] = Enumerable.Range(0, count).GroupBy(i => PrefixKey(codes, i, levels, n)).ToDictionary(g => g.Key, g => g.ToArray());
+        return result;
+    }
+
+    private static double ChangedShare(int[] before, int[] after, int count, int levels)
+    {
+        int changed = 0;
+        for (int i = 0; i < count; i++)
+            if (!before.AsSpan(i * levels, levels).SequenceEqual(after.AsSpan(i * levels, levels))) changed++;
+        return (double)changed / count;
+    }
+
+    private static void LogHealth(string path, int epoch, double churn, int[] codes, int count, int levels, int size, Action<string>? note)
+    {
+        var health = CodebookHealth.Compute(codes, count, Enumerable.Repeat(size, levels).ToArray());
+        var inv = CultureInfo.InvariantCulture;
+        if (!File.Exists(path) || epoch == 0)
+            File.WriteAllText(path, "epoch\tchurn\tcollision_rate\t" + string.Join('\t', Enumerable.Range(1, levels).SelectMany(l =>
+                new[] { $"utilisation_{l}", $"perplexity_{l}", $"largest_bucket_{l}" })) + "\n");
+        File.AppendAllText(path, string.Join('\t', [epoch.ToString(inv), churn.ToString("0.0000", inv), health.Collisions.CollisionRate.ToString("0.0000", inv),
+            .. health.Levels.SelectMany(l => new[] { l.Utilisation.ToString("0.0000", inv), l.Perplexity.ToString("0.0", inv), l.LargestBucket.ToString(inv) })]) + "\n");
+        note?.Invoke($"epoch {epoch}: IDs churn {(double.IsNaN(churn) ? "-" : churn.ToString("P1", inv))}, collisions {health.Collisions.CollisionRate:P1}, " +
+                     $"utilisation {string.Join(" / ", health.Levels.Select(l => l.Utilisation.ToString("P0", inv)))}");
+    }
+}
