@@ -6,8 +6,8 @@ namespace GenSearch.Evaluation;
 
 /// <summary>
 /// One metric of a comparison of run A with run B over the same queries. Differences are B - A, so a
-/// positive difference and "B wins" mean B scores higher; the relative difference is (B - A) / A, NaN
-/// when A's mean is 0.
+/// positive difference, a positive t and "B wins" mean B scores higher; the relative difference is
+/// (B - A) / A, NaN when A's mean is 0. Both p-values are two-sided.
 /// </summary>
 public sealed record MetricComparison(
     string Metric, double MeanA, double MeanB, double Difference, double RelativeDifference,
