@@ -68,6 +68,19 @@ public static class Evaluator
 
     private static readonly string[] Families = ["Recall", "MRR", "NDCG", "HitRate"];
 
+    /// <summary>
+    /// Reads a metric name such as "NDCG@10" or "ndcg@5" (family in any case, cut-off a positive integer)
+    /// into its report spelling and cut-off; throws <see cref="FormatException"/> naming the known families.
+    /// </summary>
+    public static (string Name, int Cutoff) ParseMetric(string text)
+    {
+        int at = text.IndexOf('@');
+        string? family = at < 0 ? null : Families.FirstOrDefault(f => f.Equals(text[..at], StringComparison.OrdinalIgnoreCase));
+        if (family is null || !int.TryParse(text.AsSpan(at + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int k) || k <= 0)
+            throw new FormatException($"metric '{text}': expected FAMILY@K with FAMILY one of {string.Join(", ", Families)} and K a positive integer, e.g. NDCG@10");
+        return ($"{family}@{k}", k);
+    }
+
     /// <summary>Evaluates <paramref name="run"/>, with optional segmentations for breakdowns.</summary>
     public static EvaluationResult Evaluate(Qrels qrels, Run run, EvaluationOptions? options = null,
         IReadOnlyList<QuerySegmentation>? segmentations = null)

@@ -1,0 +1,112 @@
+using System.Text.Json;
+
+namespace GenSearch.Cli.Tests;
+
+/// <summary><c>gensearch compare</c> over the homedepot-shaped sample: the queries and means of eval, the tests, clean errors.</summary>
+public sealed class CompareCommandTests : IDisposable
+{
+    private static readonly string Sample = Path.Combine(AppContext.BaseDirectory, "Data", "homedepot-sample");
+    private static readonly string SampleRun = Path.Combine(Sample, "run.trec");
+    private readonly string _dir = Directory.CreateTempSubdirectory("gensearch-compare").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>
+    /// A run that answers the sample run's queries with items of no catalog (so every query scores 0),
+    /// and leaves its first five queries out.
+    /// </summary>
+    private string WorseRun()
+    {
+        var queries = File.ReadLines(SampleRun).Select(l => l.Split(' ')[0]).Distinct().ToArray();
+        string path = Path.Combine(_dir, "worse.trec");
+        File.WriteAllLines(path, queries.Skip(5).SelectMany(q => Enumerable.Range(1, 10).Select(r => $"{q} Q0 nowhere{r} {r} {100 - r} worse")));
+        return path;
+    }
+
+    private static string Row(string stdout, string metric) => stdout.Split('\n').Single(l => l.StartsWith($"| {metric} |", StringComparison.Ordinal));
+
+    [Fact]
+    public void ARunComparedWithItselfDiffersByNothingAndScoresAsEvalDoes()
+    {
+        var (code, stdout, stderr) = CliTests.Run("compare", SampleRun, SampleRun, "--data", Sample, "--split", "dev", "--trials", "500");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("25 queries with a relevant item (grade >= 3); 0 have no results in A and 0 none in B", stdout);
+        var cells = Row(stdout, "NDCG@10").Split('|', StringSplitOptions.TrimEntries);
+        Assert.Equal(["0.0000", "0.00%", "1.0000", "1.0000", "0", "25", "0"], cells[4..11]);
+        Assert.Equal(8, stdout.Split('\n').Count(l => l.StartsWith("| ", StringComparison.Ordinal) && !l.StartsWith("| metric", StringComparison.Ordinal)));
+
+        var (evalCode, evalOut, _) = CliTests.Run("eval", "--data", Sample, "--split", "dev", "--from-run", SampleRun);
+        Assert.Equal(0, evalCode);
+        string evalNdcg = Row(evalOut, "NDCG@10").Split('|', StringSplitOptions.TrimEntries)[2];
+        Assert.Equal(evalNdcg, cells[2]);
+        Assert.Equal(evalNdcg, cells[3]);
+    }
+
+    [Fact]
+    public void AWorseRunIsComparedAndReported()
+    {
+        string report = Path.Combine(_dir, "compare.json");
+        var (code, stdout, stderr) = CliTests.Run("compare", SampleRun, WorseRun(), "--data", Sample, "--split", "dev",
+            "--metric", "NDCG@10,mrr@10", "--metric", "Recall@5", "--trials", "2000", "--seed", "3", "--report", report);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("0 have no results in A and 5 none in B (they score 0 there)", stdout);
+        Assert.Contains("| MRR@10 |", stdout);
+        Assert.Contains("| Recall@5 |", stdout); // a cut-off eval does not report by default
+
+        using var json = JsonDocument.Parse(File.ReadAllText(report));
+        var root = json.RootElement;
+        Assert.Equal((25, 5, 2000, 3), (root.GetProperty("queries").GetInt32(), root.GetProperty("missing_from_b").GetInt32(),
+            root.GetProperty("trials").GetInt32(), root.GetProperty("seed").GetInt32()));
+        var metrics = root.GetProperty("metrics").EnumerateArray().ToArray();
+        Assert.Equal(["NDCG@10", "MRR@10", "Recall@5"], metrics.Select(m => m.GetProperty("metric").GetString()));
+        foreach (var m in metrics)
+        {
+            Assert.Equal(25, m.GetProperty("b_wins").GetInt32() + m.GetProperty("ties").GetInt32() + m.GetProperty("a_wins").GetInt32());
+            Assert.Equal(m.GetProperty("mean_b").GetDouble() - m.GetProperty("mean_a").GetDouble(), m.GetProperty("difference").GetDouble(), 5);
+            Assert.InRange(m.GetProperty("p_randomization").GetDouble(), 1.0 / 2001, 1);
+        }
+        var ndcg = metrics[0]; // A finds a relevant item for every query, B for none: A wins all 25
+        Assert.Equal((0, 0, 25), (ndcg.GetProperty("b_wins").GetInt32(), ndcg.GetProperty("ties").GetInt32(), ndcg.GetProperty("a_wins").GetInt32()));
+        Assert.Equal(-ndcg.GetProperty("mean_a").GetDouble(), ndcg.GetProperty("difference").GetDouble(), 5);
+        Assert.Equal(1.0 / 2001, ndcg.GetProperty("p_randomization").GetDouble()); // exact p 2 / 2^25: no shuffle reaches it
+        Assert.True(ndcg.GetProperty("p_paired_t").GetDouble() < 1e-6);
+        Assert.Equal(24, ndcg.GetProperty("t_degrees_of_freedom").GetInt32());
+        Assert.Contains("warning: run B:", stderr); // its items are in no catalog
+
+        // The same seed gives the same table.
+        var (_, again, _) = CliTests.Run("compare", SampleRun, WorseRun(), "--data", Sample, "--split", "dev",
+            "--metric", "NDCG@10,mrr@10", "--metric", "Recall@5", "--trials", "2000", "--seed", "3");
+        Assert.Equal(stdout, again);
+    }
+
+    [Fact]
+    public void ABadRunFileIsOneLineWithFileAndLine()
+    {
+        string bad = Path.Combine(_dir, "bad.trec");
+        File.WriteAllLines(bad, ["q00013 Q0 101063 1 9.3 t", "q00013 Q0 137988 2 8.5 t", "q00013 Q0 101911 3 t"]);
+        var (code, stdout, stderr) = CliTests.Run("compare", SampleRun, bad, "--data", Sample);
+        Assert.Equal(1, code);
+        Assert.Equal("", stdout);
+        Assert.Contains($"gensearch: error: {bad}:3: expected 6 fields", stderr);
+        Assert.DoesNotContain("   at ", stderr);
+
+        (code, _, stderr) = CliTests.Run("compare", SampleRun, Path.Combine(_dir, "missing.trec"), "--data", Sample);
+        Assert.Equal(1, code);
+        Assert.Contains("missing.trec: file not found", stderr);
+    }
+
+    [Theory]
+    [InlineData("--metric", "MAP@10", "metric 'MAP@10': expected FAMILY@K")]
+    [InlineData("--metric", "NDCG@0", "metric 'NDCG@0'")]
+    [InlineData("--trials", "0", "--trials 0 is out of range")]
+    [InlineData("--report", "out.txt", "the extension picks the format")]
+    [InlineData("--threshold", "9", "relevance threshold 9 is outside the grades")]
+    public void BadOptionsAreOneLine(string option, string value, string message)
+    {
+        var (code, stdout, stderr) = CliTests.Run("compare", SampleRun, SampleRun, "--data", Sample, option, value);
+        Assert.Equal(1, code);
+        Assert.Equal("", stdout);
+        Assert.StartsWith("gensearch: error: ", stderr.Split('\n').Last(l => l.Length > 0));
+        Assert.Contains(message, stderr);
+    }
+}
