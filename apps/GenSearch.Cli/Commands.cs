@@ -15,6 +15,7 @@ internal static class Commands
         root.Subcommands.Add(SearchCommand.Create());
         root.Subcommands.Add(TokenizerCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(MakeUserLogCommand.Create());
         return root;
     }
 
