@@ -17,6 +17,7 @@ internal static class Commands
         root.Subcommands.Add(TokenizerCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(BeamSurvivalCommand.Create());
+        root.Subcommands.Add(MakeUserLogCommand.Create());
         return root;
     }
 

@@ -52,6 +52,9 @@ internal static class EvalCommand
             CliSupport.CheckOutputPath("--run", parse.GetValue(run));
             CliSupport.CheckOutputPath("--report", reportPath);
             var queries = set.Queries().ToDictionary(q => q.Id, StringComparer.Ordinal);
+            if (set.HasInteractions)
+                CliSupport.Note($"user context: {queries.Values.Count(q => q.Context is { Count: > 0 }):N0} of {queries.Count:N0} queries have earlier events in interactions.jsonl " +
+                                $"(at most {UserContexts.DefaultMaxEvents} each, attached as their context; BM25 reads the text only)");
             Bm25? index = null;
             IRetriever? searcher = null;
             GenSearch.Training.Bm25Choice? bm25Parameters = null;

@@ -16,7 +16,7 @@ public sealed record Document(string Id, string Title, string Text)
 }
 
 /// <summary>
-/// A query from <c>queries.jsonl</c> (<c>{"_id", "text"}</c>, optional <c>"user"</c>), and the record every
+/// A query from <c>queries.jsonl</c> (<c>{"_id", "text"}</c>, optional <c>"user"</c> and <c>"ts"</c>), and the record every
 /// retriever takes: later retrievers read the user and their context, BM25 reads the text only.
 /// </summary>
 public sealed record Query(string Id, string Text)
@@ -24,8 +24,15 @@ public sealed record Query(string Id, string Text)
     /// <summary>The user who issued the query, when known.</summary>
     public string? User { get; init; }
     /// <summary>
-    /// The user's recent history (earlier queries and clicked item ids, oldest first), when known;
-    /// filled from the interactions log for personalised retrievers.
+    /// When the query was issued (seconds since the Unix epoch, <c>"ts"</c> in <c>queries.jsonl</c>), when
+    /// known: the user's history is the events before it. Null means "now": the whole log is history.
+    /// </summary>
+    public double? Timestamp { get; init; }
+    /// <summary>
+    /// The user's recent history, oldest first, when known; filled from the interactions log
+    /// (<c>UserContexts.Attach</c> in GenSearch.Data) for personalised retrievers. Each entry is tagged
+    /// so a model can tell them apart: <c>"q:&lt;query text&gt;"</c> for an earlier search (one entry for a
+    /// run of events with the same text) and <c>"i:&lt;item id&gt;"</c> for an item clicked in it.
     /// </summary>
     public IReadOnlyList<string>? Context { get; init; }
 }

@@ -74,8 +74,18 @@ public sealed class BeirDataset
     /// <summary>Streams the corpus.</summary>
     public IEnumerable<Document> Corpus() => BeirReader.ReadCorpus(CorpusPath);
 
-    /// <summary>Streams the queries.</summary>
-    public IEnumerable<Query> Queries() => BeirReader.ReadQueries(QueriesPath);
+    /// <summary>
+    /// Streams the queries. When the directory has a search log (<c>interactions.jsonl</c>), each query
+    /// with a user comes with that user's earlier events as its <see cref="Query.Context"/>
+    /// (<see cref="UserContexts.Attach"/>, at most <see cref="UserContexts.DefaultMaxEvents"/> events);
+    /// the queries are then read whole before the first is returned. Without a log they stream as read.
+    /// </summary>
+    public IEnumerable<Query> Queries() => HasInteractions ? WithContext() : BeirReader.ReadQueries(QueriesPath);
+
+    private IEnumerable<Query> WithContext()
+    {
+        foreach (var q in UserContexts.Attach(BeirReader.ReadQueries(QueriesPath).ToList(), Interactions())) yield return q;
+    }
 
     /// <summary>
     /// Reads the qrels of <paramref name="split"/>, skipping (and reporting through <paramref name="warn"/>)

@@ -29,7 +29,10 @@ public static class BeirReader
         if (ids.Count == 0) throw Empty(lines, "documents");
     }
 
-    /// <summary>Streams the queries of a <c>queries.jsonl</c>; unknown fields are ignored.</summary>
+    /// <summary>
+    /// Streams the queries of a <c>queries.jsonl</c>: <c>"_id"</c>, <c>"text"</c>, optional <c>"user"</c> and
+    /// <c>"ts"</c> (as in the interactions log); unknown fields are ignored.
+    /// </summary>
     public static IEnumerable<Query> ReadQueries(string path)
     {
         using var lines = Open(path);
@@ -150,6 +153,7 @@ public static class BeirReader
         query = null!;
         if (!lines.Next(out var span)) return false;
         string? id = null, text = null, user = null;
+        double? ts = null;
         try
         {
             var r = new Utf8JsonReader(span);
@@ -159,6 +163,7 @@ public static class BeirReader
                 if (r.ValueTextEquals("_id"u8)) id = ReadId(ref r, lines);
                 else if (r.ValueTextEquals("text"u8)) text = ReadText(ref r, lines, "text");
                 else if (r.ValueTextEquals("user"u8)) user = ReadText(ref r, lines, "user");
+                else if (r.ValueTextEquals("ts"u8)) ts = ReadTimestamp(ref r, lines);
                 else { r.Read(); r.Skip(); }
             }
             EndObject(ref r, lines);
@@ -167,7 +172,7 @@ public static class BeirReader
         catch (InvalidOperationException e) { throw Malformed(lines, e); }
         if (id == null) throw new DataFormatException(lines.Name, lines.LineNumber, "missing \"_id\"");
         if (text == null) throw new DataFormatException(lines.Name, lines.LineNumber, "missing \"text\"");
-        query = new Query(id, text) { User = string.IsNullOrEmpty(user) ? null : user };
+        query = new Query(id, text) { User = string.IsNullOrEmpty(user) ? null : user, Timestamp = ts };
         return true;
     }
 
@@ -218,6 +223,17 @@ public static class BeirReader
         if (id.Length == 0 || id.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
             throw new DataFormatException(lines.Name, lines.LineNumber, $"\"_id\" must be non-empty without whitespace, found '{id}'");
         return id;
+    }
+
+    /// <summary>A <c>"ts"</c>: seconds since the Unix epoch, or an ISO-8601 string (UTC unless it says otherwise).</summary>
+    internal static double ReadTimestamp(ref Utf8JsonReader r, Utf8Lines lines)
+    {
+        r.Read();
+        if (r.TokenType == JsonTokenType.Number && r.TryGetDouble(out double seconds) && double.IsFinite(seconds)) return seconds;
+        if (r.TokenType == JsonTokenType.String &&
+            DateTimeOffset.TryParse(GetString(ref r, lines, "ts"), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var when))
+            return when.ToUnixTimeMilliseconds() / 1000.0;
+        throw new DataFormatException(lines.Name, lines.LineNumber, "\"ts\" must be epoch seconds or an ISO-8601 time");
     }
 
     /// <summary>A text field is a string; null reads as empty.</summary>

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using GenSearch.Evaluation;
 
@@ -38,7 +37,7 @@ public static class InteractionReader
                 if (r.ValueTextEquals("user"u8)) user = BeirReader.ReadText(ref r, lines, "user");
                 else if (r.ValueTextEquals("query"u8)) query = BeirReader.ReadText(ref r, lines, "query");
                 else if (r.ValueTextEquals("item"u8)) item = BeirReader.ReadText(ref r, lines, "item");
-                else if (r.ValueTextEquals("ts"u8)) ts = ReadTimestamp(ref r, lines);
+                else if (r.ValueTextEquals("ts"u8)) ts = BeirReader.ReadTimestamp(ref r, lines);
                 else if (r.ValueTextEquals("signals"u8)) signals = BeirReader.ReadFeatures(ref r, lines, "signals");
                 else { r.Read(); r.Skip(); }
             }
@@ -52,15 +51,5 @@ public static class InteractionReader
         interaction = new Interaction(user, query, string.IsNullOrEmpty(item) ? null : item, ts.Value,
             signals ?? new Dictionary<string, double>(StringComparer.Ordinal));
         return true;
-    }
-
-    private static double ReadTimestamp(ref Utf8JsonReader r, Utf8Lines lines)
-    {
-        r.Read();
-        if (r.TokenType == JsonTokenType.Number && r.TryGetDouble(out double seconds) && double.IsFinite(seconds)) return seconds;
-        if (r.TokenType == JsonTokenType.String &&
-            DateTimeOffset.TryParse(BeirReader.GetString(ref r, lines, "ts"), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var when))
-            return when.ToUnixTimeMilliseconds() / 1000.0;
-        throw new DataFormatException(lines.Name, lines.LineNumber, "\"ts\" must be epoch seconds or an ISO-8601 time");
     }
 }

@@ -156,4 +156,27 @@ public sealed class CliTests : IDisposable
         (_, stdout, _) = Run("eval", "--help");
         Assert.Contains("bm25, model, dense, generative", stdout);
     }
+
+    [Theory]
+    [InlineData(new[] { "--min-brands", "1" }, "--min-brands 1 is out of range")]
+    [InlineData(new[] { "--min-history", "3", "--max-history", "2" }, "--max-history 2 is out of range")]
+    [InlineData(new[] { "--users", "0", "--dev-users", "0", "--heldout-users", "0" }, "nothing to generate")]
+    [InlineData(new string[0], "no qrels for split 'train'")]
+    public void MakeUserLogRefusesBadOptionsAndASourceWithoutTrainJudgments(string[] options, string message)
+    {
+        string outDir = Path.Combine(_dir, "generated");
+        var (code, _, stderr) = Run(["make-user-log", "--data", _dir, "--out", outDir, .. options]);
+        Assert.Equal(1, code);
+        Assert.Contains(message, stderr);
+        Assert.DoesNotContain("   at ", stderr);
+        Assert.False(Directory.Exists(outDir));
+    }
+
+    [Fact]
+    public void MakeUserLogRefusesToWriteOverItsSource()
+    {
+        var (code, _, stderr) = Run("make-user-log", "--data", _dir, "--out", _dir);
+        Assert.Equal(1, code);
+        Assert.Contains("is the source directory", stderr);
+    }
 }
