@@ -38,6 +38,7 @@ internal static class BeamSurvivalCommand
             var report = BeamSurvivalReport.Measure(retriever, judged.Select(x => x.Query).ToArray(), judged.Select(x => x.Relevant).ToArray(),
                 parse.GetValue(beam) ?? retriever.BeamSize);
             Console.WriteLine(report.ToTable());
+            return 0;
         }));
         return command;
     }

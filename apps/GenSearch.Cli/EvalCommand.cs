@@ -32,9 +32,10 @@ internal static class EvalCommand
         var b = new Option<float?>("--b") { Description = "BM25 b (length normalisation, 0..1; default: the data set's)." };
         var stop = new Option<bool>("--stopwords") { Description = "BM25: drop English stop words." };
         var noStem = new Option<bool>("--no-stem") { Description = "BM25: do not stem." };
+        var addItems = new Option<string?>("--add-items") { Description = "Add these items (corpus.jsonl lines) to the retriever's catalog before searching, as a live catalog would: e.g. items a model never saw in training. The breakdowns then split queries by whether their relevant items were added." };
         var command = new Command("eval", "Evaluate a retriever on a split: Recall, MRR, NDCG and hit rate at 10 and 100, with breakdowns.")
         {
-            data, split, retriever, model, hnsw, beam, fromRun, run, report, k, threshold, k1, b, stop, noStem,
+            data, split, retriever, model, hnsw, beam, fromRun, run, report, k, threshold, k1, b, stop, noStem, addItems,
         };
         command.SetAction(parse => CliSupport.Guard(() =>
         {
@@ -59,6 +60,7 @@ internal static class EvalCommand
             IRetriever? searcher = null;
             GenSearch.Training.Bm25Choice? bm25Parameters = null;
             HashSet<string> docIds;
+            HashSet<string>? added = null;
             string tag;
             if (parse.GetValue(fromRun) is { } runIn)
             {
@@ -72,6 +74,16 @@ internal static class EvalCommand
                     new ModelOpenOptions { Hnsw = parse.GetValue(hnsw), BeamSize = parse.GetValue(beam) }, parse.GetValue(k1), parse.GetValue(b));
                 docIds = set.Corpus().Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
                 tag = searcher.Name;
+                if (parse.GetValue(addItems) is { } itemsPath)
+                {
+                    if (searcher is not IUpdatableRetriever live) throw new CliException($"--add-items: the {searcher.Name} retriever cannot take catalog changes");
+                    var items = BeirReader.ReadCorpus(itemsPath).ToArray();
+                    var sw = Stopwatch.StartNew();
+                    var change = live.Upsert(items);
+                    CliSupport.Note($"added {change.Added:N0} items and replaced {change.Replaced:N0} from {itemsPath} in {sw.Elapsed.TotalSeconds:F1} s");
+                    added = items.Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
+                    docIds.UnionWith(added);
+                }
             }
 
             var qrels = set.Qrels(splitName, queries.Keys.ToHashSet(StringComparer.Ordinal), docIds, CliSupport.Note).Qrels;
@@ -93,6 +105,13 @@ internal static class EvalCommand
             }
 
             var segmentations = Segmentations(set, splitName, qrels, queries, minGrade);
+            if (added is not null)
+                segmentations.Insert(0, new QuerySegmentation("relevant items added after training (--add-items)", qid =>
+                {
+                    var relevant = qrels.For(qid).Where(kv => kv.Value >= minGrade).Select(kv => kv.Key).ToArray();
+                    int n = relevant.Count(added.Contains);
+                    return n == relevant.Length ? "all added" : n == 0 ? "none added" : "some added";
+                }));
             foreach (var warning in RunCheck.Check(qrels, result, docIds.Contains).Warnings) CliSupport.Note("warning: " + warning);
             var evaluation = Evaluator.Evaluate(qrels, result, evalOptions, segmentations);
             if (evaluation.Queries == 0)

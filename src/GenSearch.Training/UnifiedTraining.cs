@@ -51,6 +51,8 @@ public sealed record UnifiedTrainingOptions
     /// first n - 1 codes (from the catalog as last encoded). Off (ablation): in-batch and judged negatives at every level.
     /// </summary>
     public bool PrefixNegatives { get; init; } = true;
+    /// <summary>Whether the query encoder reads the user's history (recent queries, clicked items' IDs) when the data has one. Off: ablation.</summary>
+    public bool UserContext { get; init; } = true;
     /// <summary>Weight of the graded listwise loss on the whole latent (0 = off).</summary>
     public float ListwiseWeight { get; init; } = 0.5f;
     /// <summary>Judged items per query in the listwise loss.</summary>
@@ -114,7 +116,7 @@ public static class UnifiedTraining
         int N = data.ItemIds.Length, L = options.Levels;
         var itemRows = data.ItemTexts.Select(vocabulary.Encode).ToArray();
         var queryRows = data.QueryTexts.Select(vocabulary.Encode).ToArray();
-        var contexts = data.QueryContexts;
+        var contexts = options.UserContext ? data.QueryContexts : null;
         var contextQueryRows = contexts?.Select(c => c is null ? null : vocabulary.Encode(string.Join(" ", c.Queries))).ToArray();
         var pairs = data.Pairs(options.MinPositiveGrade, options.IndexingWeight, options.IndexingPairsPerItem);
         var weights = pairs.Select(p => p.QueryIndex >= 0 ? 1f : p.Weight).ToArray();
@@ -199,16 +201,17 @@ public static class UnifiedTraining
             }
             var listwise = options.ListwiseWeight > 0 ? TwoTowerTraining.ListwiseCandidates(batch, pairs, data, options.ListwiseCandidates, items, draw) : null;
             while (minLevel.Count < items.Count) minLevel.Add(0);
-            if (options.PrefixNegatives)
-                for (int n = 1; n < L; n++)
-                    for (int b = 0; b < B; b++)
-                    {
-                        int item = items[b];
-                        if (!groups[n].TryGetValue(PrefixKey(codes!, item, L, n), out var group) || group.Length < 2) continue;
-                        int other = group[draw.NextInt(group.Length)];
-                        if (other == item) continue;
-                        items.Add(other); minLevel.Add(n);
-                    }
+            // One per pair, at a level drawn from 2..L: an item that shares the positive's first n - 1 codes,
+            // seen from level n on (one per pair and level doubled the items a step encodes).
+            if (options.PrefixNegatives && L > 1)
+                for (int b = 0; b < B; b++)
+                {
+                    int item = items[b], n = 1 + draw.NextInt(L - 1);
+                    if (!groups[n].TryGetValue(PrefixKey(codes!, item, L, n), out var group) || group.Length < 2) continue;
+                    int other = group[draw.NextInt(group.Length)];
+                    if (other == item) continue;
+                    items.Add(other); minLevel.Add(n);
+                }
 
             var q = model.EncodeQueries(queries, queryContexts);
             var levels = model.ItemLevels(items.Select(i => itemRows[i]).ToArray());
@@ -230,47 +233,24 @@ public static class UnifiedTraining
                     if (j != b && (items[j] == pair.Item || own is not null && own.Contains(items[j]))) alsoRelevant[b * M + j] = true;
             }
             var positivesIndex = Enumerable.Range(0, B).ToArray();
-            Tensor? contrast = null;
             Tensor whole = levels[0];
             for (int n = 1; n < L; n++) whole = whole + levels[n];
-            if (options.ResidualContrast)
-            {
-                Tensor? prefix = null;
-                for (int n = 0; n < L; n++)
-                {
-                    var target = prefix is null ? levels[n] : prefix.Detach() + levels[n];
-                    int level = n;
-                    var term = DistanceSoftmax(q, target, positivesIndex, options.Temperature, pairWeights, (b, j) => minLevel[j] > level || alsoRelevant[b * M + j]);
-                    contrast = contrast is null ? term : contrast + term;
-                    prefix = prefix is null ? levels[n] : prefix + levels[n];
-                }
-                contrast = contrast!.Scale(1f / L);
-            }
-            else contrast = DistanceSoftmax(q, whole, positivesIndex, options.Temperature, pairWeights, (b, j) => alsoRelevant[b * M + j]);
+            var contrast = options.ResidualContrast
+                ? UnifiedLosses.ResidualContrast(q, levels, positivesIndex, options.Temperature, pairWeights, (n, b, j) => minLevel[j] > n || alsoRelevant[b * M + j])
+                : UnifiedLosses.DistanceSoftmax(q, whole, positivesIndex, options.Temperature, pairWeights, (b, j) => alsoRelevant[b * M + j]);
             parts.Add("contrast", contrast, options.ContrastWeight);
 
             if (listwise is { } lw)
             {
                 var (rows, candidates, grades) = lw;
-                int R = rows.Length, C = options.ListwiseCandidates, p = options.Dim;
-                var listQueries = Tensor.Embedding(q, rows, R).Reshape(R, 1, p);
-                var listItems = Tensor.Embedding(whole, candidates, R, C);
-                var scores = (listItems - listQueries).Square().Sum(2).Scale(-1f / options.Temperature);
-                parts.Add("listwise", RetrievalLosses.GradedListwise(scores, grades), options.ListwiseWeight);
+                var listQueries = Tensor.Embedding(q, rows, rows.Length);
+                var listItems = Tensor.Embedding(whole, candidates, rows.Length, options.ListwiseCandidates);
+                parts.Add("listwise", UnifiedLosses.GradedListwise(listQueries, listItems, grades, options.Temperature), options.ListwiseWeight);
             }
             parts.Add("vq", vq!, options.VqWeight);
 
             // Next-token prediction of each positive's ID, teacher-forced, weighted by the pair's gain.
-            var ntpWeights = batch.Select(i => pairs[i].Weight).ToArray();
-            Tensor? ntp = null;
-            for (int n = 0; n < L; n++)
-            {
-                var logits = model.LevelLogits(q, model.PrefixSum(targetCodes, B, n), n);
-                var target = Enumerable.Range(0, B).Select(b => targetCodes[b * L + n]).ToArray();
-                var term = Tensor.CrossEntropy(logits, target, ntpWeights);
-                ntp = ntp is null ? term : ntp + term;
-            }
-            parts.Add("ntp", ntp!.Scale(1f / L), options.NtpWeight);
+            parts.Add("ntp", UnifiedLosses.NextToken(model, q, targetCodes, batch.Select(i => pairs[i].Weight).ToArray()), options.NtpWeight);
             return parts;
         }, cancel);
         if (cancel.IsCancellationRequested) return loss;
@@ -293,23 +273,6 @@ public static class UnifiedTraining
         dir.WriteConfig(new UnifiedModelConfig(UnifiedFormat.Name, config, tokenSizes, options.BeamSize, options.LatentWeight, ModelKinds.ToJson(options)));
         File.Delete(dir.CheckpointPath);
         return loss;
-    }
-
-    /// <summary>
-    /// In-batch softmax over sim = 1 - ||q - d||^2: query b's positive is items[positives[b]], columns
-    /// <paramref name="masked"/>(b, j) are left out (other positives, negatives of deeper levels).
-    /// </summary>
-    internal static Tensor DistanceSoftmax(Tensor queries, Tensor items, int[] positives, float temperature, float[] weights, Func<int, int, bool> masked)
-    {
-        int b = queries.Shape[0], n = items.Shape[0];
-        var logits = Tensor.PairwiseSquaredDistance(queries, items).Scale(-1f / temperature);
-        var mask = new bool[b * n];
-        bool any = false;
-        for (int q = 0; q < b; q++)
-            for (int i = 0; i < n; i++)
-                if (i != positives[q] && masked(q, i)) { mask[q * n + i] = true; any = true; }
-        if (any) logits = logits.MaskedFill(mask, [b, n], -1e9f);
-        return Tensor.CrossEntropy(logits, positives, weights);
     }
 
     private static long PrefixKey(int[] codes, int item, int levels, int length)

@@ -178,22 +178,30 @@ public sealed class UnifiedModel : Module
         return q - prefixSum + correction;
     }
 
-    /// <summary>Level <paramref name="level"/>'s next-code logits [rows, K] = -||s(n) - c||^2 / T.</summary>
+    /// <summary>
+    /// Level <paramref name="level"/>'s next-code logits [rows, K] = -||s(n) - c||^2 / T. The codes are
+    /// constants here: next-token prediction trains the query side and the decoder, never the codebooks.
+    /// Letting its gradient move the codes collapsed the IDs on homedepot (after one epoch 46,412 of
+    /// 54,667 items on one level-1 code): the easiest ID to predict is the one every item shares.
+    /// </summary>
     public Tensor LevelLogits(Tensor q, Tensor prefixSum, int level)
-        => Tensor.PairwiseSquaredDistance(DecoderState(q, prefixSum, level), Codebook(level)).Scale(-1f / Config.DecoderTemperature);
+        => Tensor.PairwiseSquaredDistance(DecoderState(q, prefixSum, level), Codebook(level).Detach()).Scale(-1f / Config.DecoderTemperature);
 
-    /// <summary>The sum of the code vectors of <paramref name="codes"/> [rows, L] row-major over levels 0..<paramref name="levels"/>-1, [rows, p], in the graph.</summary>
+    /// <summary>The sum of the code vectors of <paramref name="codes"/> [rows, L] row-major over levels 0..<paramref name="levels"/>-1, [rows, p], a constant (see <see cref="LevelLogits"/>).</summary>
     public Tensor PrefixSum(int[] codes, int rows, int levels)
     {
-        int L = Config.Levels;
-        Tensor sum = Tensor.Zeros(rows, Config.Dim);
+        int L = Config.Levels, p = Config.Dim;
+        var sum = new float[rows * p];
         for (int n = 0; n < levels; n++)
         {
-            var ids = new int[rows];
-            for (int r = 0; r < rows; r++) ids[r] = codes[r * L + n];
-            sum = sum + Tensor.Embedding(Codebook(n), ids, rows);
+            var book = Codebook(n).Data;
+            for (int r = 0; r < rows; r++)
+            {
+                var dst = sum.AsSpan(r * p, p);
+                System.Numerics.Tensors.TensorPrimitives.Add(dst, book.AsSpan(codes[r * L + n] * p, p), dst);
+            }
         }
-        return sum;
+        return new Tensor(sum, rows, p);
     }
 
     /// <summary>

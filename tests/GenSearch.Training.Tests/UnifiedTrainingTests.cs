@@ -1,0 +1,78 @@
+using GenSearch.Data;
+using GenSearch.Nn;
+using GenSearch.Retrieval;
+using GenSearch.Retrieval.Generative;
+using GenSearch.Serving;
+
+namespace GenSearch.Training.Tests;
+
+public class UnifiedTrainingTests
+{
+    private static UnifiedTrainingOptions Options(int epochs) => new()
+    {
+        Dim = 16, Codes = 4, DecoderHidden = 16, BeamSize = 20,
+        Trainer = new TrainerOptions { BatchSize = 16, Epochs = epochs, LearningRate = 0.05f, WarmupSteps = 2, MinLearningRate = 0.005f, WeightDecay = 0f, ClipNorm = 0f, CheckpointEvery = 3 },
+        DenseLearningRateScale = 0.2f,
+    };
+
+    [Fact]
+    public void TrainsAModelThatSearchesGenerativelyAndDenselyAndPlacesNewItemsWithoutRetraining()
+    {
+        using var beir = new TinyBeir();
+        string outDir = Path.Combine(beir.Path, "model");
+        UnifiedTraining.Run(BeirDataset.Open(beir.Path), outDir, Options(15));
+        var dir = new ModelDirectory(outDir);
+        Assert.Equal("unified", ModelFormats.KindOf(dir));
+        Assert.False(File.Exists(dir.CheckpointPath));
+        var health = File.ReadAllLines(Path.Combine(outDir, UnifiedTraining.HealthLogFile));
+        Assert.Equal(17, health.Length); // header, epochs 0..14 at their start, and the final catalog
+
+        var generative = ModelFormats.Open(outDir, new ModelOpenOptions { Mode = "generative" });
+        var dense = ModelFormats.Open(outDir, new ModelOpenOptions { Mode = "dense" });
+        Assert.Equal(48, generative.Count);
+        // Dev queries' items were never judged in training: only the indexing pairs reach them.
+        var (hits, total) = beir.DevQueriesFound(generative, 5);
+        Assert.True(hits >= total * 0.6, $"generative: {hits} of {total} dev queries find their item in the top 5");
+        (hits, total) = beir.DevQueriesFound(dense, 5);
+        Assert.True(hits >= total * 0.6, $"dense: {hits} of {total} dev queries find their item in the top 5");
+
+        // A new item: encoded by the item encoder, quantized by the model's codebooks, put in the trie.
+        var unified = (UnifiedRetriever)generative;
+        var item = new Document("new1", "purple drill for home", "");
+        Assert.Equal(1, unified.Upsert([item]).Added);
+        Assert.NotNull(unified.Item("new1"));
+        var found = unified.Search([new Query("q", "purple drill")], 10)[0];
+        Assert.Contains(found, h => h.Id == "new1");
+        Assert.Equal(1, unified.Remove(["new1"]).Removed);
+        Assert.DoesNotContain(unified.Search([new Query("q", "purple drill")], 10)[0], h => h.Id == "new1");
+        Assert.Null(unified.Item("new1"));
+    }
+
+    [Fact]
+    public void RunKilledMidEpochResumesToTheSameModel()
+    {
+        var options = Options(3);
+        using var beir = new TinyBeir();
+        string straight = Path.Combine(beir.Path, "straight"), killed = Path.Combine(beir.Path, "killed");
+        UnifiedTraining.Run(BeirDataset.Open(beir.Path), straight, options);
+
+        using var cancel = new CancellationTokenSource();
+        long stoppedAt = 0;
+        UnifiedTraining.Run(BeirDataset.Open(beir.Path), killed, options, progress: p => { stoppedAt = p.Step; if (p.Step == 7) cancel.Cancel(); }, cancel: cancel.Token);
+        Assert.Equal(7, stoppedAt);
+        Assert.False(File.Exists(Path.Combine(killed, "config.json")));
+        UnifiedTraining.Run(BeirDataset.Open(beir.Path), killed, options);
+
+        Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "model.safetensors")), File.ReadAllBytes(Path.Combine(killed, "model.safetensors")));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "items.safetensors")), File.ReadAllBytes(Path.Combine(killed, "items.safetensors")));
+    }
+
+    [Fact]
+    public void SettingsOutOfRangeAreRefusedByName()
+    {
+        var kind = ModelKinds.Get("unified");
+        var e = Assert.Throws<InvalidDataException>(() => kind.Settings(System.Text.Json.Nodes.JsonNode.Parse("""{"codes": 1, "decoder_temperature": 0}""")!.AsObject(), "opts.json"));
+        Assert.Contains("codes is 1", e.Message);
+        Assert.Contains("decoder_temperature is 0", e.Message);
+    }
+}
