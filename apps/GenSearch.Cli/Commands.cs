@@ -15,6 +15,8 @@ internal static class Commands
         root.Subcommands.Add(SearchCommand.Create());
         root.Subcommands.Add(TokenizerCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(ServeCommand.Create());
+        root.Subcommands.Add(ExportLogCommand.Create());
         return root;
     }
 
