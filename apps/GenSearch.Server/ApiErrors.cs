@@ -25,6 +25,16 @@ internal static class ApiErrors
 {
     public static IResult Result(int status, string message) => Results.Json(new ApiError(message), statusCode: status);
 
+    /// <summary>
+    /// Answers a handler's <see cref="ApiException"/> inside the endpoint, so the response (and the
+    /// metrics' route label) stay the endpoint's; the exception handler below answers the rest.
+    /// </summary>
+    public static async ValueTask<object?> Filter(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        try { return await next(context); }
+        catch (ApiException e) { return Result(e.Status, e.Message); }
+    }
+
     public static void Use(WebApplication app)
     {
         app.UseExceptionHandler(error => error.Run(async context =>

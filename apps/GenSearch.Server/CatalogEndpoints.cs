@@ -85,8 +85,7 @@ internal static class CatalogEndpoints
             })
             .WithName("BulkItems").WithSummary("Apply many changes from NDJSON, all or none")
             .WithDescription("One change a line: {\"id\", \"title\", \"text\"} puts an item, {\"delete\": \"id\"} removes one. " +
-                             "A bad line is reported by its number and no line is applied.")
-            .Accepts<string>("application/x-ndjson")
+                             "A bad line is reported by its number and no line is applied. Any content type (application/x-ndjson by convention).")
             .Produces<BulkResponse>().Produces<BulkErrorResponse>(400).Produces<ApiError>(401)
             .WithMetadata(new RequestSizeLimitAttribute(options.MaxBulkBytes));
     }

@@ -71,8 +71,8 @@ public sealed class SearchServer : IAsyncDisposable
         {
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = options.MaxBodyBytes;
-            // A long query must reach the handler to get a JSON error, not Kestrel's bare 414.
-            k.Limits.MaxRequestLineSize = Math.Max(16 * 1024, options.MaxQueryChars * 12 + 4096);
+            // A long query (up to 512 KB of URL) must reach the handler to get a JSON error, not Kestrel's bare 414.
+            k.Limits.MaxRequestLineSize = 512 * 1024;
             k.Limits.MaxRequestBufferSize = Math.Max(k.Limits.MaxRequestBufferSize ?? 0, k.Limits.MaxRequestLineSize + 64 * 1024);
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
@@ -116,9 +116,10 @@ public sealed class SearchServer : IAsyncDisposable
             app.MapOpenApi();
             app.MapScalarApiReference();
             app.MapMetrics("/metrics", registry);
-            HealthEndpoints.Map(app, served);
-            SearchEndpoints.Map(app, served, options, options.SearchesPerSecond > 0 ? SearchPolicy : null);
-            var writes = app.MapGroup("").AddEndpointFilter(new ApiKey(options.ApiKey));
+            var api = app.MapGroup("").AddEndpointFilter(ApiErrors.Filter);
+            HealthEndpoints.Map(api, served);
+            SearchEndpoints.Map(api, served, options, options.SearchesPerSecond > 0 ? SearchPolicy : null);
+            var writes = api.MapGroup("").AddEndpointFilter(new ApiKey(options.ApiKey));
             if (options.WritesPerSecond > 0) writes.RequireRateLimiting(WritePolicy);
             CatalogEndpoints.Map(writes, served, options);
             FeedbackEndpoints.Map(writes, served);
