@@ -11,7 +11,7 @@ internal static class QueryText
     /// <summary>Whether the raw query string (<c>?a=b%20c</c>) decodes to valid UTF-8.</summary>
     public static bool IsValidUtf8(string? rawQuery)
     {
-        if (string.IsNullOrEmpty(rawQuery)) return true;
+        if (string.IsNullOrEmpty(rawQuery) || !rawQuery.Contains('%')) return true; // nothing escaped: ASCII as Kestrel took it
         var bytes = new List<byte>(rawQuery.Length);
         for (int i = 0; i < rawQuery.Length; i++)
         {

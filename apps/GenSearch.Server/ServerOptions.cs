@@ -38,7 +38,7 @@ public sealed record ServerOptions
     /// <summary>Longest query text (characters); longer is a 400, not a slow search.</summary>
     public int MaxQueryChars { get; init; } = 4096;
     /// <summary>How deep results can be paged (from + size at most this).</summary>
-    public int ResultWindow { get; init; } = 1000;
+    public int ResultWindow { get; init; } = 100;
     /// <summary>How long shutdown waits for requests in flight.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(15);
     /// <summary>The least level logged (JSON lines on the console); requests themselves are not logged at Information.</summary>
