@@ -94,12 +94,12 @@ public sealed class SearchServer : IAsyncDisposable
             Limit(o, SearchPolicy, options.SearchesPerSecond);
         });
 
-        var log = LoggerFactory.Create(l => l.ClearProviders().AddJsonConsole(c => { c.UseUtcTimestamp = true; c.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ"; })
-            .SetMinimumLevel(options.LogLevel)).CreateLogger("GenSearch.Server");
-        string storeExpression = ServerOptions.StoreFor(options.Store, options.DataDir);
-        var store = await SearchStores.OpenAsync(storeExpression, cancel);
+        var app = builder.Build();
+        var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("GenSearch.Server");
+        ISearchStore? store = null;
         try
         {
+            store = await SearchStores.OpenAsync(ServerOptions.StoreFor(options.Store, options.DataDir), cancel);
             var catalog = OpenCatalog(options, message => log.LogInformation("{Message}", message));
             var registry = Metrics.NewCustomRegistry();
             var metrics = Metrics.WithCustomRegistry(registry);
@@ -109,7 +109,6 @@ public sealed class SearchServer : IAsyncDisposable
             var size = metrics.CreateGauge("gensearch_catalog_items", "Items in the catalog being served.");
             registry.AddBeforeCollectCallback(() => size.Set(catalog.Count));
 
-            var app = builder.Build();
             app.UseHttpMetrics(o => o.SetMetricFactory(metrics)); // outside the error handler, so refused requests count with their status
             ApiErrors.Use(app);
             app.UseRateLimiter();
@@ -133,7 +132,8 @@ public sealed class SearchServer : IAsyncDisposable
         }
         catch
         {
-            await store.DisposeAsync();
+            await app.DisposeAsync();
+            if (store is not null) await store.DisposeAsync();
             throw;
         }
     }
