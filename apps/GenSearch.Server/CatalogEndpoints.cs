@@ -46,7 +46,7 @@ internal static class CatalogEndpoints
     {
         writes.MapPut("/items/{id}", async (string id, ItemRequest item, CancellationToken cancel) =>
             {
-                var document = CheckItem(id, item.Title, item.Text, "");
+                var document = CheckItem(id, item.Title, item.Text);
                 var change = await served.WriteAsync([new CatalogEdit(id, document)], () => { }, cancel);
                 bool existed = change.Replaced > 0;
                 var response = new ItemResponse(id, existed ? "updated" : "created", served.Catalog.Count);
@@ -104,14 +104,14 @@ internal static class CatalogEndpoints
     }
 
     /// <summary>An item's fields, checked; the document to store.</summary>
-    public static Document CheckItem(string id, string? title, string? text, string where)
+    public static Document CheckItem(string id, string? title, string? text)
     {
-        if (string.IsNullOrWhiteSpace(id)) throw new ApiException(400, $"{where}the item id is empty");
-        if (id.Length > MaxIdLength) throw new ApiException(400, $"{where}the item id is longer than {MaxIdLength} characters");
-        if (title is null) throw new ApiException(400, $"{where}\"title\" is required");
-        if (title.Length > MaxTitleChars) throw new ApiException(400, $"{where}\"title\" is longer than {MaxTitleChars:N0} characters");
-        if ((text?.Length ?? 0) > MaxTextChars) throw new ApiException(400, $"{where}\"text\" is longer than {MaxTextChars:N0} characters");
-        if (title.Contains('\uFFFD') || (text?.Contains('\uFFFD') ?? false)) throw new ApiException(400, $"{where}the text holds U+FFFD (invalid UTF-8 upstream?)");
+        if (string.IsNullOrWhiteSpace(id)) throw new ApiException(400, $"the item id is empty");
+        if (id.Length > MaxIdLength) throw new ApiException(400, $"the item id is longer than {MaxIdLength} characters");
+        if (title is null) throw new ApiException(400, $"\"title\" is required");
+        if (title.Length > MaxTitleChars) throw new ApiException(400, $"\"title\" is longer than {MaxTitleChars:N0} characters");
+        if ((text?.Length ?? 0) > MaxTextChars) throw new ApiException(400, $"\"text\" is longer than {MaxTextChars:N0} characters");
+        if (title.Contains('\uFFFD') || (text?.Contains('\uFFFD') ?? false)) throw new ApiException(400, $"the text holds U+FFFD (invalid UTF-8 upstream?)");
         return new Document(id, title, text ?? "");
     }
 
@@ -173,7 +173,7 @@ internal static class BulkLines
                 return new CatalogEdit(delete, null);
             }
             if (id is null) throw new ApiException(400, "\"id\" is required (or \"delete\" to remove an item)");
-            return new CatalogEdit(id, CatalogEndpoints.CheckItem(id, title, text, ""));
+            return new CatalogEdit(id, CatalogEndpoints.CheckItem(id, title, text));
         }
     }
 }
