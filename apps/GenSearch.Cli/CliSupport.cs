@@ -121,43 +121,42 @@ internal static class CliSupport
 
     /// <summary>
     /// The retriever an expression names over <paramref name="data"/>'s catalog and the model in
-    /// <paramref name="modelDir"/>, and the BM25 index when the expression uses one.
+    /// <paramref name="modelDir"/> (<see cref="RetrieverOpener"/>), and the BM25 index and its k1 and b when the expression uses one.
     /// </summary>
     public static (IRetriever Retriever, Bm25? Index, GenSearch.Training.Bm25Choice? Bm25Parameters) OpenRetriever(BeirDataset data, string? expression, string? modelDir,
         Bm25Options bm25Options, ModelOpenOptions modelOptions, float? k1 = null, float? b = null)
     {
         RetrieverSpec spec;
-        try { spec = RetrieverSpec.Parse(expression ?? (modelDir is null ? RetrieverSpec.Bm25Term : RetrieverSpec.ModelTerm)); }
+        try { spec = RetrieverOpener.Resolve(expression, modelDir); }
         catch (ArgumentException e) { throw new CliException(e.Message); }
-        if (spec.NeedsModel && modelDir is null) throw new CliException($"--retriever {spec} needs --model DIR (a model directory from gensearch train)");
-        if (!spec.NeedsModel && modelDir is not null) throw new CliException($"--model is given but --retriever {spec} does not use it; add 'model', e.g. --retriever {spec}+model");
-        Bm25? index = null;
         GenSearch.Training.Bm25Choice? parameters = null;
-        if (spec.NeedsBm25)
+        var opened = RetrieverOpener.Open(data, spec, modelDir, new RetrieverOpenOptions
         {
-            (index, double seconds) = BuildBm25(data, bm25Options);
-            Note($"indexed {index.Count:N0} documents, {index.TermCount:N0} terms in {seconds:F2} s");
-            // k1 and b are the data set's (given, known, or tuned on its train split), never another's unannounced.
-            var chosen = k1 is not null && b is not null
-                ? new GenSearch.Training.Bm25Choice(k1.Value, b.Value, "given")
-                : GenSearch.Training.Bm25Parameters.Choose(data, bm25Options, index, Note);
-            if (k1 is not null && b is null) chosen = new(k1.Value, chosen.B, $"k1 given, b {chosen.Source}");
-            if (b is not null && k1 is null) chosen = new(chosen.K1, b.Value, $"b given, k1 {chosen.Source}");
-            index = index.WithScoring(chosen.K1, chosen.B);
-            parameters = chosen;
-            Note($"BM25 k1={chosen.K1.ToString(System.Globalization.CultureInfo.InvariantCulture)}, b={chosen.B.ToString(System.Globalization.CultureInfo.InvariantCulture)}: {chosen.Source}");
-        }
-        HashSet<string>? catalogIds = null;
-        var retriever = spec.Build(term =>
-        {
-            if (term == RetrieverSpec.Bm25Term) return index!;
-            var sw = Stopwatch.StartNew();
-            catalogIds ??= data.Corpus().Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
-            if (CatalogCheck.Verify(modelDir!, new ModelDirectory(modelDir!).ItemIds(), data.CorpusPath, catalogIds) is { } warning) Note(warning);
-            var opened = ModelFormats.Open(modelDir!, modelOptions with { Mode = RetrieverSpec.ModeOf(term) });
-            Note($"loaded {opened.Name} model {modelDir} over {opened.Count:N0} items{(modelOptions.Hnsw ? " (HNSW)" : "")} in {sw.Elapsed.TotalSeconds:F1} s");
-            return opened;
+            Bm25 = bm25Options,
+            Model = modelOptions,
+            BuildBm25 = (set, options) => BuildBm25(set, options).Index,
+            ChooseBm25Scoring = index =>
+            {
+                parameters = ChooseBm25(data, bm25Options, index, k1, b, Note);
+                return index.WithScoring(parameters.K1, parameters.B);
+            },
+            Note = Note,
         });
-        return (retriever, index, parameters);
+        return (opened.Retriever, opened.Bm25, parameters);
+    }
+
+    /// <summary>
+    /// BM25's k1 and b for a data set: those given (either may be), else the data set's (known, or tuned on
+    /// its train split), never another's unannounced; the choice is noted with its source.
+    /// </summary>
+    public static GenSearch.Training.Bm25Choice ChooseBm25(BeirDataset data, Bm25Options options, Bm25 index, float? k1, float? b, Action<string> note)
+    {
+        var chosen = k1 is not null && b is not null
+            ? new GenSearch.Training.Bm25Choice(k1.Value, b.Value, "given")
+            : GenSearch.Training.Bm25Parameters.Choose(data, options, index, note);
+        if (k1 is not null && b is null) chosen = new(k1.Value, chosen.B, $"k1 given, b {chosen.Source}");
+        if (b is not null && k1 is null) chosen = new(chosen.K1, b.Value, $"b given, k1 {chosen.Source}");
+        note($"BM25 k1={chosen.K1.ToString(System.Globalization.CultureInfo.InvariantCulture)}, b={chosen.B.ToString(System.Globalization.CultureInfo.InvariantCulture)}: {chosen.Source}");
+        return chosen;
     }
 }

@@ -18,6 +18,8 @@ internal static class Commands
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(BeamSurvivalCommand.Create());
         root.Subcommands.Add(MakeUserLogCommand.Create());
+        root.Subcommands.Add(ServeCommand.Create());
+        root.Subcommands.Add(ExportLogCommand.Create());
         return root;
     }
 

@@ -52,6 +52,35 @@ public class ModelRetrieverTests
     }
 
     [Fact]
+    public void ExplainGivesEachHitsSidPathWhoseLevelScoresSumToItsSearchScore()
+    {
+        var vocabulary = new SidVocabulary([3, 3, 2]);
+        var codes = Enumerable.Range(0, Titles.Length).Select(i => new[] { i % 3, (i / 3) % 3, i % 2 }).ToList();
+        var ids = Enumerable.Range(0, codes.Count).Select(i => $"d{i}").ToArray();
+        var generator = new SidGenerator(vocabulary, new EncoderDecoderConfig
+        {
+            SourceVocabulary = Tokenizer.VocabularySize, Dim = 16, Heads = 2, EncoderLayers = 1, DecoderLayers = 1, FfnDim = 32,
+            MaxSourceLength = 16, MaxTargetLength = 3,
+        }, new Rng(3));
+        var retriever = new GenerativeRetriever(generator, Tokenizer, codes, ids, new GenerativeSearchOptions { BeamSize = 20 });
+        var query = new Query("q", "garden hose");
+        var hits = retriever.Search([query], 5)[0];
+        var paths = retriever.Explain(query, [.. hits.Select(h => h.Id), "not-an-item"]);
+        Assert.Null(paths[^1]);
+        for (int i = 0; i < hits.Count; i++)
+        {
+            var path = paths[i]!;
+            Assert.Equal(hits[i].Id, path.ItemId);
+            Assert.Equal(codes[Array.IndexOf(ids, hits[i].Id)], path.Codes);
+            Assert.Equal(3, path.LevelScores.Length);
+            Assert.All(path.LevelScores, s => Assert.True(s <= 0 && float.IsFinite(s)));
+            Assert.Equal(hits[i].Score, path.Score, 1e-4f);
+            Assert.Equal(path.Codes, retriever.SidOf(hits[i].Id));
+        }
+        Assert.Null(retriever.SidOf("not-an-item"));
+    }
+
+    [Fact]
     public void DenseRetrieverRanksByCosineOfTheTowers()
     {
         var model = new TwoTowerModel(new TwoTowerConfig

@@ -28,6 +28,25 @@ public sealed class GenerativeSnapshot
     public float[]? Prior { get; }
     internal int[][] Tokens { get; }
     internal int[] Order { get; }
+
+    private Dictionary<string, int>? _indexOf;
+
+    /// <summary>
+    /// The item number of corpus id <paramref name="id"/>, or -1. The map is built on the first call
+    /// for each snapshot (explanations and IDs of hits ask for it; plain search never does), so a
+    /// catalog that changes pays for it only when something is explained.
+    /// </summary>
+    public int IndexOf(string id)
+    {
+        var map = _indexOf;
+        if (map is null)
+        {
+            map = new Dictionary<string, int>(_itemIds.Length, StringComparer.Ordinal);
+            for (int i = 0; i < _itemIds.Length; i++) map[_itemIds[i]] = i;
+            _indexOf = map; // two threads may both build it: the same map, one wins
+        }
+        return map.GetValueOrDefault(id, -1);
+    }
     internal int[][] AllCodes => _codes;
     internal string[] AllIds => _itemIds;
 }

@@ -26,6 +26,18 @@ public sealed record GenerativeSearchOptions
 }
 
 /// <summary>
+/// How generative retrieval scored one item: its semantic ID (codes per level, the collision token
+/// last) and, per level, the generator's log-probability of that level's token given the query and
+/// the levels before it. Their sum is the score search gives the item (with
+/// <see cref="GenerativeSearchOptions.FreeForcedTokens"/> off, the default).
+/// </summary>
+public sealed record SidPath(string ItemId, int[] Codes, float[] LevelScores)
+{
+    /// <summary>The sum of the levels' log-probabilities.</summary>
+    public float Score => LevelScores.Sum();
+}
+
+/// <summary>
 /// Generative retrieval: the generator writes semantic IDs for a query with beam search constrained
 /// to the catalog's trie, so every result is a real item. Items that share an ID keep the ID's
 /// score and are ordered by <c>itemPrior</c> (higher first; e.g. how often the item was judged
@@ -78,6 +90,56 @@ public sealed class GenerativeRetriever : IUpdatableRetriever
 
     /// <inheritdoc/>
     public CatalogChange Remove(IReadOnlyList<string> ids) => _catalog.Remove(ids);
+
+    /// <summary>The semantic ID of <paramref name="itemId"/> (codes per level), or null when the catalog does not hold it.</summary>
+    public int[]? SidOf(string itemId)
+    {
+        var catalog = _catalog.Current;
+        int item = catalog.IndexOf(itemId);
+        return item < 0 ? null : catalog.Codes(item).ToArray();
+    }
+
+    /// <summary>
+    /// Each item's SID path for <paramref name="query"/>: the generator is fed each item's ID token by
+    /// token (teacher forcing, all items as rows of one decode) and each level's log-probability is read
+    /// off. Apart from search so that search keeps no per-level scores; null for an id the catalog does not hold.
+    /// </summary>
+    public SidPath?[] Explain(Query query, IReadOnlyList<string> itemIds)
+    {
+        _generator.Eval();
+        var catalog = _catalog.Current;
+        var result = new SidPath?[itemIds.Count];
+        var rows = new List<(int Slot, int Item)>();
+        for (int i = 0; i < itemIds.Count; i++)
+            if (catalog.IndexOf(itemIds[i]) is var item and >= 0) rows.Add((i, item));
+        if (rows.Count == 0) return result;
+        if (!_decoders.TryTake(out var decoder)) decoder = new BeamDecoder(_generator.Model);
+        try
+        {
+            var batch = TokenBatch.Encode(_tokenizer, [query.Text], _options.MaxQueryTokens);
+            var scorer = new GeneratorScorer(_generator, batch, decoder);
+            scorer.SelectRows(new int[rows.Count]); // every row starts from the one query
+            var tokens = rows.Select(r => catalog.Tokens[r.Item]).ToArray();
+            var levels = tokens.Select(t => new float[t.Length]).ToArray();
+            int longest = tokens.Max(t => t.Length), vocabulary = scorer.Vocabulary;
+            var last = new int[rows.Count];
+            Array.Fill(last, SidVocabulary.Start);
+            for (int step = 0; step < longest; step++)
+            {
+                var logProbs = scorer.NextLogProbabilities(last);
+                for (int r = 0; r < rows.Count; r++)
+                {
+                    if (step >= tokens[r].Length) { last[r] = SidVocabulary.Start; continue; }
+                    levels[r][step] = logProbs[r * vocabulary + tokens[r][step]];
+                    last[r] = tokens[r][step];
+                }
+            }
+            for (int r = 0; r < rows.Count; r++)
+                result[rows[r].Slot] = new SidPath(itemIds[rows[r].Slot], catalog.Codes(rows[r].Item).ToArray(), levels[r]);
+        }
+        finally { _decoders.Add(decoder); }
+        return result;
+    }
 
     /// <inheritdoc/>
     public IReadOnlyList<SearchHit>[] Search(IReadOnlyList<Query> queries, int k)

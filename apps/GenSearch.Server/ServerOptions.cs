@@ -1,0 +1,64 @@
+using Microsoft.Extensions.Logging;
+
+namespace GenSearch.Server;
+
+/// <summary>How <see cref="SearchServer"/> serves; every setting but the data set has a default.</summary>
+public sealed record ServerOptions
+{
+    /// <summary>The BEIR directory whose corpus is the catalog.</summary>
+    public required string DataDir { get; init; }
+    /// <summary>A model directory from <c>gensearch train</c>; null serves BM25.</summary>
+    public string? ModelDir { get; init; }
+    /// <summary>What to search with (<c>RetrieverSpec</c>); null: <c>model</c> when a model is given, else <c>bm25</c>.</summary>
+    public string? Retriever { get; init; }
+    /// <summary>Generative retrieval: beams per query; null: the model's.</summary>
+    public int? Beam { get; init; }
+    /// <summary>Dense retrieval: an HNSW graph instead of the exact index.</summary>
+    public bool Hnsw { get; init; }
+    /// <summary>
+    /// <c>sqlite:PATH</c> or <c>postgres:CONNECTION-STRING</c>; null: an SQLite file named after the
+    /// data set under <see cref="DefaultStoreFolder"/>.
+    /// </summary>
+    public string? Store { get; init; }
+    /// <summary>Addresses to listen on; loopback unless an API key is set. Port 0 takes a free port.</summary>
+    public IReadOnlyList<string> Urls { get; init; } = [DefaultUrl];
+    /// <summary>The key write endpoints require (X-Api-Key or Authorization: Bearer); null: writes are open (loopback only).</summary>
+    public string? ApiKey { get; init; }
+    /// <summary>Write requests per second per client address (token bucket, bursts of as many); 0: unlimited.</summary>
+    public int WritesPerSecond { get; init; } = 1000;
+    /// <summary>
+    /// Search requests per second per client address; 0 (the default): unlimited. Off by default because
+    /// a limiter's bucket is a lock every search would take, and a load test comes from one address.
+    /// </summary>
+    public int SearchesPerSecond { get; init; }
+    /// <summary>Largest request body, except bulk loads (bytes).</summary>
+    public long MaxBodyBytes { get; init; } = 1 << 20;
+    /// <summary>Largest bulk NDJSON body (bytes).</summary>
+    public long MaxBulkBytes { get; init; } = 64L << 20;
+    /// <summary>Longest query text (characters); longer is a 400, not a slow search.</summary>
+    public int MaxQueryChars { get; init; } = 4096;
+    /// <summary>How deep results can be paged (from + size at most this).</summary>
+    public int ResultWindow { get; init; } = 100;
+    /// <summary>How long shutdown waits for requests in flight.</summary>
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(15);
+    /// <summary>The least level logged (JSON lines on the console); requests themselves are not logged at Information.</summary>
+    public LogLevel LogLevel { get; init; } = LogLevel.Information;
+
+    /// <summary>The address <c>gensearch serve</c> listens on by default.</summary>
+    public const string DefaultUrl = "http://127.0.0.1:7700";
+
+    /// <summary>Where default SQLite stores live: $GENSEARCH_STORES, else $XDG_DATA_HOME/gensearch/stores, else ~/.local/share/gensearch/stores.</summary>
+    public static string DefaultStoreFolder =>
+        Environment.GetEnvironmentVariable("GENSEARCH_STORES") is { Length: > 0 } dir ? dir
+        : Path.Combine(Environment.GetEnvironmentVariable("XDG_DATA_HOME") is { Length: > 0 } xdg ? xdg
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share"), "gensearch", "stores");
+
+    /// <summary>The store expression: <see cref="Store"/>, or the data set's default SQLite file (its folder is created).</summary>
+    public static string StoreFor(string? store, string dataDir)
+    {
+        if (store is not null) return store;
+        Directory.CreateDirectory(DefaultStoreFolder);
+        string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dataDir)));
+        return $"sqlite:{Path.Combine(DefaultStoreFolder, name + ".sqlite")}";
+    }
+}

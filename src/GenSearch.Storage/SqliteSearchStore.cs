@@ -1,0 +1,174 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Data.Sqlite;
+
+namespace GenSearch.Storage;
+
+/// <summary>
+/// The embedded store: one SQLite file, nothing to install. Write-ahead logging lets searches' readers
+/// run beside the one writer; <c>synchronous=FULL</c> syncs the log at every commit, so an acknowledged
+/// change survives a power cut as well as a killed process (NORMAL would survive only the latter, and
+/// acknowledged feedback must not be lost). Writes go through one connection, one at a time.
+/// </summary>
+public sealed class SqliteSearchStore : ISearchStore
+{
+    private readonly string _connectionString;
+    private readonly SqliteConnection _writer;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+
+    private SqliteSearchStore(string path, SqliteConnection writer, string connectionString)
+    {
+        Path = path; _writer = writer; _connectionString = connectionString;
+    }
+
+    /// <summary>The database file.</summary>
+    public string Path { get; }
+
+    /// <inheritdoc/>
+    public string Description => $"sqlite:{Path}";
+
+    /// <summary>Opens (creating when missing) the store in <paramref name="path"/>; its folder must exist.</summary>
+    public static async Task<SqliteSearchStore> OpenAsync(string path, CancellationToken cancel = default)
+    {
+        string full = System.IO.Path.GetFullPath(path);
+        string? dir = System.IO.Path.GetDirectoryName(full);
+        if (dir is not null && !Directory.Exists(dir)) throw new DirectoryNotFoundException($"{path}: the folder {dir} does not exist");
+        string cs = new SqliteConnectionStringBuilder { DataSource = full, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = true }.ToString();
+        var writer = new SqliteConnection(cs);
+        try
+        {
+            await writer.OpenAsync(cancel);
+            await Execute(writer, """
+                PRAGMA journal_mode=WAL;
+                PRAGMA synchronous=FULL;
+                CREATE TABLE IF NOT EXISTS catalog_changes (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT, item_id TEXT NOT NULL, title TEXT, body TEXT, removed INTEGER NOT NULL);
+                CREATE TABLE IF NOT EXISTS feedback (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, query TEXT NOT NULL, item_id TEXT, ts REAL NOT NULL, signals TEXT NOT NULL);
+                """, cancel);
+        }
+        catch (SqliteException e)
+        {
+            await writer.DisposeAsync();
+            throw new IOException($"{path}: cannot open as an SQLite store: {e.Message}", e);
+        }
+        return new SqliteSearchStore(full, writer, cs);
+    }
+
+    private static async Task Execute(SqliteConnection connection, string sql, CancellationToken cancel)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(cancel);
+    }
+
+    private async Task<SqliteConnection> Reader(CancellationToken cancel)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancel);
+        return connection;
+    }
+
+    /// <inheritdoc/>
+    public async Task WriteCatalogAsync(IReadOnlyList<CatalogEdit> edits, Action apply, CancellationToken cancel = default)
+    {
+        await _writeLock.WaitAsync(cancel);
+        try
+        {
+            await using var tx = (SqliteTransaction)await _writer.BeginTransactionAsync(cancel);
+            await using var command = _writer.CreateCommand();
+            command.Transaction = tx;
+            command.CommandText = "INSERT INTO catalog_changes (item_id, title, body, removed) VALUES ($id, $title, $body, $removed)";
+            var id = command.Parameters.Add("$id", SqliteType.Text);
+            var title = command.Parameters.Add("$title", SqliteType.Text);
+            var body = command.Parameters.Add("$body", SqliteType.Text);
+            var removed = command.Parameters.Add("$removed", SqliteType.Integer);
+            foreach (var edit in edits)
+            {
+                id.Value = edit.Id;
+                title.Value = (object?)edit.Item?.Title ?? DBNull.Value;
+                body.Value = (object?)edit.Item?.Text ?? DBNull.Value;
+                removed.Value = edit.IsRemoval ? 1 : 0;
+                await command.ExecuteNonQueryAsync(cancel);
+            }
+            apply(); // throws: the transaction is disposed uncommitted, so rolled back
+            await tx.CommitAsync(CancellationToken.None); // once the change is in memory, it is committed whatever the caller's token says
+        }
+        finally { _writeLock.Release(); }
+    }
+
+    /// <inheritdoc/>
+    public async IAsyncEnumerable<CatalogEdit> ReadCatalogAsync([EnumeratorCancellation] CancellationToken cancel = default)
+    {
+        await using var connection = await Reader(cancel);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT item_id, title, body, removed FROM catalog_changes ORDER BY seq";
+        await using var rows = await command.ExecuteReaderAsync(cancel);
+        while (await rows.ReadAsync(cancel))
+        {
+            string id = rows.GetString(0);
+            yield return rows.GetInt64(3) != 0 ? new CatalogEdit(id, null)
+                : new CatalogEdit(id, new Document(id, rows.IsDBNull(1) ? "" : rows.GetString(1), rows.IsDBNull(2) ? "" : rows.GetString(2)));
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task AppendFeedbackAsync(Interaction feedback, CancellationToken cancel = default)
+    {
+        await _writeLock.WaitAsync(cancel);
+        try
+        {
+            await using var command = _writer.CreateCommand();
+            command.CommandText = "INSERT INTO feedback (user_id, query, item_id, ts, signals) VALUES ($user, $query, $item, $ts, $signals)";
+            command.Parameters.AddWithValue("$user", feedback.User);
+            command.Parameters.AddWithValue("$query", feedback.Query);
+            command.Parameters.AddWithValue("$item", (object?)feedback.Item ?? DBNull.Value);
+            command.Parameters.AddWithValue("$ts", feedback.Timestamp);
+            command.Parameters.AddWithValue("$signals", SearchStores.SignalsJson(feedback.Signals));
+            await command.ExecuteNonQueryAsync(cancel); // autocommit: returns after the commit (and its sync)
+        }
+        finally { _writeLock.Release(); }
+    }
+
+    /// <inheritdoc/>
+    public async IAsyncEnumerable<Interaction> ReadFeedbackAsync([EnumeratorCancellation] CancellationToken cancel = default)
+    {
+        await using var connection = await Reader(cancel);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT user_id, query, item_id, ts, signals FROM feedback ORDER BY seq";
+        await using var rows = await command.ExecuteReaderAsync(cancel);
+        while (await rows.ReadAsync(cancel))
+            yield return new Interaction(rows.GetString(0), rows.GetString(1), rows.IsDBNull(2) ? null : rows.GetString(2), rows.GetDouble(3),
+                SearchStores.ParseSignals(rows.GetString(4)));
+    }
+
+    /// <inheritdoc/>
+    public async Task<long> FeedbackCountAsync(CancellationToken cancel = default)
+    {
+        await using var connection = await Reader(cancel);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM feedback";
+        return (long)(await command.ExecuteScalarAsync(cancel))!;
+    }
+
+    /// <inheritdoc/>
+    public async Task PingAsync(CancellationToken cancel = default)
+    {
+        await using var connection = await Reader(cancel);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT 1";
+        await command.ExecuteScalarAsync(cancel);
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync()
+    {
+        await _writeLock.WaitAsync(); // a write in progress finishes (and commits) first
+        try
+        {
+            await Execute(_writer, "PRAGMA wal_checkpoint(TRUNCATE);", CancellationToken.None);
+            await _writer.DisposeAsync();
+        }
+        finally { _writeLock.Release(); }
+        SqliteConnection.ClearPool(new SqliteConnection(_connectionString));
+    }
+}

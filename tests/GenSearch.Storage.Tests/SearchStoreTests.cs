@@ -1,0 +1,176 @@
+using GenSearch.Data;
+
+namespace GenSearch.Storage.Tests;
+
+/// <summary>
+/// The contract of <see cref="ISearchStore"/>, run against every kind: <see cref="SqliteSearchStoreTests"/>
+/// and <see cref="PostgresSearchStoreTests"/> only say how to open a fresh store and reopen it.
+/// </summary>
+public abstract class SearchStoreTests
+{
+    /// <summary>A new, empty store, and the expression that opens it again; null only when the kind's tests are skipped on purpose.</summary>
+    protected abstract Task<(ISearchStore Store, string Expression)?> CreateAsync();
+
+    private static Interaction Event(int i, string? item = "100011") => new($"u{i % 3}", $"query {i} ünïcode ✓", item, 1_700_000_000 + i * 0.5,
+        new Dictionary<string, double> { ["click"] = i % 2, ["dwell_s"] = i * 1.25 });
+
+    [Fact]
+    public async Task CatalogChangesComeBackInTheOrderWritten()
+    {
+        if (await CreateAsync() is not (ISearchStore store, string _)) return;
+        await using var _ = store;
+        await store.WriteCatalogAsync([new("a", new Document("a", "Rot Bohrer ✓", "text a")), new("b", new Document("b", "b title", ""))], () => { });
+        await store.WriteCatalogAsync([new("a", null)], () => { });
+        await store.WriteCatalogAsync([new("a", new Document("a", "again", "x"))], () => { });
+        var edits = await store.ReadCatalogAsync().ToListAsync();
+        Assert.Equal(["a", "b", "a", "a"], edits.Select(e => e.Id));
+        Assert.Equal("Rot Bohrer ✓", edits[0].Item!.Title);
+        Assert.Equal("text a", edits[0].Item!.Text);
+        Assert.Equal("", edits[1].Item!.Text);
+        Assert.True(edits[2].IsRemoval);
+        Assert.Equal("again", edits[3].Item!.Title);
+    }
+
+    [Fact]
+    public async Task ACatalogChangeWhoseApplyThrowsIsNotStored()
+    {
+        if (await CreateAsync() is not (ISearchStore store, string _)) return;
+        await using var _ = store;
+        await store.WriteCatalogAsync([new("kept", new Document("kept", "t", ""))], () => { });
+        await Assert.ThrowsAsync<ArgumentException>(() => store.WriteCatalogAsync(
+            [new("x", new Document("x", "t", "")), new("y", null)], () => throw new ArgumentException("refused")));
+        Assert.Equal(["kept"], (await store.ReadCatalogAsync().ToListAsync()).Select(e => e.Id));
+        bool applied = false;
+        await store.WriteCatalogAsync([new("z", null)], () => applied = true); // the store still takes writes
+        Assert.True(applied);
+        Assert.Equal(2, (await store.ReadCatalogAsync().ToListAsync()).Count);
+    }
+
+    [Fact]
+    public async Task FeedbackComesBackWithEveryField()
+    {
+        if (await CreateAsync() is not (ISearchStore store, string _)) return;
+        await using var _ = store;
+        Assert.Equal(0, await store.FeedbackCountAsync());
+        await store.AppendFeedbackAsync(Event(1));
+        await store.AppendFeedbackAsync(Event(2, item: null) with { Signals = new Dictionary<string, double>() });
+        var log = await store.ReadFeedbackAsync().ToListAsync();
+        Assert.Equal(2, await store.FeedbackCountAsync());
+        Assert.Equal(Event(1).User, log[0].User);
+        Assert.Equal(Event(1).Query, log[0].Query);
+        Assert.Equal("100011", log[0].Item);
+        Assert.Equal(Event(1).Timestamp, log[0].Timestamp);
+        Assert.Equal(Event(1).Signals, log[0].Signals);
+        Assert.Null(log[1].Item);
+        Assert.Empty(log[1].Signals);
+    }
+
+    [Fact]
+    public async Task EverythingWrittenIsThereAfterReopening()
+    {
+        if (await CreateAsync() is not (ISearchStore store, string expression)) return;
+        await Task.WhenAll(Enumerable.Range(0, 64).Select(i => store.AppendFeedbackAsync(Event(i)))); // concurrent writers
+        await store.WriteCatalogAsync([new("new-item", new Document("new-item", "title", "body"))], () => { });
+        await store.DisposeAsync();
+        await using var again = await SearchStores.OpenAsync(expression);
+        await again.PingAsync();
+        var log = await again.ReadFeedbackAsync().ToListAsync();
+        Assert.Equal(64, log.Count);
+        Assert.Equal(Enumerable.Range(0, 64).Select(i => Event(i).Query).Order(), log.Select(e => e.Query).Order());
+        Assert.Equal("new-item", Assert.Single(await again.ReadCatalogAsync().ToListAsync()).Id);
+    }
+
+    [Fact]
+    public async Task AnExportedLogReadsBackThroughTheInteractionReader()
+    {
+        if (await CreateAsync() is not (ISearchStore store, string _)) return;
+        await using var _ = store;
+        for (int i = 0; i < 5; i++) await store.AppendFeedbackAsync(i == 3 ? Event(i, item: null) : Event(i));
+        string path = Path.Combine(Path.GetTempPath(), $"gensearch-log-{Guid.NewGuid():N}.jsonl");
+        try
+        {
+            Assert.Equal(5, InteractionWriter.Write(path, await store.ReadFeedbackAsync().ToListAsync()));
+            var read = InteractionReader.Read(path).ToList();
+            Assert.Equal(5, read.Count);
+            for (int i = 0; i < 5; i++)
+            {
+                var expected = i == 3 ? Event(i, item: null) : Event(i);
+                Assert.Equal(expected.User, read[i].User);
+                Assert.Equal(expected.Query, read[i].Query);
+                Assert.Equal(expected.Item, read[i].Item);
+                Assert.Equal(expected.Timestamp, read[i].Timestamp);
+                Assert.Equal(expected.Signals, read[i].Signals);
+            }
+        }
+        finally { File.Delete(path); }
+    }
+}
+
+public sealed class SqliteSearchStoreTests : SearchStoreTests
+{
+    protected override async Task<(ISearchStore, string)?> CreateAsync()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "gensearch-store-tests");
+        Directory.CreateDirectory(dir);
+        string expression = $"sqlite:{Path.Combine(dir, Guid.NewGuid().ToString("N") + ".db")}";
+        return (await SearchStores.OpenAsync(expression), expression);
+    }
+
+    [Fact]
+    public async Task TheFileIsInWriteAheadLogModeWithFullSync()
+    {
+        if (await CreateAsync() is not (ISearchStore store, string _)) return;
+        await using var _ = store;
+        var path = ((SqliteSearchStore)store).Path;
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path}");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode";
+        Assert.Equal("wal", (string)(await command.ExecuteScalarAsync())!);
+    }
+
+    [Fact]
+    public async Task AStoreInAMissingFolderOrOfAnUnknownKindIsRefused()
+    {
+        await Assert.ThrowsAsync<DirectoryNotFoundException>(() => SearchStores.OpenAsync("sqlite:/no/such/folder/x.db"));
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => SearchStores.OpenAsync("mysql:x"));
+        Assert.Contains("sqlite:PATH", e.Message);
+    }
+}
+
+/// <summary>
+/// The same tests on PostgreSQL. <c>run-tests</c> starts a throwaway server (scripts/test-postgres.sh)
+/// and passes its connection string in GENSEARCH_TEST_POSTGRES; each test gets a database of its own.
+/// Without it these tests fail, unless GENSEARCH_SKIP_POSTGRES=1 (for a machine without PostgreSQL;
+/// CI never sets it).
+/// </summary>
+public sealed class PostgresSearchStoreTests : SearchStoreTests
+{
+    /// <summary>The admin connection string, or null when skipping is allowed.</summary>
+    public static string? AdminConnection()
+    {
+        string? connection = Environment.GetEnvironmentVariable("GENSEARCH_TEST_POSTGRES");
+        if (!string.IsNullOrEmpty(connection)) return connection;
+        if (Environment.GetEnvironmentVariable("GENSEARCH_SKIP_POSTGRES") == "1") return null;
+        throw new InvalidOperationException("the PostgreSQL store tests need a server: GENSEARCH_TEST_POSTGRES is not set " +
+                                            "(./run-tests starts one; set GENSEARCH_SKIP_POSTGRES=1 to skip them on a machine without PostgreSQL)");
+    }
+
+    /// <summary>A connection string to a new, empty database on the test server.</summary>
+    public static async Task<string> NewDatabaseAsync(string admin)
+    {
+        string name = "gs_" + Guid.NewGuid().ToString("N");
+        await using (var source = Npgsql.NpgsqlDataSource.Create(admin))
+        await using (var command = source.CreateCommand($"CREATE DATABASE {name}"))
+            await command.ExecuteNonQueryAsync();
+        return new Npgsql.NpgsqlConnectionStringBuilder(admin) { Database = name }.ToString();
+    }
+
+    protected override async Task<(ISearchStore, string)?> CreateAsync()
+    {
+        if (AdminConnection() is not { } admin) return null;
+        string expression = SearchStores.PostgresPrefix + await NewDatabaseAsync(admin);
+        return (await SearchStores.OpenAsync(expression), expression);
+    }
+}
+
