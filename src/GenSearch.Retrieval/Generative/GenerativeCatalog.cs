@@ -1,55 +1,29 @@
+using System.Runtime.InteropServices;
 using GenSearch.Models.Generative;
 
 namespace GenSearch.Retrieval.Generative;
 
 /// <summary>
-/// One immutable state of a <see cref="GenerativeCatalog"/>: items (index i is item i), their IDs,
-/// the trie over them, and the items in ID order (kept so that the next change merges instead of sorting).
-/// </summary>
-public sealed class GenerativeSnapshot
-{
-    internal GenerativeSnapshot(SidTrie trie, string[] itemIds, int[][] codes, int[][] tokens, float[]? prior, int[] order)
-    {
-        Trie = trie; _itemIds = itemIds; _codes = codes; Tokens = tokens; Prior = prior; Order = order;
-    }
-
-    private readonly string[] _itemIds;
-    private readonly int[][] _codes;
-
-    /// <summary>The trie of the items' IDs (vocabulary tokens); its item numbers index <see cref="ItemIds"/>.</summary>
-    public SidTrie Trie { get; }
-    /// <summary>Corpus id of each item.</summary>
-    public IReadOnlyList<string> ItemIds => _itemIds;
-    /// <summary>Items.</summary>
-    public int Count => _itemIds.Length;
-    /// <summary>Item <paramref name="item"/>'s ID as codes per level, the collision token last.</summary>
-    public ReadOnlySpan<int> Codes(int item) => _codes[item];
-    /// <summary>Per-item prior used to order items that share an ID (null: catalog order only).</summary>
-    public float[]? Prior { get; }
-    internal int[][] Tokens { get; }
-    internal int[] Order { get; }
-    internal int[][] AllCodes => _codes;
-    internal string[] AllIds => _itemIds;
-}
-
-/// <summary>
 /// The catalog of a generative retriever as a sequence of immutable snapshots (one volatile
 /// reference; writers serialised by a lock; searches read <see cref="Current"/> once).
 /// <para>
-/// IDs of new items: the assigner gives, for each document, its codes per level. Codes for every
-/// level but the last (the collision level, as <c>SemanticIds</c> builds IDs) get the smallest
-/// collision token no live item with the same leading codes holds, as <c>SemanticIds</c> numbers a
-/// colliding group 0, 1, 2, ...; codes for every level are taken as they are (an item that repeats
-/// another's full ID then shares its leaf). A collision token the generator's vocabulary cannot
-/// write (the group already holds <c>LevelSizes[^1]</c> items) is an error, raised before anything
-/// changes. A replaced item keeps its position (and prior) and frees its old collision token; a
-/// removed item frees its token; new items are appended with prior 0.
+/// IDs have one code per level of the vocabulary. IDs of new items: the assigner gives, for each
+/// document, its codes per level. Codes for every level but the last (the collision level, as
+/// <c>SemanticIds</c> builds IDs) get the smallest collision token no live item with the same
+/// leading codes holds, as <c>SemanticIds</c> numbers a colliding group 0, 1, 2, ...; codes for
+/// every level are taken as they are (an item that repeats another's full ID then shares its leaf).
+/// A collision token the generator's vocabulary cannot write (the group already holds
+/// <c>LevelSizes[^1]</c> items) is an error, raised before anything changes. A replaced item keeps
+/// its position (and prior) and frees its old collision token; a removed item frees its token; new
+/// items are appended with prior 0. The tokens in use are read from the trie itself (the tokens it
+/// allows after the leading codes), so no per-group table is kept.
 /// </para>
 /// <para>
-/// The trie stays flat arrays and every change builds a new one: the items' ID order is kept
-/// between snapshots, so a change merges the changed items into it (sorting only them) and rebuilds
-/// the arrays in two linear passes (<see cref="SidTrie"/>), with no sort of the catalog. Measured on
-/// 54,667 items of 4-token IDs (the homedepot shape), 2 cores shared: see the README's "Live catalog".
+/// A change does not rebuild the catalog: a snapshot is a large immutable base (a
+/// <see cref="CompactSidTrie"/>, about 9 bytes an item) plus the items added, moved and removed since
+/// (<see cref="GenerativeSnapshot"/>), so a change costs in proportion to those. When they pass
+/// <see cref="FoldLimit"/> the next change folds them into a new base (a counting sort by level and
+/// two linear passes). Figures at 10M items: bench/RESULTS.md, "catalog at scale".
 /// </para>
 /// </summary>
 public sealed class GenerativeCatalog
@@ -58,9 +32,18 @@ public sealed class GenerativeCatalog
     private readonly SidVocabulary _vocabulary;
     private readonly Func<IReadOnlyList<Document>, int[][]>? _assignIds;
     private readonly object _writeLock = new();
-    private readonly Dictionary<string, int> _indexOf = new(StringComparer.Ordinal);        // writers only
-    private readonly Dictionary<string, SortedSet<int>> _collisionTokens = new(StringComparer.Ordinal); // leading codes -> tokens in use
+    private readonly Dictionary<string, int> _slotOf = new(StringComparer.Ordinal); // writers only
     private volatile GenerativeSnapshot _current;
+
+    /// <summary>
+    /// The smallest number of changed items a fold waits for. A change rebuilds the delta (a sort of
+    /// its items), so the limit bounds a change's cost; a fold costs about a linear pass over the
+    /// catalog, so it is also at least <see cref="FoldFraction"/> of the base to keep its share per change small.
+    /// </summary>
+    public const int MinFoldLimit = 1024;
+
+    /// <summary>The delta may grow to this fraction of the base before a fold (1/1024: 9,766 items at 10M).</summary>
+    public const double FoldFraction = 1.0 / 1024;
 
     /// <summary>A catalog of items whose IDs are <paramref name="itemCodes"/> (codes per level, the collision token last).</summary>
     public GenerativeCatalog(string name, SidVocabulary vocabulary, IReadOnlyList<int[]> itemCodes, string[] itemIds, float[]? itemPrior = null,
@@ -71,30 +54,32 @@ public sealed class GenerativeCatalog
         _name = name;
         _vocabulary = vocabulary;
         _assignIds = assignIds;
-        var codes = itemCodes.Select(c => c.ToArray()).ToArray();
-        var tokens = codes.Select(c => vocabulary.Tokens(c)).ToArray();
-        for (int i = 0; i < tokens.Length; i++) SidTrie.CheckId(tokens, i);
+        var codes = new LevelCodes(itemIds.Length, vocabulary.LevelSizes);
         for (int i = 0; i < itemIds.Length; i++)
         {
-            _indexOf[itemIds[i]] = i;
-            Tokens(_collisionTokens, codes[i]).Add(codes[i][^1]);
+            var c = itemCodes[i];
+            if (c is null || c.Length != vocabulary.Levels)
+                throw new ArgumentException($"{name}: item {i} ('{itemIds[i]}') has an ID of {c?.Length ?? 0} codes; the vocabulary has {vocabulary.Levels} levels");
+            for (int l = 0; l < c.Length; l++)
+                if ((uint)c[l] >= (uint)vocabulary.LevelSizes[l])
+                    throw new ArgumentException($"{name}: item {i} ('{itemIds[i]}') has code {c[l]} at level {l}, outside 0..{vocabulary.LevelSizes[l] - 1}");
+            codes.Set(i, c);
         }
-        var order = Enumerable.Range(0, tokens.Length).ToArray();
-        Array.Sort(order, (a, b) => SidTrie.Compare(tokens, a, b));
-        _current = new GenerativeSnapshot(SidTrie.BuildSorted(tokens, order), [.. itemIds], codes, tokens, itemPrior?.ToArray(), order);
+        for (int i = 0; i < itemIds.Length; i++) _slotOf[itemIds[i]] = i;
+        var @base = new CatalogBase([.. itemIds], codes, itemPrior?.ToArray(), CompactSidTrie.Build(vocabulary, codes));
+        _current = new GenerativeSnapshot(@base, [], [], [], [], [], vocabulary);
     }
 
     /// <summary>The catalog now.</summary>
     public GenerativeSnapshot Current => _current;
 
-    private static string Key(ReadOnlySpan<int> leading) => string.Join(',', leading.ToArray());
+    /// <summary>Changed items (added, moved, removed) past which the next change folds them into a new base.</summary>
+    public int FoldLimit => FoldLimitForTests ?? Math.Max(MinFoldLimit, (int)(_current.Base.Ids.Length * FoldFraction));
 
-    private static SortedSet<int> Tokens(Dictionary<string, SortedSet<int>> map, int[] codes)
-    {
-        string key = Key(codes.AsSpan(0, codes.Length - 1));
-        if (!map.TryGetValue(key, out var set)) map[key] = set = [];
-        return set;
-    }
+    /// <summary>A fold limit for tests, which fold small catalogs often.</summary>
+    internal int? FoldLimitForTests { get; set; }
+
+    private static string Key(ReadOnlySpan<int> leading) => string.Join(',', leading.ToArray());
 
     /// <summary>Adds or replaces items; see the class summary for their IDs.</summary>
     public CatalogChange Upsert(IReadOnlyList<Document> items)
@@ -107,75 +92,88 @@ public sealed class GenerativeCatalog
         int[][] assigned = _assignIds(batch); // outside the lock: encoding and quantising are the slow part
         if (assigned is null || assigned.Length != batch.Count)
             throw new InvalidOperationException($"{_name}: the ID assigner returned {assigned?.Length ?? 0} IDs for {batch.Count} items");
-        int levels = _vocabulary.Levels, collisionSize = _vocabulary.LevelSizes[^1];
         lock (_writeLock)
         {
             var cur = _current;
-            // Collision-token sets touched by this batch, copied: nothing shared changes until every item is checked.
-            var touched = new Dictionary<string, SortedSet<int>>(StringComparer.Ordinal);
-            SortedSet<int> Used(int[] codes)
-            {
-                string key = Key(codes.AsSpan(0, codes.Length - 1));
-                if (!touched.TryGetValue(key, out var set))
-                    touched[key] = set = _collisionTokens.TryGetValue(key, out var shared) ? new SortedSet<int>(shared) : [];
-                return set;
-            }
-            var full = new int[batch.Count][];
-            var tokens = new int[batch.Count][];
+            var full = CompleteIds(cur, batch, assigned);
+
+            // Every item is valid: the new snapshot and the writer's map (which a fold renumbers), then publish.
+            int baseCount = cur.Base.Ids.Length, added = 0;
+            var moved = new Dictionary<int, int[]>(cur.Moved);
+            var tailCodes = new List<int[]>(cur.TailCodes);
+            var tailIds = new List<string>(cur.TailIds);
+            var newlyDead = new List<int>();
             for (int j = 0; j < batch.Count; j++)
             {
-                var c = assigned[j];
-                if (c is null || (c.Length != levels - 1 && c.Length != levels))
-                    throw new ArgumentException($"{_name}: item '{batch[j].Id}': the assigner gave {c?.Length ?? 0} codes; the IDs have {levels} levels " +
-                                                $"(give {levels - 1} to get a collision token, or all {levels})");
-                if (_indexOf.TryGetValue(batch[j].Id, out int old)) Used(cur.AllCodes[old]).Remove(cur.AllCodes[old][^1]);
-                if (c.Length == levels - 1)
+                if (!_slotOf.TryGetValue(batch[j].Id, out int slot))
                 {
-                    var probe = new int[levels];
-                    c.CopyTo(probe, 0);
-                    var used = Used(probe);
-                    int token = 0;
-                    foreach (int t in used) { if (t != token) break; token++; } // smallest free: the set is sorted
-                    if (token >= collisionSize)
-                        throw new ArgumentException($"{_name}: item '{batch[j].Id}' has the leading codes [{Key(c)}] of {used.Count} items already, " +
-                                                    $"and the generator's vocabulary has only {collisionSize} collision tokens");
-                    probe[^1] = token;
-                    full[j] = probe;
+                    tailIds.Add(batch[j].Id);
+                    tailCodes.Add(full[j]);
+                    added++;
                 }
-                else full[j] = [.. c];
-                tokens[j] = _vocabulary.Tokens(full[j]); // checks every code's range
-                Used(full[j]).Add(full[j][^1]);
+                else if (slot >= baseCount) tailCodes[slot - baseCount] = full[j];
+                else
+                {
+                    if (!moved.ContainsKey(slot)) newlyDead.Add(cur.Base.Trie.EntryOf(slot, cur.Base.Codes.Get(slot)));
+                    moved[slot] = full[j];
+                }
             }
-
-            // Every item is valid: build the new snapshot, then commit the writer's maps.
-            int n = cur.Count, added = batch.Count(d => !_indexOf.ContainsKey(d.Id));
-            var ids = new string[n + added];
-            var codes = new int[n + added][];
-            var allTokens = new int[n + added][];
-            cur.AllIds.CopyTo(ids, 0);
-            cur.AllCodes.CopyTo(codes, 0);
-            cur.Tokens.CopyTo(allTokens, 0);
-            float[]? prior = cur.Prior is null ? null : new float[n + added];
-            cur.Prior?.CopyTo(prior!, 0);
-            var changed = new int[batch.Count];
-            var isChanged = new bool[n + added];
-            for (int j = 0, next = n; j < batch.Count; j++)
-            {
-                int item = _indexOf.TryGetValue(batch[j].Id, out int old) ? old : next++;
-                ids[item] = batch[j].Id;
-                codes[item] = full[j];
-                allTokens[item] = tokens[j];
-                changed[j] = item;
-                isChanged[item] = true;
-            }
-            Array.Sort(changed, (a, b) => SidTrie.Compare(allTokens, a, b));
-            var order = Merge(cur.Order.Where(i => !isChanged[i]).ToArray(), changed, allTokens);
-            var snapshot = new GenerativeSnapshot(SidTrie.BuildSorted(allTokens, order), ids, codes, allTokens, prior, order);
-            foreach (var (key, set) in touched) _collisionTokens[key] = set;
-            foreach (int item in changed) _indexOf[ids[item]] = item;
-            _current = snapshot;
+            var next = new GenerativeSnapshot(cur.Base, [.. tailIds], [.. tailCodes], moved, cur.Removed, Union(cur.DeadEntries, newlyDead), _vocabulary);
+            for (int j = cur.TailIds.Length; j < tailIds.Count; j++) _slotOf[tailIds[j]] = baseCount + j;
+            Publish(next);
             return new CatalogChange(added, batch.Count - added, 0, 0);
         }
+    }
+
+    /// <summary>
+    /// Full IDs for a batch: leading codes get the smallest collision token free at the time (the
+    /// batch's earlier items and replaced items' old tokens counted). Throws before anything changes.
+    /// </summary>
+    private int[][] CompleteIds(GenerativeSnapshot cur, IReadOnlyList<Document> batch, int[][] assigned)
+    {
+        int levels = _vocabulary.Levels, collisionSize = _vocabulary.LevelSizes[^1], collisionOffset = _vocabulary.Token(levels - 1, 0);
+        // Collision tokens in use per group of leading codes this batch touches: read from the trie, then kept up to date here.
+        var touched = new Dictionary<string, SortedSet<int>>(StringComparer.Ordinal);
+        var buffer = new int[Math.Max(1, cur.Trie.MaxAllowed)];
+        SortedSet<int> Used(int[] codes)
+        {
+            string key = Key(codes.AsSpan(0, levels - 1));
+            if (touched.TryGetValue(key, out var set)) return set;
+            touched[key] = set = [];
+            int state = cur.Trie.Root;
+            for (int l = 0; l < levels - 1 && state >= 0; l++) state = cur.Trie.Advance(state, _vocabulary.Token(l, codes[l]));
+            if (state >= 0)
+                for (int i = 0, n = cur.Trie.Allowed(state, buffer); i < n; i++) set.Add(buffer[i] - collisionOffset);
+            return set;
+        }
+        var full = new int[batch.Count][];
+        for (int j = 0; j < batch.Count; j++)
+        {
+            var c = assigned[j];
+            if (c is null || (c.Length != levels - 1 && c.Length != levels))
+                throw new ArgumentException($"{_name}: item '{batch[j].Id}': the assigner gave {c?.Length ?? 0} codes; the IDs have {levels} levels " +
+                                            $"(give {levels - 1} to get a collision token, or all {levels})");
+            for (int l = 0; l < c.Length; l++)
+                if ((uint)c[l] >= (uint)_vocabulary.LevelSizes[l])
+                    throw new ArgumentException($"{_name}: item '{batch[j].Id}': code {c[l]} at level {l} is outside 0..{_vocabulary.LevelSizes[l] - 1}");
+            if (_slotOf.TryGetValue(batch[j].Id, out int slot) && cur.SlotCodes(slot) is var old) Used(old).Remove(old[^1]);
+            if (c.Length == levels - 1)
+            {
+                var probe = new int[levels];
+                c.CopyTo(probe, 0);
+                var used = Used(probe);
+                int token = 0;
+                foreach (int t in used) { if (t != token) break; token++; } // smallest free: the set is sorted
+                if (token >= collisionSize)
+                    throw new ArgumentException($"{_name}: item '{batch[j].Id}' has the leading codes [{Key(c)}] of {used.Count} items already, " +
+                                                $"and the generator's vocabulary has only {collisionSize} collision tokens");
+                probe[^1] = token;
+                full[j] = probe;
+            }
+            else full[j] = [.. c];
+            Used(full[j]).Add(full[j][^1]);
+        }
+        return full;
     }
 
     /// <summary>Removes items by id; the rest keep their order (their positions close up). Unknown ids are counted.</summary>
@@ -185,48 +183,61 @@ public sealed class GenerativeCatalog
         lock (_writeLock)
         {
             var cur = _current;
-            var gone = new bool[cur.Count];
-            int removed = 0;
+            int baseCount = cur.Base.Ids.Length;
+            var gone = new List<int>();
+            var newlyDead = new List<int>();
+            Dictionary<int, int[]>? moved = null;
             foreach (var id in batch)
-                if (_indexOf.Remove(id, out int item)) { gone[item] = true; removed++; }
-            if (removed == 0) return new CatalogChange(0, 0, 0, ids.Count);
-            int n = cur.Count - removed;
-            var newIndex = new int[cur.Count];
-            var itemIds = new string[n];
-            var codes = new int[n][];
-            var tokens = new int[n][];
-            float[]? prior = cur.Prior is null ? null : new float[n];
-            for (int i = 0, j = 0; i < cur.Count; i++)
             {
-                if (gone[i])
-                {
-                    newIndex[i] = -1;
-                    Tokens(_collisionTokens, cur.AllCodes[i]).Remove(cur.AllCodes[i][^1]);
-                    continue;
-                }
-                newIndex[i] = j;
-                itemIds[j] = cur.AllIds[i];
-                codes[j] = cur.AllCodes[i];
-                tokens[j] = cur.Tokens[i];
-                if (prior is not null) prior[j] = cur.Prior![i];
-                _indexOf[itemIds[j]] = j;
-                j++;
+                if (!_slotOf.Remove(id, out int slot)) continue;
+                gone.Add(slot);
+                if (slot >= baseCount) continue; // an added item: only in the delta, which the snapshot rebuilds without it
+                if ((moved ??= new Dictionary<int, int[]>(cur.Moved)).Remove(slot)) continue; // its base entry is dead already
+                newlyDead.Add(cur.Base.Trie.EntryOf(slot, cur.Base.Codes.Get(slot)));
             }
-            // Renumbering keeps item order, so the ID order (ties by item) stays sorted.
-            var order = cur.Order.Where(i => !gone[i]).Select(i => newIndex[i]).ToArray();
-            _current = new GenerativeSnapshot(SidTrie.BuildSorted(tokens, order), itemIds, codes, tokens, prior, order);
-            return new CatalogChange(0, 0, removed, ids.Count - removed);
+            if (gone.Count == 0) return new CatalogChange(0, 0, 0, ids.Count);
+            Publish(new GenerativeSnapshot(cur.Base, cur.TailIds, cur.TailCodes, moved ?? cur.Moved, Union(cur.Removed, gone),
+                Union(cur.DeadEntries, newlyDead), _vocabulary));
+            return new CatalogChange(0, 0, gone.Count, ids.Count - gone.Count);
         }
     }
 
-    /// <summary>Merges two lists of items, each in ID order, into one.</summary>
-    private static int[] Merge(int[] a, int[] b, int[][] tokens)
+    /// <summary>Makes <paramref name="next"/> current, folded into a new base first when its delta has passed the limit. Under the write lock.</summary>
+    private void Publish(GenerativeSnapshot next)
     {
-        var result = new int[a.Length + b.Length];
-        int i = 0, j = 0, r = 0;
-        while (i < a.Length && j < b.Length) result[r++] = SidTrie.Compare(tokens, a[i], b[j]) <= 0 ? a[i++] : b[j++];
-        while (i < a.Length) result[r++] = a[i++];
-        while (j < b.Length) result[r++] = b[j++];
+        _current = next.DeltaSize > FoldLimit ? Fold(next) : next;
+    }
+
+    /// <summary>Folds <paramref name="s"/> into a new base: positions become slots, the writer's map follows.</summary>
+    private GenerativeSnapshot Fold(GenerativeSnapshot s)
+    {
+        int n = s.Count;
+        var ids = new string[n];
+        var codes = new LevelCodes(n, _vocabulary.LevelSizes);
+        float[]? prior = s.Base.Prior is null ? null : new float[n];
+        int i = 0;
+        foreach (int slot in s.LiveSlots())
+        {
+            ids[i] = s.SlotId(slot);
+            codes.Set(i, s.SlotCodes(slot));
+            if (prior is not null) prior[i] = slot < s.Base.Prior!.Length ? s.Base.Prior[slot] : 0f;
+            i++;
+        }
+        if (s.Removed.Length > 0) // else every slot is its position already
+            for (int j = 0; j < n; j++) CollectionsMarshal.GetValueRefOrNullRef(_slotOf, ids[j]) = j;
+        var @base = new CatalogBase(ids, codes, prior, CompactSidTrie.Build(_vocabulary, codes));
+        return new GenerativeSnapshot(@base, [], [], [], [], [], _vocabulary);
+    }
+
+    /// <summary>The sorted union of a sorted array and a few more values (distinct from it).</summary>
+    private static int[] Union(int[] sorted, List<int> more)
+    {
+        if (more.Count == 0) return sorted;
+        if (more.Contains(-1)) throw new InvalidOperationException("an item of the catalog's base is missing from its trie");
+        var result = new int[sorted.Length + more.Count];
+        sorted.CopyTo(result, 0);
+        more.CopyTo(result, sorted.Length);
+        Array.Sort(result);
         return result;
     }
 }

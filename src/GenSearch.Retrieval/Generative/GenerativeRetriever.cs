@@ -67,8 +67,8 @@ public sealed class GenerativeRetriever : IUpdatableRetriever
     /// <inheritdoc/>
     public int Count => _catalog.Current.Count;
 
-    /// <summary>The trie of the catalog's IDs now (its <see cref="SidTrie.Bytes"/> is the serving memory for IDs).</summary>
-    public SidTrie Trie => _catalog.Current.Trie;
+    /// <summary>The index of the catalog's IDs now (its <see cref="LiveSidIndex.Bytes"/> is the serving memory for IDs).</summary>
+    public LiveSidIndex Trie => _catalog.Current.Trie;
 
     /// <summary>The live catalog: IDs per item, and the changes.</summary>
     public GenerativeCatalog Catalog => _catalog;

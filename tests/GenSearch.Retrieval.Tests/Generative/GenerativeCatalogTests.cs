@@ -22,19 +22,14 @@ public class GenerativeCatalogTests
     private static Dictionary<string, int[]> Ids(GenerativeSnapshot s)
         => Enumerable.Range(0, s.Count).ToDictionary(i => s.ItemIds[i], i => s.Codes(i).ToArray());
 
-    /// <summary>The trie of a snapshot answers exactly as one built from scratch on its IDs.</summary>
-    private static void AssertTrieAsFromScratch(GenerativeSnapshot s)
+    /// <summary>The trie of a snapshot answers exactly as one built from scratch on its IDs (item i = position i).</summary>
+    private static void AssertTrieAsFromScratch(GenerativeSnapshot s, SidVocabulary? vocabulary = null)
     {
-        var tokens = Enumerable.Range(0, s.Count).Select(i => Vocabulary.Tokens(s.Codes(i))).ToList();
+        vocabulary ??= Vocabulary;
+        var tokens = Enumerable.Range(0, s.Count).Select(i => vocabulary.Tokens(s.Codes(i))).ToList();
         var scratch = SidTrie.Build(tokens);
-        Assert.Equal(scratch.NodeCount, s.Trie.NodeCount);
-        Assert.Equal(scratch.ItemCount, s.Trie.ItemCount);
-        for (int state = 0; state < scratch.NodeCount; state++)
-        {
-            Assert.Equal(scratch.Allowed(state).ToArray(), s.Trie.Allowed(state).ToArray());
-            Assert.Equal(scratch.ItemsAt(state).ToArray(), s.Trie.ItemsAt(state).ToArray());
-        }
-        for (int i = 0; i < s.Count; i++) Assert.Contains(i, s.Trie.ItemsAt(s.Trie.Find(tokens[i])).ToArray());
+        SidIndexAssert.Same(scratch, s.Trie);
+        for (int i = 0; i < s.Count; i++) Assert.Contains(i, s.Trie.ItemsAt(s.Trie.Find(tokens[i])));
     }
 
     [Fact]
@@ -68,28 +63,42 @@ public class GenerativeCatalogTests
         AssertTrieAsFromScratch(catalog.Current);
     }
 
-    [Fact]
-    public void Random_changes_keep_the_trie_equal_to_a_fresh_build()
+    [Theory]
+    [InlineData(null)] // the default limit: no fold at this size, every change on the delta
+    [InlineData(5)]    // a fold every few changes
+    public void Random_changes_keep_the_trie_equal_to_a_fresh_build(int? foldLimit)
     {
         var rng = new Random(9);
         var vocabulary = new SidVocabulary([4, 4, 40]);
-        var catalog = new GenerativeCatalog("generative", vocabulary, [], [], assignIds: d => d.Select(_ => new[] { rng.Next(4), rng.Next(4) }).ToArray());
-        for (int step = 0; step < 60; step++)
+        var catalog = new GenerativeCatalog("generative", vocabulary, [], [], assignIds: d => d.Select(_ => new[] { rng.Next(4), rng.Next(4) }).ToArray())
         {
-            if (step % 4 == 3) catalog.Remove(Enumerable.Range(0, 5).Select(_ => $"i{rng.Next(40)}").ToArray());
-            else catalog.Upsert(Enumerable.Range(0, 1 + rng.Next(6)).Select(_ => new Document($"i{rng.Next(40)}", "", "")).ToArray());
-            var s = catalog.Current;
-            var tokens = Enumerable.Range(0, s.Count).Select(i => vocabulary.Tokens(s.Codes(i))).ToList();
-            var scratch = SidTrie.Build(tokens);
-            Assert.Equal(scratch.NodeCount, s.Trie.NodeCount);
-            for (int state = 0; state < scratch.NodeCount; state++)
+            FoldLimitForTests = foldLimit,
+        };
+        var expected = new List<string>(); // ids in catalog order: appended when new, kept in place when replaced
+        int folds = 0;
+        for (int step = 0; step < 80; step++)
+        {
+            var before = catalog.Current;
+            if (step % 4 == 3)
             {
-                Assert.Equal(scratch.Allowed(state).ToArray(), s.Trie.Allowed(state).ToArray());
-                Assert.Equal(scratch.ItemsAt(state).ToArray(), s.Trie.ItemsAt(state).ToArray());
+                var gone = Enumerable.Range(0, 5).Select(_ => $"i{rng.Next(40)}").ToArray();
+                catalog.Remove(gone);
+                expected.RemoveAll(gone.Contains);
             }
+            else
+            {
+                var docs = Enumerable.Range(0, 1 + rng.Next(6)).Select(_ => new Document($"i{rng.Next(40)}", "", "")).ToArray();
+                catalog.Upsert(docs);
+                foreach (var d in docs) if (!expected.Contains(d.Id)) expected.Add(d.Id);
+            }
+            var s = catalog.Current;
+            if (s.DeltaSize == 0 && before.DeltaSize > 0) folds++;
+            Assert.Equal(expected, s.ItemIds);
+            AssertTrieAsFromScratch(s, vocabulary);
             // Full IDs stay distinct: collision tokens are never handed out twice.
             Assert.Equal(s.Count, Enumerable.Range(0, s.Count).Select(i => string.Join(",", s.Codes(i).ToArray())).Distinct().Count());
         }
+        if (foldLimit is not null) Assert.True(folds > 3, $"{folds} folds");
     }
 
     [Fact]
