@@ -252,6 +252,36 @@ public sealed class CompactSidTrie : ISidIndex
         return (lo, hi);
     }
 
+    /// <summary>The parent of <paramref name="state"/> (-1 for the root): the node whose child range holds it, by binary search.</summary>
+    internal int Parent(int state)
+    {
+        int d = Depth(state);
+        if (d == 0) return -1;
+        int j = state - _stateBase[d];
+        var starts = _childStart[d - 1];
+        int lo = 0, hi = starts.Length - 1; // the last p with starts[p] <= j
+        while (lo < hi)
+        {
+            int mid = (lo + hi + 1) >>> 1;
+            if (starts[mid] <= j) lo = mid; else hi = mid - 1;
+        }
+        return _stateBase[d - 1] + lo;
+    }
+
+    /// <summary>The token that leads to <paramref name="state"/> from its parent (not for the root).</summary>
+    internal int TokenOf(int state)
+    {
+        int d = Depth(state);
+        return _offset[d - 1] + _code[d - 1][state - _stateBase[d]];
+    }
+
+    /// <summary>The leaf holding entry <paramref name="entry"/>.</summary>
+    internal int LeafOf(int entry)
+    {
+        while (!IsLeafStart(entry)) entry--; // a leaf's entries are few: the items sharing one ID
+        return _stateBase[Levels] + entry;
+    }
+
     /// <summary>The item of entry <paramref name="entry"/>.</summary>
     internal int ItemAt(int entry) => _items[entry];
 

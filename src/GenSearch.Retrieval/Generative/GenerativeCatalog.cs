@@ -125,27 +125,20 @@ public sealed class GenerativeCatalog
         }
     }
 
+    /// <summary>The full IDs <see cref="Upsert"/> would give <paramref name="batch"/> (distinct ids) whose assigned codes are <paramref name="assigned"/>; changes nothing.</summary>
+    internal int[][] CompleteIds(IReadOnlyList<Document> batch, int[][] assigned)
+    {
+        lock (_writeLock) return CompleteIds(_current, batch, assigned);
+    }
+
     /// <summary>
     /// Full IDs for a batch: leading codes get the smallest collision token free at the time (the
     /// batch's earlier items and replaced items' old tokens counted). Throws before anything changes.
     /// </summary>
     private int[][] CompleteIds(GenerativeSnapshot cur, IReadOnlyList<Document> batch, int[][] assigned)
     {
-        int levels = _vocabulary.Levels, collisionSize = _vocabulary.LevelSizes[^1], collisionOffset = _vocabulary.Token(levels - 1, 0);
-        // Collision tokens in use per group of leading codes this batch touches: read from the trie, then kept up to date here.
-        var touched = new Dictionary<string, SortedSet<int>>(StringComparer.Ordinal);
-        var buffer = new int[Math.Max(1, cur.Trie.MaxAllowed)];
-        SortedSet<int> Used(int[] codes)
-        {
-            string key = Key(codes.AsSpan(0, levels - 1));
-            if (touched.TryGetValue(key, out var set)) return set;
-            touched[key] = set = [];
-            int state = cur.Trie.Root;
-            for (int l = 0; l < levels - 1 && state >= 0; l++) state = cur.Trie.Advance(state, _vocabulary.Token(l, codes[l]));
-            if (state >= 0)
-                for (int i = 0, n = cur.Trie.Allowed(state, buffer); i < n; i++) set.Add(buffer[i] - collisionOffset);
-            return set;
-        }
+        int levels = _vocabulary.Levels, collisionSize = _vocabulary.LevelSizes[^1];
+        var groups = new CollisionGroups(cur.Trie, _vocabulary);
         var full = new int[batch.Count][];
         for (int j = 0; j < batch.Count; j++)
         {
@@ -156,24 +149,77 @@ public sealed class GenerativeCatalog
             for (int l = 0; l < c.Length; l++)
                 if ((uint)c[l] >= (uint)_vocabulary.LevelSizes[l])
                     throw new ArgumentException($"{_name}: item '{batch[j].Id}': code {c[l]} at level {l} is outside 0..{_vocabulary.LevelSizes[l] - 1}");
-            if (_slotOf.TryGetValue(batch[j].Id, out int slot) && cur.SlotCodes(slot) is var old) Used(old).Remove(old[^1]);
+            if (_slotOf.TryGetValue(batch[j].Id, out int slot) && cur.SlotCodes(slot) is var old) CollisionGroups.Clear(groups.Of(old), old[^1]);
+            var id = new int[levels];
+            c.CopyTo(id, 0);
+            var used = groups.Of(id);
             if (c.Length == levels - 1)
             {
-                var probe = new int[levels];
-                c.CopyTo(probe, 0);
-                var used = Used(probe);
-                int token = 0;
-                foreach (int t in used) { if (t != token) break; token++; } // smallest free: the set is sorted
+                int token = CollisionGroups.SmallestFree(used);
                 if (token >= collisionSize)
-                    throw new ArgumentException($"{_name}: item '{batch[j].Id}' has the leading codes [{Key(c)}] of {used.Count} items already, " +
+                    throw new ArgumentException($"{_name}: item '{batch[j].Id}' has the leading codes [{Key(c)}] of {collisionSize} items already, " +
                                                 $"and the generator's vocabulary has only {collisionSize} collision tokens");
-                probe[^1] = token;
-                full[j] = probe;
+                id[^1] = token;
             }
-            else full[j] = [.. c];
-            Used(full[j]).Add(full[j][^1]);
+            CollisionGroups.Set(used, id[^1]);
+            full[j] = id;
         }
         return full;
+    }
+
+    /// <summary>
+    /// The collision tokens in use in each group of leading codes a batch touches, as a bit set per
+    /// group: read from the trie (the tokens it allows after the leading codes) on first touch, then
+    /// kept up to date by the batch. Groups are keyed by their leading codes packed into a long
+    /// (a string where they do not fit). Measured: see "catalog at scale" in bench/RESULTS.md.
+    /// </summary>
+    private sealed class CollisionGroups(ISidIndex trie, SidVocabulary vocabulary)
+    {
+        private readonly Dictionary<long, ulong[]> _packed = [];
+        private readonly Dictionary<string, ulong[]> _wide = new(StringComparer.Ordinal);
+        private readonly int[] _buffer = new int[Math.Max(1, trie.MaxAllowed)];
+        private readonly int _words = (vocabulary.LevelSizes[^1] + 63) / 64;
+        private readonly bool _fits = vocabulary.LevelSizes.Take(vocabulary.Levels - 1).Sum(k => 64 - System.Numerics.BitOperations.LeadingZeroCount((ulong)k)) <= 63;
+
+        /// <summary>The bit set of the group of <paramref name="id"/>'s leading codes (all but its last).</summary>
+        public ulong[] Of(int[] id)
+        {
+            var leading = id.AsSpan(0, id.Length - 1);
+            ulong[]? used;
+            if (_fits)
+            {
+                long key = 0;
+                for (int l = 0; l < leading.Length; l++) key = key * vocabulary.LevelSizes[l] + leading[l];
+                if (_packed.TryGetValue(key, out used)) return used;
+                return _packed[key] = Read(leading);
+            }
+            string wide = Key(leading);
+            if (_wide.TryGetValue(wide, out used)) return used;
+            return _wide[wide] = Read(leading);
+        }
+
+        private ulong[] Read(ReadOnlySpan<int> leading)
+        {
+            var used = new ulong[_words];
+            int state = trie.Root, last = leading.Length;
+            for (int l = 0; l < last && state >= 0; l++) state = trie.Advance(state, vocabulary.Token(l, leading[l]));
+            if (state < 0) return used;
+            int offset = vocabulary.Token(last, 0);
+            for (int i = 0, n = trie.Allowed(state, _buffer); i < n; i++) Set(used, _buffer[i] - offset);
+            return used;
+        }
+
+        public static void Set(ulong[] used, int token) => used[token >> 6] |= 1UL << (token & 63);
+
+        public static void Clear(ulong[] used, int token) => used[token >> 6] &= ~(1UL << (token & 63));
+
+        /// <summary>The smallest token not in use (the group's size when all are).</summary>
+        public static int SmallestFree(ulong[] used)
+        {
+            for (int w = 0; w < used.Length; w++)
+                if (used[w] != ulong.MaxValue) return (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(~used[w]);
+            return used.Length << 6;
+        }
     }
 
     /// <summary>Removes items by id; the rest keep their order (their positions close up). Unknown ids are counted.</summary>

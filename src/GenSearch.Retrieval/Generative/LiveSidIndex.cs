@@ -24,6 +24,8 @@ public sealed class LiveSidIndex : ISidIndex
     private readonly int[] _deadEntries;       // sorted base entries that no longer count
     private readonly int[] _removedSlots;      // sorted slots of removed items (base and delta): positions close up over them
     private readonly Dictionary<int, int> _twin; // base state -> delta state of the same prefix
+    private readonly HashSet<int> _deadStates = []; // base states every entry under which is dead
+    private readonly Dictionary<int, List<int>> _deadChildren = []; // base state -> tokens to its dead children, ascending
     private readonly int _deltaOffset;         // states >= this are delta-only
 
     /// <summary>
@@ -40,6 +42,7 @@ public sealed class LiveSidIndex : ISidIndex
         _deltaOffset = baseTrie.StateCount;
         _twin = [];
         if (delta.ItemCount > 0) Pair(baseTrie.Root, delta.Root);
+        FindDeadStates();
         ItemCount = baseTrie.ItemCount - deadEntries.Length + delta.ItemCount;
         MaxAllowed = baseTrie.MaxAllowed + delta.MaxAllowed;
         LongestId = Math.Max(baseTrie.ItemCount > deadEntries.Length ? baseTrie.Levels : 0, delta.LongestId);
@@ -54,6 +57,29 @@ public sealed class LiveSidIndex : ISidIndex
             int b = _base.Advance(baseState, token);
             if (b >= 0) Pair(b, _delta.Advance(deltaState, token));
         }
+    }
+
+    /// <summary>
+    /// Marks every base state all of whose entries are dead, climbing from each dead entry's leaf
+    /// while the node is all dead, so a search asks a set instead of counting (O(dead x depth) here).
+    /// </summary>
+    private void FindDeadStates()
+    {
+        foreach (int entry in _deadEntries)
+        {
+            int node = _base.LeafOf(entry);
+            while (node != _base.Root && !_deadStates.Contains(node))
+            {
+                var (lo, hi) = _base.EntryRange(node);
+                if (DeadBetween(lo, hi) < hi - lo) break;
+                _deadStates.Add(node);
+                int parent = _base.Parent(node);
+                if (!_deadChildren.TryGetValue(parent, out var tokens)) _deadChildren[parent] = tokens = [];
+                tokens.Add(_base.TokenOf(node));
+                node = parent;
+            }
+        }
+        foreach (var tokens in _deadChildren.Values) tokens.Sort();
     }
 
     /// <summary>The immutable base.</summary>
@@ -78,17 +104,14 @@ public sealed class LiveSidIndex : ISidIndex
     public int MaxAllowed { get; }
 
     /// <summary>
-    /// Base, delta and the lists, plus about 40 bytes per twin-table entry (a Dictionary entry and its
-    /// share of the buckets); the removed-slot list is counted here as search reads it.
+    /// Base, delta and the lists, plus about 40 bytes per entry of the twin and dead-state tables (a
+    /// hash entry and its share of the buckets); the removed-slot list is counted here as search reads it.
     /// </summary>
-    public long Bytes => _base.Bytes + _delta.Bytes + 4L * (_deltaSlots.Length + _deadEntries.Length + _removedSlots.Length) + 40L * _twin.Count;
+    public long Bytes => _base.Bytes + _delta.Bytes + 4L * (_deltaSlots.Length + _deadEntries.Length + _removedSlots.Length)
+                         + 40L * (_twin.Count + _deadStates.Count + _deadChildren.Count);
 
     /// <summary>Whether base state <paramref name="state"/> has an entry that still counts.</summary>
-    private bool LiveInBase(int state)
-    {
-        var (lo, hi) = _base.EntryRange(state);
-        return hi - lo > DeadBetween(lo, hi);
-    }
+    private bool LiveInBase(int state) => _deadStates.Count == 0 || !_deadStates.Contains(state);
 
     /// <summary>Dead entries in [lo, hi).</summary>
     private int DeadBetween(int lo, int hi)
@@ -115,12 +138,15 @@ public sealed class LiveSidIndex : ISidIndex
         bool hasTwin = _twin.TryGetValue(state, out int twin);
         // Base tokens, less those whose subtree is all dead (checked only where something under state died).
         int written = _base.Allowed(state, tokens);
-        var (lo, hi) = _base.EntryRange(state);
-        if (DeadBetween(lo, hi) > 0)
+        if (_deadChildren.Count > 0 && _deadChildren.TryGetValue(state, out var dead))
         {
-            int kept = 0;
+            int kept = 0, d = 0;
             for (int i = 0; i < written; i++)
-                if (LiveInBase(_base.Advance(state, tokens[i]))) tokens[kept++] = tokens[i];
+            {
+                while (d < dead.Count && dead[d] < tokens[i]) d++;
+                if (d < dead.Count && dead[d] == tokens[i]) continue;
+                tokens[kept++] = tokens[i];
+            }
             written = kept;
         }
         if (!hasTwin) return written;
