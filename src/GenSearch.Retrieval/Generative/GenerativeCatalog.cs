@@ -67,7 +67,7 @@ public sealed class GenerativeCatalog
         }
         for (int i = 0; i < itemIds.Length; i++) _slotOf[itemIds[i]] = i;
         var @base = new CatalogBase([.. itemIds], codes, itemPrior?.ToArray(), CompactSidTrie.Build(vocabulary, codes));
-        _current = new GenerativeSnapshot(@base, [], [], [], [], [], vocabulary);
+        _current = new GenerativeSnapshot(@base);
     }
 
     /// <summary>The catalog now.</summary>
@@ -103,10 +103,12 @@ public sealed class GenerativeCatalog
             var tailCodes = new List<int[]>(cur.TailCodes);
             var tailIds = new List<string>(cur.TailIds);
             var newlyDead = new List<int>();
+            var changed = new int[batch.Count]; // the slot of each batch item
             for (int j = 0; j < batch.Count; j++)
             {
                 if (!_slotOf.TryGetValue(batch[j].Id, out int slot))
                 {
+                    slot = baseCount + tailIds.Count;
                     tailIds.Add(batch[j].Id);
                     tailCodes.Add(full[j]);
                     added++;
@@ -117,8 +119,11 @@ public sealed class GenerativeCatalog
                     if (!moved.ContainsKey(slot)) newlyDead.Add(cur.Base.Trie.EntryOf(slot, cur.Base.Codes.Get(slot)));
                     moved[slot] = full[j];
                 }
+                changed[j] = slot;
             }
-            var next = new GenerativeSnapshot(cur.Base, [.. tailIds], [.. tailCodes], moved, cur.Removed, Union(cur.DeadEntries, newlyDead), _vocabulary);
+            var (deltaSlots, deltaTokens) = DeltaOrder(cur, changed, changed, s => _vocabulary.Tokens(s < baseCount ? moved[s] : tailCodes[s - baseCount]));
+            var next = new GenerativeSnapshot(cur.Base, [.. tailIds], [.. tailCodes], moved, cur.Removed, Union(cur.DeadEntries, newlyDead),
+                deltaSlots, deltaTokens);
             for (int j = cur.TailIds.Length; j < tailIds.Count; j++) _slotOf[tailIds[j]] = baseCount + j;
             Publish(next);
             return new CatalogChange(added, batch.Count - added, 0, 0);
@@ -242,8 +247,9 @@ public sealed class GenerativeCatalog
                 newlyDead.Add(cur.Base.Trie.EntryOf(slot, cur.Base.Codes.Get(slot)));
             }
             if (gone.Count == 0) return new CatalogChange(0, 0, 0, ids.Count);
+            var (deltaSlots, deltaTokens) = DeltaOrder(cur, [], [.. gone], _ => throw new InvalidOperationException("nothing joins the delta on removal"));
             Publish(new GenerativeSnapshot(cur.Base, cur.TailIds, cur.TailCodes, moved ?? cur.Moved, Union(cur.Removed, gone),
-                Union(cur.DeadEntries, newlyDead), _vocabulary));
+                Union(cur.DeadEntries, newlyDead), deltaSlots, deltaTokens));
             return new CatalogChange(0, 0, gone.Count, ids.Count - gone.Count);
         }
     }
@@ -272,7 +278,46 @@ public sealed class GenerativeCatalog
         if (s.Removed.Length > 0) // else every slot is its position already
             for (int j = 0; j < n; j++) CollectionsMarshal.GetValueRefOrNullRef(_slotOf, ids[j]) = j;
         var @base = new CatalogBase(ids, codes, prior, CompactSidTrie.Build(_vocabulary, codes));
-        return new GenerativeSnapshot(@base, [], [], [], [], [], _vocabulary);
+        return new GenerativeSnapshot(@base);
+    }
+
+    /// <summary>
+    /// The delta's slots in ID order (ties by slot) after a change: the current order less the slots
+    /// that leave it (changed or removed), merged with the changed slots (sorted here, tokens from
+    /// <paramref name="tokensOf"/>). O(delta + changed log changed): no sort of the delta.
+    /// </summary>
+    private static (int[] Slots, int[][] Tokens) DeltaOrder(GenerativeSnapshot cur, int[] changed, int[] leaving, Func<int, int[]> tokensOf)
+    {
+        var leaves = leaving.ToHashSet();
+        var joining = changed.Select(s => (Slot: s, Tokens: tokensOf(s))).ToArray();
+        Array.Sort(joining, (a, b) => Compare(a.Tokens, a.Slot, b.Tokens, b.Slot));
+        var slots = new List<int>(cur.DeltaSlots.Length + joining.Length);
+        var tokens = new List<int[]>(slots.Capacity);
+        int j = 0;
+        for (int i = 0; i < cur.DeltaSlots.Length; i++)
+        {
+            int slot = cur.DeltaSlots[i];
+            if (leaves.Contains(slot)) continue;
+            for (; j < joining.Length && Compare(joining[j].Tokens, joining[j].Slot, cur.DeltaTokens[i], slot) < 0; j++)
+            {
+                slots.Add(joining[j].Slot);
+                tokens.Add(joining[j].Tokens);
+            }
+            slots.Add(slot);
+            tokens.Add(cur.DeltaTokens[i]);
+        }
+        for (; j < joining.Length; j++)
+        {
+            slots.Add(joining[j].Slot);
+            tokens.Add(joining[j].Tokens);
+        }
+        return ([.. slots], [.. tokens]);
+    }
+
+    private static int Compare(int[] a, int slotA, int[] b, int slotB)
+    {
+        for (int l = 0; l < a.Length; l++) if (a[l] != b[l]) return a[l].CompareTo(b[l]);
+        return slotA.CompareTo(slotB);
     }
 
     /// <summary>The sorted union of a sorted array and a few more values (distinct from it).</summary>

@@ -1,5 +1,3 @@
-using GenSearch.Models.Generative;
-
 namespace GenSearch.Retrieval.Generative;
 
 /// <summary>
@@ -16,27 +14,19 @@ namespace GenSearch.Retrieval.Generative;
 public sealed class GenerativeSnapshot
 {
     internal GenerativeSnapshot(CatalogBase @base, string[] tailIds, int[][] tailCodes, Dictionary<int, int[]> moved, int[] removed,
-        int[] deadEntries, SidVocabulary vocabulary)
+        int[] deadEntries, int[] deltaSlots, int[][] deltaTokens)
     {
         Base = @base; TailIds = tailIds; TailCodes = tailCodes; Moved = moved; Removed = removed; DeadEntries = deadEntries;
+        DeltaSlots = deltaSlots; DeltaTokens = deltaTokens;
         Count = @base.Ids.Length + tailIds.Length - removed.Length;
-        // The delta: moved base items and added items, minus removed ones.
-        var slots = new List<int>();
-        var tokens = new List<int[]>();
-        int r = 0;
-        foreach (var (slot, codes) in moved.OrderBy(m => m.Key)) { slots.Add(slot); tokens.Add(vocabulary.Tokens(codes)); }
-        for (int j = 0; j < tailIds.Length; j++)
-        {
-            int slot = @base.Ids.Length + j;
-            while (r < removed.Length && removed[r] < slot) r++;
-            if (r < removed.Length && removed[r] == slot) continue;
-            slots.Add(slot);
-            tokens.Add(vocabulary.Tokens(tailCodes[j]));
-        }
-        Trie = new LiveSidIndex(@base.Trie, deadEntries, SidTrie.Build(tokens), [.. slots], removed);
+        // The delta trie: its items are the delta slots in ID order (ties by slot), so no sort is needed.
+        Trie = new LiveSidIndex(@base.Trie, deadEntries, SidTrie.BuildSorted(deltaTokens, Enumerable.Range(0, deltaSlots.Length).ToArray()), deltaSlots, removed);
         ItemIds = new PositionView<string>(this, s => s < Base.Ids.Length ? Base.Ids[s] : TailIds[s - Base.Ids.Length]);
         if (@base.Prior is { } prior) Prior = new PositionView<float>(this, s => s < prior.Length ? prior[s] : 0f);
     }
+
+    /// <summary>A snapshot that is all base.</summary>
+    internal GenerativeSnapshot(CatalogBase @base) : this(@base, [], [], [], [], [], [], []) { }
 
     internal CatalogBase Base { get; }
     internal string[] TailIds { get; }
@@ -44,6 +34,10 @@ public sealed class GenerativeSnapshot
     internal Dictionary<int, int[]> Moved { get; }
     internal int[] Removed { get; }
     internal int[] DeadEntries { get; }
+    /// <summary>Slots of the delta's items (moved base items and added items not removed), in ID order, ties by slot.</summary>
+    internal int[] DeltaSlots { get; }
+    /// <summary>Their IDs as vocabulary tokens.</summary>
+    internal int[][] DeltaTokens { get; }
 
     /// <summary>The index of the items' IDs (vocabulary tokens); its item numbers are positions in <see cref="ItemIds"/>.</summary>
     public LiveSidIndex Trie { get; }
