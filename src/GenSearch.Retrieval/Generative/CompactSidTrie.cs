@@ -127,6 +127,7 @@ public sealed class CompactSidTrie : ISidIndex
     private static void CheckShape(SidVocabulary vocabulary, LevelCodes codes)
     {
         if (codes.Levels != vocabulary.Levels) throw new ArgumentException($"IDs of {codes.Levels} levels for a vocabulary of {vocabulary.Levels}");
+        if (codes.Levels > byte.MaxValue) throw new ArgumentException($"IDs of {codes.Levels} levels: the compact trie takes at most {byte.MaxValue}");
         for (int l = 0; l < codes.Levels; l++)
             if (codes.Level(l).Bound > vocabulary.LevelSizes[l])
                 throw new ArgumentException($"level {l} codes go up to {codes.Level(l).Bound - 1}; the vocabulary has {vocabulary.LevelSizes[l]}");
@@ -141,22 +142,32 @@ public sealed class CompactSidTrie : ISidIndex
     {
         CheckShape(vocabulary, codes);
         int levels = codes.Levels, n = order.Length;
-        // First level at which entry j's ID differs from entry j-1's (levels: the same ID); entry 0 differs at 0.
-        int FirstDifference(int j)
+        // The codes in entry order, one gather per level: the passes below then read memory in order
+        // (reading codes[order[j], l] directly made them 5x slower at 2M items: a cache miss per read).
+        var sorted = new PackedInts[levels];
+        for (int l = 0; l < levels; l++)
         {
-            if (j == 0) return 0;
-            int a = order[j - 1], b = order[j], l = 0;
-            while (l < levels && codes[a, l] == codes[b, l]) l++;
-            if (l == levels && a >= b) throw new ArgumentException($"items {a} and {b} are out of order (ties go by item number)");
-            if (l < levels && codes[a, l] > codes[b, l]) throw new ArgumentException($"items {a} and {b} are not in ID order");
-            return l;
+            var from = codes.Level(l);
+            var to = sorted[l] = new PackedInts(n, from.Bound);
+            for (int j = 0; j < n; j++) to[j] = from[order[j]];
         }
-
+        // First level at which entry j's ID differs from entry j-1's (levels: the same ID); entry 0 differs at 0.
+        var first = new byte[n];
         var nodes = new int[levels + 1];
         nodes[0] = 1;
         nodes[levels] = n;
         for (int j = 0; j < n; j++)
-            for (int d = FirstDifference(j) + 1; d < levels; d++) nodes[d]++;
+        {
+            int l = 0;
+            if (j > 0)
+            {
+                while (l < levels && sorted[l][j] == sorted[l][j - 1]) l++;
+                if (l == levels && order[j - 1] >= order[j]) throw new ArgumentException($"items {order[j - 1]} and {order[j]} are out of order (ties go by item number)");
+                if (l < levels && sorted[l][j - 1] > sorted[l][j]) throw new ArgumentException($"items {order[j - 1]} and {order[j]} are not in ID order");
+            }
+            first[j] = (byte)l;
+            for (int d = l + 1; d < levels; d++) nodes[d]++;
+        }
         var childStart = new int[levels][];
         var code = new PackedInts[levels];
         for (int d = 0; d < levels; d++)
@@ -164,26 +175,24 @@ public sealed class CompactSidTrie : ISidIndex
             childStart[d] = new int[nodes[d] + 1];
             code[d] = new PackedInts(nodes[d + 1], vocabulary.LevelSizes[d]);
         }
-        var items = new int[n];
         var leafStart = new ulong[(n + 63) / 64];
         var count = new int[levels + 1];
         count[0] = 1;
         for (int j = 0; j < n; j++)
         {
-            int item = order[j], first = FirstDifference(j);
-            for (int d = first + 1; d < levels; d++)
+            int l = first[j];
+            for (int d = l + 1; d < levels; d++)
             {
                 int node = count[d]++;
-                code[d - 1][node] = codes[item, d - 1];
+                code[d - 1][node] = sorted[d - 1][j];
                 childStart[d][node] = count[d + 1]; // its first child is the next node made one level down
             }
-            if (first < levels) leafStart[j >> 6] |= 1UL << (j & 63);
-            code[levels - 1][j] = codes[item, levels - 1];
-            items[j] = item;
+            if (l < levels) leafStart[j >> 6] |= 1UL << (j & 63);
             count[levels]++;
         }
+        code[levels - 1] = sorted[levels - 1]; // one code per entry: the gathered column itself
         for (int d = 0; d < levels; d++) childStart[d][nodes[d]] = nodes[d + 1];
-        return new CompactSidTrie(vocabulary, childStart, code, items, leafStart);
+        return new CompactSidTrie(vocabulary, childStart, code, [.. order], leafStart);
     }
 
     /// <summary>Depth of <paramref name="state"/>: 0 at the root, <see cref="Levels"/> at a leaf.</summary>

@@ -263,22 +263,45 @@ public sealed class GenerativeCatalog
     /// <summary>Folds <paramref name="s"/> into a new base: positions become slots, the writer's map follows.</summary>
     private GenerativeSnapshot Fold(GenerativeSnapshot s)
     {
-        int n = s.Count;
+        int n = s.Count, baseCount = s.Base.Ids.Length;
         var ids = new string[n];
         var codes = new LevelCodes(n, _vocabulary.LevelSizes);
         float[]? prior = s.Base.Prior is null ? null : new float[n];
-        int i = 0;
-        foreach (int slot in s.LiveSlots())
+        // The base in runs between removed slots, copied a block at a time; then moved items' IDs and the added items.
+        int at = 0, from = 0;
+        foreach (int removed in s.Removed.Append(int.MaxValue))
         {
-            ids[i] = s.SlotId(slot);
-            codes.Set(i, s.SlotCodes(slot));
-            if (prior is not null) prior[i] = slot < s.Base.Prior!.Length ? s.Base.Prior[slot] : 0f;
-            i++;
+            int end = Math.Min(removed, baseCount), length = end - from;
+            if (length > 0)
+            {
+                Array.Copy(s.Base.Ids, from, ids, at, length);
+                for (int l = 0; l < codes.Levels; l++) s.Base.Codes.Level(l).CopyTo(from, codes.Level(l), at, length);
+                if (prior is not null) Array.Copy(s.Base.Prior!, from, prior, at, length);
+                at += length;
+            }
+            if (removed >= baseCount) break;
+            from = removed + 1;
         }
+        foreach (var (slot, id) in s.Moved) codes.Set(slot - RemovedBefore(s.Removed, slot), id);
+        for (int j = 0; j < s.TailIds.Length; j++)
+        {
+            int slot = baseCount + j;
+            if (Array.BinarySearch(s.Removed, slot) >= 0) continue;
+            ids[at] = s.TailIds[j];
+            codes.Set(at, s.TailCodes[j]);
+            at++; // prior 0
+        }
+        if (at != n) throw new InvalidOperationException($"a fold placed {at} of {n} items");
         if (s.Removed.Length > 0) // else every slot is its position already
-            for (int j = 0; j < n; j++) CollectionsMarshal.GetValueRefOrNullRef(_slotOf, ids[j]) = j;
+            for (int j = s.Removed[0] - RemovedBefore(s.Removed, s.Removed[0]); j < n; j++) CollectionsMarshal.GetValueRefOrNullRef(_slotOf, ids[j]) = j;
         var @base = new CatalogBase(ids, codes, prior, CompactSidTrie.Build(_vocabulary, codes));
         return new GenerativeSnapshot(@base);
+    }
+
+    private static int RemovedBefore(int[] removed, int slot)
+    {
+        int at = Array.BinarySearch(removed, slot);
+        return at >= 0 ? at : ~at;
     }
 
     /// <summary>

@@ -43,6 +43,15 @@ public sealed class PackedInts
         }
     }
 
+    /// <summary>Copies values [<paramref name="start"/>, start + count) to <paramref name="to"/> from <paramref name="at"/> (same bound: a block copy).</summary>
+    public void CopyTo(int start, PackedInts to, int at, int count)
+    {
+        if (to.Bound != Bound) throw new ArgumentException($"values below {Bound} copied to an array of values below {to.Bound}");
+        if (_bytes is not null) Array.Copy(_bytes, start, to._bytes!, at, count);
+        else if (_shorts is not null) Array.Copy(_shorts, start, to._shorts!, at, count);
+        else Array.Copy(_ints!, start, to._ints!, at, count);
+    }
+
     /// <summary>The first index in [<paramref name="lo"/>, <paramref name="hi"/>) whose value is at least <paramref name="value"/> (values ascending there), or hi.</summary>
     public int LowerBound(int lo, int hi, int value)
     {
