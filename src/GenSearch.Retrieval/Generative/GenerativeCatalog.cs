@@ -20,7 +20,7 @@ namespace GenSearch.Retrieval.Generative;
 /// </para>
 /// <para>
 /// A change does not rebuild the catalog: a snapshot is a large immutable base (a
-/// <see cref="CompactSidTrie"/>, about 9 bytes an item) plus the items added, moved and removed since
+/// <see cref="CompactSidTrie"/>, 7 to 11 bytes an item) plus the items added, moved and removed since
 /// (<see cref="GenerativeSnapshot"/>), so a change costs in proportion to those. When they pass
 /// <see cref="FoldLimit"/> the next change folds them into a new base (a counting sort by level and
 /// two linear passes). Figures at 10M items: bench/RESULTS.md, "catalog at scale".

@@ -30,7 +30,7 @@ public interface IPrefixConstraint
 /// <summary>
 /// The semantic IDs of a catalog as generative retrieval decodes against them: a prefix constraint
 /// whose complete states name the items whose ID ends there. <see cref="SidTrie"/> (any IDs),
-/// <see cref="CompactSidTrie"/> (fixed-depth IDs, about 9 bytes an item) and <see cref="LiveSidIndex"/>
+/// <see cref="CompactSidTrie"/> (fixed-depth IDs, 7 to 11 bytes an item) and <see cref="LiveSidIndex"/>
 /// (a compact base plus the changes since) implement it.
 /// </summary>
 public interface ISidIndex : IPrefixConstraint
