@@ -101,6 +101,83 @@ public class GenerativeCatalogTests
         if (foldLimit is not null) Assert.True(folds > 3, $"{folds} folds");
     }
 
+    /// <summary>
+    /// Readers on their own threads check whole snapshots while a writer adds pairs of items (one
+    /// upsert each), replaces and removes them, folding every few changes: a snapshot must hold both
+    /// items of a pair or neither, index every item under its ID, and drop a pair once its removal has
+    /// returned. The writer goes on until the readers have checked enough snapshots, so a loaded
+    /// machine slows the test instead of failing it.
+    /// </summary>
+    [Fact]
+    public void Readers_never_see_half_a_change_across_folds()
+    {
+        var vocabulary = new SidVocabulary([4, 4, 64]);
+        var rng = new Random(4);
+        var catalog = new GenerativeCatalog("generative", vocabulary,
+            Enumerable.Range(0, 50).Select(i => new[] { i % 4, i / 4 % 4, i / 16 }).ToList(), Enumerable.Range(0, 50).Select(i => $"b{i}").ToArray(),
+            assignIds: docs => docs.Select(_ => new[] { rng.Next(4), rng.Next(4) }).ToArray()) { FoldLimitForTests = 12 };
+        var stop = new CancellationTokenSource();
+        var failures = new List<string>();
+        long checks = 0, done = 0;
+        var removedAt = new System.Collections.Concurrent.ConcurrentDictionary<int, long>();
+        var readers = Enumerable.Range(0, 2).Select(_ => new Thread(() =>
+        {
+            try
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    long began = Interlocked.Read(ref done);
+                    var s = catalog.Current;
+                    var ids = s.ItemIds.ToList();
+                    string? error = s.Trie.ItemCount != s.Count ? $"trie holds {s.Trie.ItemCount} items of {s.Count}" : null;
+                    for (int i = 0; i < s.Count && error is null; i++)
+                        if (!s.Trie.ItemsAt(s.Trie.Find(vocabulary.Tokens(s.Codes(i)))).Contains(i)) error = $"item {i} ({ids[i]}) is not under its ID";
+                    var pairs = ids.Where(id => id.StartsWith('p')).ToHashSet();
+                    foreach (var id in pairs)
+                    {
+                        string other = id.EndsWith('a') ? id[..^1] + "b" : id[..^1] + "a";
+                        if (!pairs.Contains(other)) error ??= $"{id} without {other}";
+                        if (removedAt.TryGetValue(int.Parse(id.AsSpan(1, id.Length - 2)), out long at) && at <= began) error ??= $"{id} after its removal";
+                    }
+                    Interlocked.Increment(ref checks);
+                    if (error is not null) lock (failures) failures.Add(error);
+                }
+            }
+            catch (Exception e) { lock (failures) failures.Add(e.ToString()); }
+        }) { IsBackground = true }).ToArray();
+        foreach (var reader in readers) reader.Start();
+        var live = new Queue<int>();
+        int next = 0, writes = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            while (writes < 300 || Interlocked.Read(ref checks) < 200 && clock.Elapsed < TimeSpan.FromSeconds(60))
+            {
+                int i = next++;
+                catalog.Upsert([new Document($"p{i}a", "", ""), new Document($"p{i}b", "", "")]);
+                live.Enqueue(i);
+                Interlocked.Increment(ref done);
+                if (i % 3 == 0) { catalog.Upsert([new Document($"p{live.Peek()}a", "", ""), new Document($"p{live.Peek()}b", "", "")]); Interlocked.Increment(ref done); }
+                if (i % 5 == 0) { catalog.Remove([$"b{rng.Next(50)}"]); Interlocked.Increment(ref done); }
+                if (live.Count > 6)
+                {
+                    int j = live.Dequeue();
+                    Assert.Equal(2, catalog.Remove([$"p{j}a", $"p{j}b"]).Removed);
+                    removedAt[j] = Interlocked.Increment(ref done);
+                }
+                writes++;
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+            foreach (var reader in readers) reader.Join();
+        }
+        Assert.True(failures.Count == 0, $"{failures.Count} of {checks} snapshots were torn, e.g. {failures.FirstOrDefault()}");
+        Assert.True(checks >= 200, $"only {checks} snapshots checked");
+        AssertTrieAsFromScratch(catalog.Current, vocabulary);
+    }
+
     [Fact]
     public void Generative_retriever_finds_an_added_item_and_never_a_removed_one()
     {
