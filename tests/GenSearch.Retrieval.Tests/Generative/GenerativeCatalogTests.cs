@@ -179,6 +179,15 @@ public class GenerativeCatalogTests
     }
 
     [Fact]
+    public void Ids_must_have_one_code_per_level()
+    {
+        var error = Assert.Throws<ArgumentException>(() => new GenerativeCatalog("generative", Vocabulary, [[0, 0, 0], [1, 2]], ["a", "b"]));
+        Assert.Contains("item 1 ('b') has an ID of 2 codes", error.Message);
+        error = Assert.Throws<ArgumentException>(() => new GenerativeCatalog("generative", Vocabulary, [[0, 3, 0]], ["a"]));
+        Assert.Contains("code 3 at level 1", error.Message);
+    }
+
+    [Fact]
     public void Generative_retriever_finds_an_added_item_and_never_a_removed_one()
     {
         string[] titles = ["cordless drill", "garden hose", "shower head", "oak vanity"];
