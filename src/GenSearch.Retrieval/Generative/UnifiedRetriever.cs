@@ -200,6 +200,7 @@ internal sealed class UnifiedStepScorer : IStepScorer
     private float[] _prefix;
     private int _level = -1;
     private float[] _out = [];
+    private readonly int[] _allowed;
 
     public UnifiedStepScorer(UnifiedModel model, SidVocabulary vocabulary, GenerativeSnapshot catalog, float[] queries, int count,
         Func<int, float[]?> latent, UnifiedSearchOptions options, List<HashSet<int>>[]? trace)
@@ -209,6 +210,7 @@ internal sealed class UnifiedStepScorer : IStepScorer
         _query = Enumerable.Range(0, count).ToArray();
         _state = Enumerable.Repeat(catalog.Trie.Root, count).ToArray();
         _prefix = new float[count * _p];
+        _allowed = new int[Math.Max(1, catalog.Trie.MaxAllowed)];
     }
 
     public int Vocabulary => _vocabulary.Size;
@@ -261,8 +263,9 @@ internal sealed class UnifiedStepScorer : IStepScorer
                 logProbs.AsSpan(r * K, K).CopyTo(_out.AsSpan(r * V + offset, K));
                 if (_level != _levels - 1 || !_options.SteerByItems) continue;
                 var query = _queries.AsSpan(_query[r] * _p, _p);
-                foreach (int token in trie.Allowed(_state[r]))
-                    _out[r * V + token] += w * (BestSimilarity(query, trie.Advance(_state[r], token)) - 1f);
+                int count = trie.Allowed(_state[r], _allowed);
+                for (int t = 0; t < count; t++)
+                    _out[r * V + _allowed[t]] += w * (BestSimilarity(query, trie.Advance(_state[r], _allowed[t])) - 1f);
             }
         }
         else
@@ -271,10 +274,11 @@ internal sealed class UnifiedStepScorer : IStepScorer
             {
                 var query = _queries.AsSpan(_query[r] * _p, _p);
                 float best = _options.SteerByItems ? BestSimilarity(query, _state[r]) : 1f;
-                foreach (int token in trie.Allowed(_state[r]))
+                int count = trie.Allowed(_state[r], _allowed);
+                for (int t = 0; t < count; t++)
                 {
-                    float sim = BestSimilarity(query, trie.Advance(_state[r], token));
-                    _out[r * V + token] = w * (sim - best);
+                    float sim = BestSimilarity(query, trie.Advance(_state[r], _allowed[t]));
+                    _out[r * V + _allowed[t]] = w * (sim - best);
                 }
             }
         }
@@ -288,8 +292,10 @@ internal sealed class UnifiedStepScorer : IStepScorer
         float best = float.NegativeInfinity;
         foreach (int item in trie.ItemsAt(state))
             if (_latent(item) is { } d) best = Math.Max(best, UnifiedRetriever.Similarity(query, d));
-        foreach (int token in trie.Allowed(state))
-            best = Math.Max(best, BestSimilarity(query, trie.Advance(state, token)));
+        var tokens = System.Buffers.ArrayPool<int>.Shared.Rent(Math.Max(1, trie.MaxAllowed));
+        int count = trie.Allowed(state, tokens);
+        for (int t = 0; t < count; t++) best = Math.Max(best, BestSimilarity(query, trie.Advance(state, tokens[t])));
+        System.Buffers.ArrayPool<int>.Shared.Return(tokens);
         return best;
     }
 
