@@ -73,8 +73,12 @@ public sealed record UnifiedTrainingOptions
     public float DenseLearningRateScale { get; init; } = 0.02f;
     /// <summary>Beams at search time (the model's default).</summary>
     public int BeamSize { get; init; } = 100;
-    /// <summary>Weight w of sim(q, d) in an item's score at search time (see UnifiedSearchOptions).</summary>
-    public float LatentWeight { get; init; } = 10f;
+    /// <summary>
+    /// Weight w of sim(q, d) in an item's score at search time (see UnifiedSearchOptions). Chosen on the
+    /// held-out tenth of the train queries (8-epoch model): NDCG@10 0.293 at w 10, 0.333 at 30, 0.350 at 100
+    /// (the same model's dense search: 0.356); Recall@100 0.657, 0.734, 0.755.
+    /// </summary>
+    public float LatentWeight { get; init; } = 100f;
     /// <summary>
     /// The training loop. Adam at 0.05 for the table, as the n-gram towers (each row gets a gradient only
     /// in the few steps whose batch uses it); the dense parts at <see cref="DenseLearningRateScale"/> of it.
