@@ -184,8 +184,13 @@ public sealed class UnifiedModel : Module
     /// Letting its gradient move the codes collapsed the IDs on homedepot (after one epoch 46,412 of
     /// 54,667 items on one level-1 code): the easiest ID to predict is the one every item shares.
     /// </summary>
-    public Tensor LevelLogits(Tensor q, Tensor prefixSum, int level)
-        => Tensor.PairwiseSquaredDistance(DecoderState(q, prefixSum, level), Codebook(level).Detach()).Scale(-1f / Config.DecoderTemperature);
+    /// <param name="q">Query vectors [rows, p].</param>
+    /// <param name="prefixSum">The prefix's code-vector sums [rows, p].</param>
+    /// <param name="level">The level whose code comes next.</param>
+    /// <param name="codebook">That level's code vectors when the caller holds them (serving computes each
+    /// SimVQ codebook B W^T once, not once a step); null computes them.</param>
+    public Tensor LevelLogits(Tensor q, Tensor prefixSum, int level, Tensor? codebook = null)
+        => Tensor.PairwiseSquaredDistance(DecoderState(q, prefixSum, level), (codebook ?? Codebook(level)).Detach()).Scale(-1f / Config.DecoderTemperature);
 
     /// <summary>The sum of the code vectors of <paramref name="codes"/> [rows, L] row-major over levels 0..<paramref name="levels"/>-1, [rows, p], a constant (see <see cref="LevelLogits"/>).</summary>
     public Tensor PrefixSum(int[] codes, int rows, int levels)
