@@ -14,6 +14,7 @@ public sealed class SqliteSearchStore : ISearchStore
     private readonly string _connectionString;
     private readonly SqliteConnection _writer;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private long _seen; // the last catalog change this instance applied or wrote (under _writeLock)
 
     private SqliteSearchStore(string path, SqliteConnection writer, string connectionString)
     {
@@ -69,31 +70,80 @@ public sealed class SqliteSearchStore : ISearchStore
     }
 
     /// <inheritdoc/>
-    public async Task WriteCatalogAsync(IReadOnlyList<CatalogEdit> edits, Action apply, CancellationToken cancel = default)
+    public async Task WriteCatalogAsync(IReadOnlyList<CatalogEdit> edits, Action<IReadOnlyList<CatalogEdit>> apply, CancellationToken cancel = default)
     {
         await _writeLock.WaitAsync(cancel);
         try
         {
+            // BEGIN IMMEDIATE (Microsoft.Data.Sqlite's default) takes the file's write lock now, so another
+            // process's change cannot commit between reading the unseen changes and committing ours.
             await using var tx = (SqliteTransaction)await _writer.BeginTransactionAsync(cancel);
+            var (unseen, unseenTo) = await ReadSince(_writer, tx, _seen, cancel);
             await using var command = _writer.CreateCommand();
             command.Transaction = tx;
-            command.CommandText = "INSERT INTO catalog_changes (item_id, title, body, removed) VALUES ($id, $title, $body, $removed)";
+            command.CommandText = "INSERT INTO catalog_changes (item_id, title, body, removed) VALUES ($id, $title, $body, $removed) RETURNING seq";
             var id = command.Parameters.Add("$id", SqliteType.Text);
             var title = command.Parameters.Add("$title", SqliteType.Text);
             var body = command.Parameters.Add("$body", SqliteType.Text);
             var removed = command.Parameters.Add("$removed", SqliteType.Integer);
+            long last = unseenTo;
             foreach (var edit in edits)
             {
                 id.Value = edit.Id;
                 title.Value = (object?)edit.Item?.Title ?? DBNull.Value;
                 body.Value = (object?)edit.Item?.Text ?? DBNull.Value;
                 removed.Value = edit.IsRemoval ? 1 : 0;
-                await command.ExecuteNonQueryAsync(cancel);
+                last = (long)(await command.ExecuteScalarAsync(cancel))!;
             }
-            apply(); // throws: the transaction is disposed uncommitted, so rolled back
+            _seen = unseenTo; // others' changes are committed already: seen even when apply refuses ours
+            apply(unseen); // throws: the transaction is disposed uncommitted, so rolled back
             await tx.CommitAsync(CancellationToken.None); // once the change is in memory, it is committed whatever the caller's token says
+            _seen = last;
         }
         finally { _writeLock.Release(); }
+    }
+
+    /// <inheritdoc/>
+    public async Task<int> CatchUpAsync(Action<IReadOnlyList<CatalogEdit>> apply, CancellationToken cancel = default)
+    {
+        await _writeLock.WaitAsync(cancel);
+        try
+        {
+            var (unseen, to) = await ReadSince(_writer, null, _seen, cancel);
+            if (unseen.Count > 0) apply(unseen);
+            _seen = to;
+            return unseen.Count;
+        }
+        finally { _writeLock.Release(); }
+    }
+
+    /// <inheritdoc/>
+    public Task WaitForCatalogChangeAsync(TimeSpan timeout, CancellationToken cancel = default)
+        => Task.Delay(timeout < PollInterval ? timeout : PollInterval, cancel);
+
+    /// <summary>
+    /// How often a server over this file looks for changes other processes made: a primary-key range
+    /// query that finds nothing costs microseconds, and a change is seen within this time.
+    /// </summary>
+    public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
+
+    private static async Task<(List<CatalogEdit> Edits, long To)> ReadSince(SqliteConnection connection, SqliteTransaction? tx, long seen, CancellationToken cancel)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = tx;
+        command.CommandText = "SELECT seq, item_id, title, body, removed FROM catalog_changes WHERE seq > $seen ORDER BY seq";
+        command.Parameters.AddWithValue("$seen", seen);
+        await using var rows = await command.ExecuteReaderAsync(cancel);
+        var edits = new List<CatalogEdit>();
+        long to = seen;
+        while (await rows.ReadAsync(cancel))
+        {
+            to = rows.GetInt64(0);
+            string id = rows.GetString(1);
+            edits.Add(rows.GetInt64(4) != 0 ? new CatalogEdit(id, null)
+                : new CatalogEdit(id, new Document(id, rows.IsDBNull(2) ? "" : rows.GetString(2), rows.IsDBNull(3) ? "" : rows.GetString(3))));
+        }
+        return (edits, to);
     }
 
     /// <inheritdoc/>
