@@ -76,6 +76,31 @@ public abstract class SearchStoreTests
         Assert.Equal(0, await b.CatchUpAsync(_ => Assert.Fail("b wrote z itself")));
     }
 
+    [Fact]
+    public async Task ConcurrentCatalogWritesAreEachStoredOrRefusedOnTheirOwn()
+    {
+        if (await CreateAsync() is not (ISearchStore store, string _)) return;
+        await using var _ = store;
+        // 64 writers at once (SQLite commits those that queue up together); every 8th is refused.
+        var applied = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var writes = Enumerable.Range(0, 64).Select(i => Task.Run(() => store.WriteCatalogAsync([new($"c{i}", new Document($"c{i}", "t", ""))], _ =>
+        {
+            if (i % 8 == 0) throw new ArgumentException($"refused c{i}");
+            applied.Add($"c{i}");
+        }))).ToList();
+        foreach (var (write, i) in writes.Select((w, i) => (w, i)))
+        {
+            if (i % 8 == 0) Assert.Equal($"refused c{i}", (await Assert.ThrowsAsync<ArgumentException>(() => write)).Message);
+            else await write;
+        }
+        var expected = Enumerable.Range(0, 64).Where(i => i % 8 != 0).Select(i => $"c{i}").Order().ToList();
+        Assert.Equal(expected, applied.Order());
+        var stored = await store.ReadCatalogAsync().ToListAsync();
+        Assert.Equal(expected, stored.Select(e => e.Id).Order());
+        // Stored in the order they were applied in memory, which is the order replicas apply them in.
+        Assert.Equal(stored.Count, stored.Select(e => e.Id).Distinct().Count());
+    }
+
     /// <summary>Whether <see cref="ISearchStore.WaitForCatalogChangeAsync"/> is told of a commit (PostgreSQL) rather than polling.</summary>
     protected virtual bool SignalsCommits => false;
 
