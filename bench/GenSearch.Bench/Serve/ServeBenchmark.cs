@@ -21,7 +21,8 @@ namespace GenSearch.Bench.Serve;
 /// directory for generative retrieval (its <c>--retriever model</c>; none: that part is skipped);
 /// GENSEARCH_BENCH_POSTGRES, an admin connection string (bench/run starts a throwaway cluster);
 /// GENSEARCH_SERVE_SECONDS (default 60) per load run; GENSEARCH_SERVE_PARTS, a comma list of
-/// bm25, generative, kill, replicas (default all).
+/// bm25, generative, kill, replicas (default all); GENSEARCH_SERVE_KERNEL_THREADS, the servers'
+/// <c>--kernel-threads</c> (default 1).
 /// </para>
 /// </summary>
 public sealed class ServeBenchmark : IBenchmark
@@ -67,9 +68,18 @@ public sealed class ServeBenchmark : IBenchmark
         Add("load_average_1m_start", LoadAverage());
         try
         {
-            string[] Common(string store) => ["--data", data, "--store", store, "--api-key", ApiKey, "--writes-per-second", "0"];
+            string kernelThreads = Environment.GetEnvironmentVariable("GENSEARCH_SERVE_KERNEL_THREADS") ?? "1";
+            string[] Common(string store) => ["--data", data, "--store", store, "--api-key", ApiKey, "--writes-per-second", "0", "--kernel-threads", kernelThreads];
             Task<WrkResult> Load(string url, int secs, IReadOnlyList<string>? p = null)
                 => Wrk.RunAsync(url, p ?? paths, Connections, secs, work, WrkTimeout);
+            // The server's CPU per request over a run: what a request costs, whatever else the machine runs.
+            async Task<WrkResult> Measured(string prefix, ServerProcess server, int secs, IReadOnlyList<string>? p = null)
+            {
+                double cpu = server.CpuSeconds();
+                var result = await Load(server.Url, secs, p);
+                Add($"{prefix}_server_cpu_ms_per_request", 1e3 * (server.CpuSeconds() - cpu) / Math.Max(1, result.Requests));
+                return result;
+            }
             void Report(string prefix, WrkResult r)
             {
                 Add($"{prefix}_qps", r.PerSecond); Add($"{prefix}_p50_ms", r.P50Ms); Add($"{prefix}_p99_ms", r.P99Ms);
@@ -95,9 +105,9 @@ public sealed class ServeBenchmark : IBenchmark
                     if (parts.Contains("bm25"))
                     {
                         await Load(server.Url, 5);
-                        var health = await Load(server.Url, 20, ["/health/live"]);
+                        var health = await Measured("health_live", server, 20, ["/health/live"]);
                         Report("health_live", health);
-                        var bm25 = await Load(server.Url, seconds);
+                        var bm25 = await Measured("bm25", server, seconds);
                         Report("bm25", bm25);
                         Add("bm25_qps_over_health_live", bm25.PerSecond / health.PerSecond);
                         var churn = LoadClients.ChurnAsync(server.Url, ApiKey, titles, 100, seconds);
@@ -129,7 +139,7 @@ public sealed class ServeBenchmark : IBenchmark
                         (await http.DeleteAsync($"{server.Url}/items/warm-up")).EnsureSuccessStatusCode();
                         Add("generative_first_put_ms", warm.Elapsed.TotalMilliseconds);
                     }
-                    var gen = await Load(server.Url, seconds);
+                    var gen = await Measured("generative", server, seconds);
                     Report("generative", gen);
                     var churn = LoadClients.ChurnAsync(server.Url, ApiKey, titles, 100, seconds);
                     Report("generative_churn", await Load(server.Url, seconds));

@@ -26,6 +26,17 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     public int Pid => _process.Id;
 
+    /// <summary>
+    /// CPU seconds the server process has used (user + system, /proc/PID/stat at 100 ticks a second).
+    /// Per request, it says what a search costs whatever else the machine runs.
+    /// </summary>
+    public double CpuSeconds()
+    {
+        string stat = File.ReadAllText($"/proc/{_process.Id}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' '); // after "pid (comm) ": field 3 (state) is index 0
+        return (long.Parse(fields[11]) + long.Parse(fields[12])) / 100.0; // utime, stime: fields 14 and 15
+    }
+
     public static string Cli => Path.GetFullPath("artifacts/cli/gensearch.dll");
 
     /// <summary>Starts <c>gensearch serve ARGS --urls http://127.0.0.1:PORT</c> and waits until it is ready (the catalog built and replayed).</summary>
