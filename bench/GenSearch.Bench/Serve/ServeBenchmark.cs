@@ -22,7 +22,7 @@ namespace GenSearch.Bench.Serve;
 /// GENSEARCH_BENCH_POSTGRES, an admin connection string (bench/run starts a throwaway cluster);
 /// GENSEARCH_SERVE_SECONDS (default 60) per load run; GENSEARCH_SERVE_PARTS, a comma list of
 /// bm25, generative, kill, replicas (default all); GENSEARCH_SERVE_KERNEL_THREADS, the servers'
-/// <c>--kernel-threads</c> (default 1).
+/// <c>--kernel-threads</c> (default: the server's default).
 /// </para>
 /// </summary>
 public sealed class ServeBenchmark : IBenchmark
@@ -68,8 +68,8 @@ public sealed class ServeBenchmark : IBenchmark
         Add("load_average_1m_start", LoadAverage());
         try
         {
-            string kernelThreads = Environment.GetEnvironmentVariable("GENSEARCH_SERVE_KERNEL_THREADS") ?? "1";
-            string[] Common(string store) => ["--data", data, "--store", store, "--api-key", ApiKey, "--writes-per-second", "0", "--kernel-threads", kernelThreads];
+            string[] threads = Environment.GetEnvironmentVariable("GENSEARCH_SERVE_KERNEL_THREADS") is { Length: > 0 } k ? ["--kernel-threads", k] : [];
+            string[] Common(string store) => ["--data", data, "--store", store, "--api-key", ApiKey, "--writes-per-second", "0", .. threads];
             Task<WrkResult> Load(string url, int secs, IReadOnlyList<string>? p = null)
                 => Wrk.RunAsync(url, p ?? paths, Connections, secs, work, WrkTimeout);
             // The server's CPU per request over a run: what a request costs, whatever else the machine runs.
