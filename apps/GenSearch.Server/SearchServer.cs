@@ -25,7 +25,8 @@ namespace GenSearch.Server;
 /// expression opens, as eval and search open it) and an <see cref="ISearchStore"/>. Endpoints:
 /// <c>GET|POST /search</c>; <c>PUT|DELETE /items/{id}</c>, <c>POST /items/_bulk</c>, <c>POST /feedback</c>
 /// (writes: API key, rate limit); <c>/health/live</c>, <c>/health/ready</c>, <c>/metrics</c> (Prometheus),
-/// <c>/openapi/v1.json</c> and its reference page <c>/scalar</c>.
+/// <c>/openapi/v1.json</c> and its reference page <c>/scalar</c>; <c>GET /model</c> (what serves and its training
+/// files) and the web page at <c>/</c> (<see cref="WebPage"/>).
 /// <para>
 /// Start: open the store, build the catalog, replay the stored changes, then listen, so a server that
 /// listens is ready; then follow the changes other servers over the same store commit (replicas over
@@ -115,12 +116,14 @@ public sealed class SearchServer : IAsyncDisposable
             app.UseHttpMetrics(o => o.SetMetricFactory(metrics)); // outside the error handler, so refused requests count with their status
             ApiErrors.Use(app);
             app.UseRateLimiter();
+            WebPage.Use(app);
             app.MapOpenApi();
             app.MapScalarApiReference();
             app.MapMetrics("/metrics", registry);
             var api = app.MapGroup("").AddEndpointFilter(ApiErrors.Filter);
             HealthEndpoints.Map(api, served);
             SearchEndpoints.Map(api, served, options, options.SearchesPerSecond > 0 ? SearchPolicy : null);
+            ModelEndpoints.Map(api, served, options);
             var writes = api.MapGroup("").AddEndpointFilter(new ApiKey(options.ApiKey));
             if (options.WritesPerSecond > 0) writes.RequireRateLimiting(WritePolicy);
             CatalogEndpoints.Map(writes, served, options);

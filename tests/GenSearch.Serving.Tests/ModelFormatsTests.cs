@@ -20,9 +20,9 @@ public class ModelFormatsTests
     [Fact]
     public void UnknownKindOrModeIsAnErrorNamingTheConfig()
     {
-        string dir = Directory("""{"kind": "unified"}""");
+        string dir = Directory("""{"kind": "tiger"}""");
         var error = Assert.Throws<InvalidDataException>(() => ModelFormats.Open(dir));
-        Assert.Contains($"{Path.Combine(dir, "config.json")}: unknown model kind 'unified' (known: two-stage, two-tower, two-tower-transformer)", error.Message);
+        Assert.Contains($"{Path.Combine(dir, "config.json")}: unknown model kind 'tiger' (known: two-stage, two-tower, two-tower-transformer, unified)", error.Message);
 
         dir = Directory("""{"kind": "two-stage"}""");
         error = Assert.Throws<InvalidDataException>(() => ModelFormats.Open(dir, new ModelOpenOptions { Mode = "dense" }));

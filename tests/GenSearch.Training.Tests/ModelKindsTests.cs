@@ -12,9 +12,9 @@ public class ModelKindsTests
     public void EveryTrainableKindIsOneSearchCanOpen()
     {
         var kinds = ModelKinds.All.Select(k => k.Name).ToArray();
-        Assert.Equal([TwoStageFormat.Name, NgramTowerFormat.Name, TransformerTowerFormat.Name], kinds);
+        Assert.Equal([TwoStageFormat.Name, NgramTowerFormat.Name, TransformerTowerFormat.Name, UnifiedFormat.Name], kinds);
         foreach (var kind in kinds) Assert.Equal(kind, ModelFormats.Get(kind).Kind);
-        Assert.Contains("known: two-stage, two-tower, two-tower-transformer", Assert.Throws<ArgumentException>(() => ModelKinds.Get("unified")).Message);
+        Assert.Contains("known: two-stage, two-tower, two-tower-transformer, unified", Assert.Throws<ArgumentException>(() => ModelKinds.Get("tiger")).Message);
     }
 
     [Fact]

@@ -184,8 +184,13 @@ public sealed class UnifiedModel : Module
     /// Letting its gradient move the codes collapsed the IDs on homedepot (after one epoch 46,412 of
     /// 54,667 items on one level-1 code): the easiest ID to predict is the one every item shares.
     /// </summary>
-    public Tensor LevelLogits(Tensor q, Tensor prefixSum, int level)
-        => Tensor.PairwiseSquaredDistance(DecoderState(q, prefixSum, level), Codebook(level).Detach()).Scale(-1f / Config.DecoderTemperature);
+    /// <param name="q">Query vectors [rows, p].</param>
+    /// <param name="prefixSum">The prefix's code-vector sums [rows, p].</param>
+    /// <param name="level">The level whose code comes next.</param>
+    /// <param name="codebook">That level's code vectors when the caller holds them (serving computes each
+    /// SimVQ codebook B W^T once, not once a step); null computes them.</param>
+    public Tensor LevelLogits(Tensor q, Tensor prefixSum, int level, Tensor? codebook = null)
+        => Tensor.PairwiseSquaredDistance(DecoderState(q, prefixSum, level), (codebook ?? Codebook(level)).Detach()).Scale(-1f / Config.DecoderTemperature);
 
     /// <summary>The sum of the code vectors of <paramref name="codes"/> [rows, L] row-major over levels 0..<paramref name="levels"/>-1, [rows, p], a constant (see <see cref="LevelLogits"/>).</summary>
     public Tensor PrefixSum(int[] codes, int rows, int levels)
@@ -253,6 +258,57 @@ public sealed class UnifiedModel : Module
                 System.Numerics.Tensors.TensorPrimitives.Add(dst, book.AsSpan(assign[i] * p, p), dst);
             }
         }
+    }
+
+    /// <summary>
+    /// Re-seeds every code of every level that no item uses (in <paramref name="codes"/> [rows, L], the
+    /// catalog as last encoded) with the residual of a random item from the level's largest buckets,
+    /// keeping the used codes exactly (a SimVQ codebook is refitted, <see cref="SimVqCodebook.FitCodes"/>,
+    /// which is exact when codes &lt;= width). Returns the codes re-seeded per level. Without it the
+    /// homedepot run ended its first epoch with 47% of the level-1 codes in use: the latents move
+    /// under the contrastive loss and leave codes behind that the codebook loss, which moves only
+    /// chosen codes towards their items, never brings back.
+    /// </summary>
+    public int[] ReseedDeadCodes(IReadOnlyList<int[]> rows, int[] codes, Rng rng, int sample = 20_000)
+    {
+        int L = Config.Levels, K = Config.Codes, p = Config.Dim, N = rows.Count;
+        var reseeded = new int[L];
+        var picked = Enumerable.Range(0, N).ToArray();
+        rng.Shuffle(picked.AsSpan());
+        picked = picked.Take(Math.Min(sample, N)).ToArray();
+        using var _ = Tensor.NoGrad();
+        var levels = ItemLevels(picked.Select(i => rows[i]).ToArray());
+        int count = picked.Length;
+        var cumulative = new float[count * p];
+        var prefix = new float[count * p];
+        for (int n = 0; n < L; n++)
+        {
+            System.Numerics.Tensors.TensorPrimitives.Add(cumulative, levels[n].Data.AsSpan(0, count * p), cumulative);
+            var use = new int[K];
+            for (int i = 0; i < N; i++) use[codes[i * L + n]]++;
+            var dead = Enumerable.Range(0, K).Where(c => use[c] == 0).ToArray();
+            var book = Codebook(n).Data.ToArray();
+            if (dead.Length > 0)
+            {
+                // Donors: sample items whose code at this level is among the most used.
+                var big = Enumerable.Range(0, K).OrderByDescending(c => use[c]).Take(Math.Max(1, K / 8)).ToHashSet();
+                var donors = Enumerable.Range(0, count).Where(j => big.Contains(codes[picked[j] * L + n])).ToArray();
+                if (donors.Length == 0) donors = Enumerable.Range(0, count).ToArray();
+                foreach (int c in dead)
+                {
+                    int j = donors[rng.NextInt(donors.Length)];
+                    for (int t = 0; t < p; t++) book[c * p + t] = cumulative[j * p + t] - prefix[j * p + t] + 1e-3f * rng.NextNormal();
+                }
+                ((SimVqCodebook)_quantizers[n].Codebook(0)).FitCodes(book);
+                reseeded[n] = dead.Length;
+            }
+            for (int j = 0; j < count; j++)
+            {
+                var dst = prefix.AsSpan(j * p, p);
+                System.Numerics.Tensors.TensorPrimitives.Add(dst, book.AsSpan(codes[picked[j] * L + n] * p, p), dst);
+            }
+        }
+        return reseeded;
     }
 
     /// <summary>

@@ -77,12 +77,13 @@ public static class ConstrainedBeamSearch
         var live = Enumerable.Range(0, queries).Select(q => new Beam(q, [], 0f, constraint.Root)).ToList();
         var lastTokens = Enumerable.Repeat(options.StartToken, queries).ToArray();
         var heap = new CandidateHeap(beamSize);
+        var allowed = new int[Math.Max(1, constraint.MaxAllowed)];
 
         bool forcedFree = options.FreeForcedTokens;
         for (int step = 0; step < options.MaxLength && live.Count > 0; step++)
         {
             ReadOnlySpan<float> logProbs = default;
-            if (forcedFree && live.TrueForAll(b => constraint.Allowed(b.State).Length == 1))
+            if (forcedFree && live.TrueForAll(b => constraint.Allowed(b.State, allowed) == 1))
             {
                 scorer.Feed(lastTokens); // nothing to score: every row has one way on
             }
@@ -104,15 +105,15 @@ public static class ConstrainedBeamSearch
                 for (int r = first; r < row; r++)
                 {
                     var beam = live[r];
-                    var allowed = constraint.Allowed(beam.State);
-                    if (forcedFree && allowed.Length == 1)
+                    int count = constraint.Allowed(beam.State, allowed);
+                    if (forcedFree && count == 1)
                     {
                         heap.Offer(beam.Score, r, allowed[0]);
                         continue;
                     }
                     var scores = logProbs.Slice(r * vocabulary, vocabulary);
-                    foreach (int token in allowed)
-                        heap.Offer(beam.Score + scores[token], r, token);
+                    for (int i = 0; i < count; i++)
+                        heap.Offer(beam.Score + scores[allowed[i]], r, allowed[i]);
                 }
                 foreach (var (score, parent, token) in heap.Drain())
                 {
@@ -120,7 +121,7 @@ public static class ConstrainedBeamSearch
                     int state = constraint.Advance(beam.State, token);
                     int[] tokens = [.. beam.Tokens, token];
                     if (constraint.IsComplete(state)) Insert(finished[query], new Hypothesis(tokens, score, state), beamSize);
-                    if (constraint.Allowed(state).Length == 0) continue;
+                    if (constraint.Allowed(state, allowed) == 0) continue;
                     var list = finished[query];
                     if (list.Count >= beamSize && score <= list[^1].Score) continue; // cannot enter the top any more
                     nextLive.Add(new Beam(query, tokens, score, state));
@@ -199,12 +200,12 @@ public static class ConstrainedBeamSearch
     /// items sharing a hypothesis's leaf ordered by <paramref name="tieBreak"/> (higher first; the
     /// generator passes sim(q, d)), then by item index. Each item carries its hypothesis's score.
     /// </summary>
-    public static List<(int Item, float Score)> ToItems(IEnumerable<Hypothesis> hypotheses, SidTrie trie, int k, Func<int, float>? tieBreak = null)
+    public static List<(int Item, float Score)> ToItems(IEnumerable<Hypothesis> hypotheses, ISidIndex trie, int k, Func<int, float>? tieBreak = null)
     {
         var result = new List<(int, float)>(k);
         foreach (var h in hypotheses)
         {
-            var items = trie.ItemsAt(h.State).ToArray();
+            var items = trie.ItemsAt(h.State);
             if (tieBreak is not null && items.Length > 1)
             {
                 var keys = items.Select(i => -tieBreak(i)).ToArray();

@@ -1,74 +1,29 @@
+using System.Runtime.InteropServices;
 using GenSearch.Models.Generative;
 
 namespace GenSearch.Retrieval.Generative;
 
 /// <summary>
-/// One immutable state of a <see cref="GenerativeCatalog"/>: items (index i is item i), their IDs,
-/// the trie over them, and the items in ID order (kept so that the next change merges instead of sorting).
-/// </summary>
-public sealed class GenerativeSnapshot
-{
-    internal GenerativeSnapshot(SidTrie trie, string[] itemIds, int[][] codes, int[][] tokens, float[]? prior, int[] order)
-    {
-        Trie = trie; _itemIds = itemIds; _codes = codes; Tokens = tokens; Prior = prior; Order = order;
-    }
-
-    private readonly string[] _itemIds;
-    private readonly int[][] _codes;
-
-    /// <summary>The trie of the items' IDs (vocabulary tokens); its item numbers index <see cref="ItemIds"/>.</summary>
-    public SidTrie Trie { get; }
-    /// <summary>Corpus id of each item.</summary>
-    public IReadOnlyList<string> ItemIds => _itemIds;
-    /// <summary>Items.</summary>
-    public int Count => _itemIds.Length;
-    /// <summary>Item <paramref name="item"/>'s ID as codes per level, the collision token last.</summary>
-    public ReadOnlySpan<int> Codes(int item) => _codes[item];
-    /// <summary>Per-item prior used to order items that share an ID (null: catalog order only).</summary>
-    public float[]? Prior { get; }
-    internal int[][] Tokens { get; }
-    internal int[] Order { get; }
-
-    private Dictionary<string, int>? _indexOf;
-
-    /// <summary>
-    /// The item number of corpus id <paramref name="id"/>, or -1. The map is built on the first call
-    /// for each snapshot (explanations and IDs of hits ask for it; plain search never does), so a
-    /// catalog that changes pays for it only when something is explained.
-    /// </summary>
-    public int IndexOf(string id)
-    {
-        var map = _indexOf;
-        if (map is null)
-        {
-            map = new Dictionary<string, int>(_itemIds.Length, StringComparer.Ordinal);
-            for (int i = 0; i < _itemIds.Length; i++) map[_itemIds[i]] = i;
-            _indexOf = map; // two threads may both build it: the same map, one wins
-        }
-        return map.GetValueOrDefault(id, -1);
-    }
-    internal int[][] AllCodes => _codes;
-    internal string[] AllIds => _itemIds;
-}
-
-/// <summary>
 /// The catalog of a generative retriever as a sequence of immutable snapshots (one volatile
 /// reference; writers serialised by a lock; searches read <see cref="Current"/> once).
 /// <para>
-/// IDs of new items: the assigner gives, for each document, its codes per level. Codes for every
-/// level but the last (the collision level, as <c>SemanticIds</c> builds IDs) get the smallest
-/// collision token no live item with the same leading codes holds, as <c>SemanticIds</c> numbers a
-/// colliding group 0, 1, 2, ...; codes for every level are taken as they are (an item that repeats
-/// another's full ID then shares its leaf). A collision token the generator's vocabulary cannot
-/// write (the group already holds <c>LevelSizes[^1]</c> items) is an error, raised before anything
-/// changes. A replaced item keeps its position (and prior) and frees its old collision token; a
-/// removed item frees its token; new items are appended with prior 0.
+/// IDs have one code per level of the vocabulary. IDs of new items: the assigner gives, for each
+/// document, its codes per level. Codes for every level but the last (the collision level, as
+/// <c>SemanticIds</c> builds IDs) get the smallest collision token no live item with the same
+/// leading codes holds, as <c>SemanticIds</c> numbers a colliding group 0, 1, 2, ...; codes for
+/// every level are taken as they are (an item that repeats another's full ID then shares its leaf).
+/// A collision token the generator's vocabulary cannot write (the group already holds
+/// <c>LevelSizes[^1]</c> items) is an error, raised before anything changes. A replaced item keeps
+/// its position (and prior) and frees its old collision token; a removed item frees its token; new
+/// items are appended with prior 0. The tokens in use are read from the trie itself (the tokens it
+/// allows after the leading codes), so no per-group table is kept.
 /// </para>
 /// <para>
-/// The trie stays flat arrays and every change builds a new one: the items' ID order is kept
-/// between snapshots, so a change merges the changed items into it (sorting only them) and rebuilds
-/// the arrays in two linear passes (<see cref="SidTrie"/>), with no sort of the catalog. Measured on
-/// 54,667 items of 4-token IDs (the homedepot shape), 2 cores shared: see the README's "Live catalog".
+/// A change does not rebuild the catalog: a snapshot is a large immutable base (a
+/// <see cref="CompactSidTrie"/>, 7 to 11 bytes an item) plus the items added, moved and removed since
+/// (<see cref="GenerativeSnapshot"/>), so a change costs in proportion to those. When they pass
+/// <see cref="FoldLimit"/> the next change folds them into a new base (a counting sort by level and
+/// two linear passes). Figures at 10M items: bench/RESULTS.md, "catalog at scale".
 /// </para>
 /// </summary>
 public sealed class GenerativeCatalog
@@ -77,9 +32,18 @@ public sealed class GenerativeCatalog
     private readonly SidVocabulary _vocabulary;
     private readonly Func<IReadOnlyList<Document>, int[][]>? _assignIds;
     private readonly object _writeLock = new();
-    private readonly Dictionary<string, int> _indexOf = new(StringComparer.Ordinal);        // writers only
-    private readonly Dictionary<string, SortedSet<int>> _collisionTokens = new(StringComparer.Ordinal); // leading codes -> tokens in use
+    private readonly Dictionary<string, int> _slotOf = new(StringComparer.Ordinal); // writers only
     private volatile GenerativeSnapshot _current;
+
+    /// <summary>
+    /// The smallest number of changed items a fold waits for. A change rebuilds the delta (a sort of
+    /// its items), so the limit bounds a change's cost; a fold costs about a linear pass over the
+    /// catalog, so it is also at least <see cref="FoldFraction"/> of the base to keep its share per change small.
+    /// </summary>
+    public const int MinFoldLimit = 1024;
+
+    /// <summary>The delta may grow to this fraction of the base before a fold (1/1024: 9,766 items at 10M).</summary>
+    public const double FoldFraction = 1.0 / 1024;
 
     /// <summary>A catalog of items whose IDs are <paramref name="itemCodes"/> (codes per level, the collision token last).</summary>
     public GenerativeCatalog(string name, SidVocabulary vocabulary, IReadOnlyList<int[]> itemCodes, string[] itemIds, float[]? itemPrior = null,
@@ -90,17 +54,20 @@ public sealed class GenerativeCatalog
         _name = name;
         _vocabulary = vocabulary;
         _assignIds = assignIds;
-        var codes = itemCodes.Select(c => c.ToArray()).ToArray();
-        var tokens = codes.Select(c => vocabulary.Tokens(c)).ToArray();
-        for (int i = 0; i < tokens.Length; i++) SidTrie.CheckId(tokens, i);
+        var codes = new LevelCodes(itemIds.Length, vocabulary.LevelSizes);
         for (int i = 0; i < itemIds.Length; i++)
         {
-            _indexOf[itemIds[i]] = i;
-            Tokens(_collisionTokens, codes[i]).Add(codes[i][^1]);
+            var c = itemCodes[i];
+            if (c is null || c.Length != vocabulary.Levels)
+                throw new ArgumentException($"{name}: item {i} ('{itemIds[i]}') has an ID of {c?.Length ?? 0} codes; the vocabulary has {vocabulary.Levels} levels");
+            for (int l = 0; l < c.Length; l++)
+                if ((uint)c[l] >= (uint)vocabulary.LevelSizes[l])
+                    throw new ArgumentException($"{name}: item {i} ('{itemIds[i]}') has code {c[l]} at level {l}, outside 0..{vocabulary.LevelSizes[l] - 1}");
+            codes.Set(i, c);
         }
-        var order = Enumerable.Range(0, tokens.Length).ToArray();
-        Array.Sort(order, (a, b) => SidTrie.Compare(tokens, a, b));
-        _current = new GenerativeSnapshot(SidTrie.BuildSorted(tokens, order), [.. itemIds], codes, tokens, itemPrior?.ToArray(), order);
+        for (int i = 0; i < itemIds.Length; i++) _slotOf[itemIds[i]] = i;
+        var @base = new CatalogBase([.. itemIds], codes, itemPrior?.ToArray(), CompactSidTrie.Build(vocabulary, codes));
+        _current = new GenerativeSnapshot(@base);
     }
 
     /// <summary>The catalog now.</summary>
@@ -109,14 +76,13 @@ public sealed class GenerativeCatalog
     /// <summary>The token vocabulary of the IDs (levels' codes, then the collision token).</summary>
     public SidVocabulary Vocabulary => _vocabulary;
 
-    private static string Key(ReadOnlySpan<int> leading) => string.Join(',', leading.ToArray());
+    /// <summary>Changed items (added, moved, removed) past which the next change folds them into a new base.</summary>
+    public int FoldLimit => FoldLimitForTests ?? Math.Max(MinFoldLimit, (int)(_current.Base.Ids.Length * FoldFraction));
 
-    private static SortedSet<int> Tokens(Dictionary<string, SortedSet<int>> map, int[] codes)
-    {
-        string key = Key(codes.AsSpan(0, codes.Length - 1));
-        if (!map.TryGetValue(key, out var set)) map[key] = set = [];
-        return set;
-    }
+    /// <summary>A fold limit for tests, which fold small catalogs often.</summary>
+    internal int? FoldLimitForTests { get; set; }
+
+    private static string Key(ReadOnlySpan<int> leading) => string.Join(',', leading.ToArray());
 
     /// <summary>Adds or replaces items; see the class summary for their IDs.</summary>
     public CatalogChange Upsert(IReadOnlyList<Document> items)
@@ -129,74 +95,138 @@ public sealed class GenerativeCatalog
         int[][] assigned = _assignIds(batch); // outside the lock: encoding and quantising are the slow part
         if (assigned is null || assigned.Length != batch.Count)
             throw new InvalidOperationException($"{_name}: the ID assigner returned {assigned?.Length ?? 0} IDs for {batch.Count} items");
-        int levels = _vocabulary.Levels, collisionSize = _vocabulary.LevelSizes[^1];
         lock (_writeLock)
         {
             var cur = _current;
-            // Collision-token sets touched by this batch, copied: nothing shared changes until every item is checked.
-            var touched = new Dictionary<string, SortedSet<int>>(StringComparer.Ordinal);
-            SortedSet<int> Used(int[] codes)
-            {
-                string key = Key(codes.AsSpan(0, codes.Length - 1));
-                if (!touched.TryGetValue(key, out var set))
-                    touched[key] = set = _collisionTokens.TryGetValue(key, out var shared) ? new SortedSet<int>(shared) : [];
-                return set;
-            }
-            var full = new int[batch.Count][];
-            var tokens = new int[batch.Count][];
+            var full = CompleteIds(cur, batch, assigned);
+
+            // Every item is valid: the new snapshot and the writer's map (which a fold renumbers), then publish.
+            int baseCount = cur.Base.Ids.Length, added = 0;
+            var moved = new Dictionary<int, int[]>(cur.Moved);
+            var tailCodes = new List<int[]>(cur.TailCodes);
+            var tailIds = new List<string>(cur.TailIds);
+            var newlyDead = new List<int>();
+            var changed = new int[batch.Count]; // the slot of each batch item
             for (int j = 0; j < batch.Count; j++)
             {
-                var c = assigned[j];
-                if (c is null || (c.Length != levels - 1 && c.Length != levels))
-                    throw new ArgumentException($"{_name}: item '{batch[j].Id}': the assigner gave {c?.Length ?? 0} codes; the IDs have {levels} levels " +
-                                                $"(give {levels - 1} to get a collision token, or all {levels})");
-                if (_indexOf.TryGetValue(batch[j].Id, out int old)) Used(cur.AllCodes[old]).Remove(cur.AllCodes[old][^1]);
-                if (c.Length == levels - 1)
+                if (!_slotOf.TryGetValue(batch[j].Id, out int slot))
                 {
-                    var probe = new int[levels];
-                    c.CopyTo(probe, 0);
-                    var used = Used(probe);
-                    int token = 0;
-                    foreach (int t in used) { if (t != token) break; token++; } // smallest free: the set is sorted
-                    if (token >= collisionSize)
-                        throw new ArgumentException($"{_name}: item '{batch[j].Id}' has the leading codes [{Key(c)}] of {used.Count} items already, " +
-                                                    $"and the generator's vocabulary has only {collisionSize} collision tokens");
-                    probe[^1] = token;
-                    full[j] = probe;
+                    slot = baseCount + tailIds.Count;
+                    tailIds.Add(batch[j].Id);
+                    tailCodes.Add(full[j]);
+                    added++;
                 }
-                else full[j] = [.. c];
-                tokens[j] = _vocabulary.Tokens(full[j]); // checks every code's range
-                Used(full[j]).Add(full[j][^1]);
+                else if (slot >= baseCount) tailCodes[slot - baseCount] = full[j];
+                else
+                {
+                    if (!moved.ContainsKey(slot)) newlyDead.Add(cur.Base.Trie.EntryOf(slot, cur.Base.Codes.Get(slot)));
+                    moved[slot] = full[j];
+                }
+                changed[j] = slot;
             }
-
-            // Every item is valid: build the new snapshot, then commit the writer's maps.
-            int n = cur.Count, added = batch.Count(d => !_indexOf.ContainsKey(d.Id));
-            var ids = new string[n + added];
-            var codes = new int[n + added][];
-            var allTokens = new int[n + added][];
-            cur.AllIds.CopyTo(ids, 0);
-            cur.AllCodes.CopyTo(codes, 0);
-            cur.Tokens.CopyTo(allTokens, 0);
-            float[]? prior = cur.Prior is null ? null : new float[n + added];
-            cur.Prior?.CopyTo(prior!, 0);
-            var changed = new int[batch.Count];
-            var isChanged = new bool[n + added];
-            for (int j = 0, next = n; j < batch.Count; j++)
-            {
-                int item = _indexOf.TryGetValue(batch[j].Id, out int old) ? old : next++;
-                ids[item] = batch[j].Id;
-                codes[item] = full[j];
-                allTokens[item] = tokens[j];
-                changed[j] = item;
-                isChanged[item] = true;
-            }
-            Array.Sort(changed, (a, b) => SidTrie.Compare(allTokens, a, b));
-            var order = Merge(cur.Order.Where(i => !isChanged[i]).ToArray(), changed, allTokens);
-            var snapshot = new GenerativeSnapshot(SidTrie.BuildSorted(allTokens, order), ids, codes, allTokens, prior, order);
-            foreach (var (key, set) in touched) _collisionTokens[key] = set;
-            foreach (int item in changed) _indexOf[ids[item]] = item;
-            _current = snapshot;
+            var (deltaSlots, deltaTokens) = DeltaOrder(cur, changed, changed, s => _vocabulary.Tokens(s < baseCount ? moved[s] : tailCodes[s - baseCount]));
+            var next = new GenerativeSnapshot(cur.Base, [.. tailIds], [.. tailCodes], moved, cur.Removed, Union(cur.DeadEntries, newlyDead),
+                deltaSlots, deltaTokens);
+            for (int j = cur.TailIds.Length; j < tailIds.Count; j++) _slotOf[tailIds[j]] = baseCount + j;
+            Publish(next);
             return new CatalogChange(added, batch.Count - added, 0, 0);
+        }
+    }
+
+    /// <summary>The full IDs <see cref="Upsert"/> would give <paramref name="batch"/> (distinct ids) whose assigned codes are <paramref name="assigned"/>; changes nothing.</summary>
+    internal int[][] CompleteIds(IReadOnlyList<Document> batch, int[][] assigned)
+    {
+        lock (_writeLock) return CompleteIds(_current, batch, assigned);
+    }
+
+    /// <summary>
+    /// Full IDs for a batch: leading codes get the smallest collision token free at the time (the
+    /// batch's earlier items and replaced items' old tokens counted). Throws before anything changes.
+    /// </summary>
+    private int[][] CompleteIds(GenerativeSnapshot cur, IReadOnlyList<Document> batch, int[][] assigned)
+    {
+        int levels = _vocabulary.Levels, collisionSize = _vocabulary.LevelSizes[^1];
+        var groups = new CollisionGroups(cur.Trie, _vocabulary);
+        var full = new int[batch.Count][];
+        for (int j = 0; j < batch.Count; j++)
+        {
+            var c = assigned[j];
+            if (c is null || (c.Length != levels - 1 && c.Length != levels))
+                throw new ArgumentException($"{_name}: item '{batch[j].Id}': the assigner gave {c?.Length ?? 0} codes; the IDs have {levels} levels " +
+                                            $"(give {levels - 1} to get a collision token, or all {levels})");
+            for (int l = 0; l < c.Length; l++)
+                if ((uint)c[l] >= (uint)_vocabulary.LevelSizes[l])
+                    throw new ArgumentException($"{_name}: item '{batch[j].Id}': code {c[l]} at level {l} is outside 0..{_vocabulary.LevelSizes[l] - 1}");
+            if (_slotOf.TryGetValue(batch[j].Id, out int slot) && cur.SlotCodes(slot) is var old) CollisionGroups.Clear(groups.Of(old), old[^1]);
+            var id = new int[levels];
+            c.CopyTo(id, 0);
+            var used = groups.Of(id);
+            if (c.Length == levels - 1)
+            {
+                int token = CollisionGroups.SmallestFree(used);
+                if (token >= collisionSize)
+                    throw new ArgumentException($"{_name}: item '{batch[j].Id}' has the leading codes [{Key(c)}] of {collisionSize} items already, " +
+                                                $"and the generator's vocabulary has only {collisionSize} collision tokens");
+                id[^1] = token;
+            }
+            CollisionGroups.Set(used, id[^1]);
+            full[j] = id;
+        }
+        return full;
+    }
+
+    /// <summary>
+    /// The collision tokens in use in each group of leading codes a batch touches, as a bit set per
+    /// group: read from the trie (the tokens it allows after the leading codes) on first touch, then
+    /// kept up to date by the batch. Groups are keyed by their leading codes packed into a long
+    /// (a string where they do not fit). Measured: see "catalog at scale" in bench/RESULTS.md.
+    /// </summary>
+    private sealed class CollisionGroups(ISidIndex trie, SidVocabulary vocabulary)
+    {
+        private readonly Dictionary<long, ulong[]> _packed = [];
+        private readonly Dictionary<string, ulong[]> _wide = new(StringComparer.Ordinal);
+        private readonly int[] _buffer = new int[Math.Max(1, trie.MaxAllowed)];
+        private readonly int _words = (vocabulary.LevelSizes[^1] + 63) / 64;
+        private readonly bool _fits = vocabulary.LevelSizes.Take(vocabulary.Levels - 1).Sum(k => 64 - System.Numerics.BitOperations.LeadingZeroCount((ulong)k)) <= 63;
+
+        /// <summary>The bit set of the group of <paramref name="id"/>'s leading codes (all but its last).</summary>
+        public ulong[] Of(int[] id)
+        {
+            var leading = id.AsSpan(0, id.Length - 1);
+            ulong[]? used;
+            if (_fits)
+            {
+                long key = 0;
+                for (int l = 0; l < leading.Length; l++) key = key * vocabulary.LevelSizes[l] + leading[l];
+                if (_packed.TryGetValue(key, out used)) return used;
+                return _packed[key] = Read(leading);
+            }
+            string wide = Key(leading);
+            if (_wide.TryGetValue(wide, out used)) return used;
+            return _wide[wide] = Read(leading);
+        }
+
+        private ulong[] Read(ReadOnlySpan<int> leading)
+        {
+            var used = new ulong[_words];
+            int state = trie.Root, last = leading.Length;
+            for (int l = 0; l < last && state >= 0; l++) state = trie.Advance(state, vocabulary.Token(l, leading[l]));
+            if (state < 0) return used;
+            int offset = vocabulary.Token(last, 0);
+            for (int i = 0, n = trie.Allowed(state, _buffer); i < n; i++) Set(used, _buffer[i] - offset);
+            return used;
+        }
+
+        public static void Set(ulong[] used, int token) => used[token >> 6] |= 1UL << (token & 63);
+
+        public static void Clear(ulong[] used, int token) => used[token >> 6] &= ~(1UL << (token & 63));
+
+        /// <summary>The smallest token not in use (the group's size when all are).</summary>
+        public static int SmallestFree(ulong[] used)
+        {
+            for (int w = 0; w < used.Length; w++)
+                if (used[w] != ulong.MaxValue) return (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(~used[w]);
+            return used.Length << 6;
         }
     }
 
@@ -207,48 +237,124 @@ public sealed class GenerativeCatalog
         lock (_writeLock)
         {
             var cur = _current;
-            var gone = new bool[cur.Count];
-            int removed = 0;
+            int baseCount = cur.Base.Ids.Length;
+            var gone = new List<int>();
+            var newlyDead = new List<int>();
+            Dictionary<int, int[]>? moved = null;
             foreach (var id in batch)
-                if (_indexOf.Remove(id, out int item)) { gone[item] = true; removed++; }
-            if (removed == 0) return new CatalogChange(0, 0, 0, ids.Count);
-            int n = cur.Count - removed;
-            var newIndex = new int[cur.Count];
-            var itemIds = new string[n];
-            var codes = new int[n][];
-            var tokens = new int[n][];
-            float[]? prior = cur.Prior is null ? null : new float[n];
-            for (int i = 0, j = 0; i < cur.Count; i++)
             {
-                if (gone[i])
-                {
-                    newIndex[i] = -1;
-                    Tokens(_collisionTokens, cur.AllCodes[i]).Remove(cur.AllCodes[i][^1]);
-                    continue;
-                }
-                newIndex[i] = j;
-                itemIds[j] = cur.AllIds[i];
-                codes[j] = cur.AllCodes[i];
-                tokens[j] = cur.Tokens[i];
-                if (prior is not null) prior[j] = cur.Prior![i];
-                _indexOf[itemIds[j]] = j;
-                j++;
+                if (!_slotOf.Remove(id, out int slot)) continue;
+                gone.Add(slot);
+                if (slot >= baseCount) continue; // an added item: only in the delta, which the snapshot rebuilds without it
+                if ((moved ??= new Dictionary<int, int[]>(cur.Moved)).Remove(slot)) continue; // its base entry is dead already
+                newlyDead.Add(cur.Base.Trie.EntryOf(slot, cur.Base.Codes.Get(slot)));
             }
-            // Renumbering keeps item order, so the ID order (ties by item) stays sorted.
-            var order = cur.Order.Where(i => !gone[i]).Select(i => newIndex[i]).ToArray();
-            _current = new GenerativeSnapshot(SidTrie.BuildSorted(tokens, order), itemIds, codes, tokens, prior, order);
-            return new CatalogChange(0, 0, removed, ids.Count - removed);
+            if (gone.Count == 0) return new CatalogChange(0, 0, 0, ids.Count);
+            var (deltaSlots, deltaTokens) = DeltaOrder(cur, [], [.. gone], _ => throw new InvalidOperationException("nothing joins the delta on removal"));
+            Publish(new GenerativeSnapshot(cur.Base, cur.TailIds, cur.TailCodes, moved ?? cur.Moved, Union(cur.Removed, gone),
+                Union(cur.DeadEntries, newlyDead), deltaSlots, deltaTokens));
+            return new CatalogChange(0, 0, gone.Count, ids.Count - gone.Count);
         }
     }
 
-    /// <summary>Merges two lists of items, each in ID order, into one.</summary>
-    private static int[] Merge(int[] a, int[] b, int[][] tokens)
+    /// <summary>Makes <paramref name="next"/> current, folded into a new base first when its delta has passed the limit. Under the write lock.</summary>
+    private void Publish(GenerativeSnapshot next)
     {
-        var result = new int[a.Length + b.Length];
-        int i = 0, j = 0, r = 0;
-        while (i < a.Length && j < b.Length) result[r++] = SidTrie.Compare(tokens, a[i], b[j]) <= 0 ? a[i++] : b[j++];
-        while (i < a.Length) result[r++] = a[i++];
-        while (j < b.Length) result[r++] = b[j++];
+        _current = next.DeltaSize > FoldLimit ? Fold(next) : next;
+    }
+
+    /// <summary>Folds <paramref name="s"/> into a new base: positions become slots, the writer's map follows.</summary>
+    private GenerativeSnapshot Fold(GenerativeSnapshot s)
+    {
+        int n = s.Count, baseCount = s.Base.Ids.Length;
+        var ids = new string[n];
+        var codes = new LevelCodes(n, _vocabulary.LevelSizes);
+        float[]? prior = s.Base.Prior is null ? null : new float[n];
+        // The base in runs between removed slots, copied a block at a time; then moved items' IDs and the added items.
+        int at = 0, from = 0;
+        foreach (int removed in s.Removed.Append(int.MaxValue))
+        {
+            int end = Math.Min(removed, baseCount), length = end - from;
+            if (length > 0)
+            {
+                Array.Copy(s.Base.Ids, from, ids, at, length);
+                for (int l = 0; l < codes.Levels; l++) s.Base.Codes.Level(l).CopyTo(from, codes.Level(l), at, length);
+                if (prior is not null) Array.Copy(s.Base.Prior!, from, prior, at, length);
+                at += length;
+            }
+            if (removed >= baseCount) break;
+            from = removed + 1;
+        }
+        foreach (var (slot, id) in s.Moved) codes.Set(slot - RemovedBefore(s.Removed, slot), id);
+        for (int j = 0; j < s.TailIds.Length; j++)
+        {
+            int slot = baseCount + j;
+            if (Array.BinarySearch(s.Removed, slot) >= 0) continue;
+            ids[at] = s.TailIds[j];
+            codes.Set(at, s.TailCodes[j]);
+            at++; // prior 0
+        }
+        if (at != n) throw new InvalidOperationException($"a fold placed {at} of {n} items");
+        if (s.Removed.Length > 0) // else every slot is its position already
+            for (int j = s.Removed[0] - RemovedBefore(s.Removed, s.Removed[0]); j < n; j++) CollectionsMarshal.GetValueRefOrNullRef(_slotOf, ids[j]) = j;
+        var @base = new CatalogBase(ids, codes, prior, CompactSidTrie.Build(_vocabulary, codes));
+        return new GenerativeSnapshot(@base);
+    }
+
+    private static int RemovedBefore(int[] removed, int slot)
+    {
+        int at = Array.BinarySearch(removed, slot);
+        return at >= 0 ? at : ~at;
+    }
+
+    /// <summary>
+    /// The delta's slots in ID order (ties by slot) after a change: the current order less the slots
+    /// that leave it (changed or removed), merged with the changed slots (sorted here, tokens from
+    /// <paramref name="tokensOf"/>). O(delta + changed log changed): no sort of the delta.
+    /// </summary>
+    private static (int[] Slots, int[][] Tokens) DeltaOrder(GenerativeSnapshot cur, int[] changed, int[] leaving, Func<int, int[]> tokensOf)
+    {
+        var leaves = leaving.ToHashSet();
+        var joining = changed.Select(s => (Slot: s, Tokens: tokensOf(s))).ToArray();
+        Array.Sort(joining, (a, b) => Compare(a.Tokens, a.Slot, b.Tokens, b.Slot));
+        var slots = new List<int>(cur.DeltaSlots.Length + joining.Length);
+        var tokens = new List<int[]>(slots.Capacity);
+        int j = 0;
+        for (int i = 0; i < cur.DeltaSlots.Length; i++)
+        {
+            int slot = cur.DeltaSlots[i];
+            if (leaves.Contains(slot)) continue;
+            for (; j < joining.Length && Compare(joining[j].Tokens, joining[j].Slot, cur.DeltaTokens[i], slot) < 0; j++)
+            {
+                slots.Add(joining[j].Slot);
+                tokens.Add(joining[j].Tokens);
+            }
+            slots.Add(slot);
+            tokens.Add(cur.DeltaTokens[i]);
+        }
+        for (; j < joining.Length; j++)
+        {
+            slots.Add(joining[j].Slot);
+            tokens.Add(joining[j].Tokens);
+        }
+        return ([.. slots], [.. tokens]);
+    }
+
+    private static int Compare(int[] a, int slotA, int[] b, int slotB)
+    {
+        for (int l = 0; l < a.Length; l++) if (a[l] != b[l]) return a[l].CompareTo(b[l]);
+        return slotA.CompareTo(slotB);
+    }
+
+    /// <summary>The sorted union of a sorted array and a few more values (distinct from it).</summary>
+    private static int[] Union(int[] sorted, List<int> more)
+    {
+        if (more.Count == 0) return sorted;
+        if (more.Contains(-1)) throw new InvalidOperationException("an item of the catalog's base is missing from its trie");
+        var result = new int[sorted.Length + more.Count];
+        sorted.CopyTo(result, 0);
+        more.CopyTo(result, sorted.Length);
+        Array.Sort(result);
         return result;
     }
 }

@@ -79,8 +79,8 @@ public sealed class GenerativeRetriever : IUpdatableRetriever
     /// <inheritdoc/>
     public int Count => _catalog.Current.Count;
 
-    /// <summary>The trie of the catalog's IDs now (its <see cref="SidTrie.Bytes"/> is the serving memory for IDs).</summary>
-    public SidTrie Trie => _catalog.Current.Trie;
+    /// <summary>The index of the catalog's IDs now (its <see cref="LiveSidIndex.Bytes"/> is the serving memory for IDs).</summary>
+    public LiveSidIndex Trie => _catalog.Current.Trie;
 
     /// <summary>The live catalog: IDs per item, and the changes.</summary>
     public GenerativeCatalog Catalog => _catalog;
@@ -119,7 +119,7 @@ public sealed class GenerativeRetriever : IUpdatableRetriever
             var batch = TokenBatch.Encode(_tokenizer, [query.Text], _options.MaxQueryTokens);
             var scorer = new GeneratorScorer(_generator, batch, decoder);
             scorer.SelectRows(new int[rows.Count]); // every row starts from the one query
-            var tokens = rows.Select(r => catalog.Tokens[r.Item]).ToArray();
+            var tokens = rows.Select(r => _generator.Vocabulary.Tokens(catalog.Codes(r.Item))).ToArray();
             var levels = tokens.Select(t => new float[t.Length]).ToArray();
             int longest = tokens.Max(t => t.Length), vocabulary = scorer.Vocabulary;
             var last = new int[rows.Count];

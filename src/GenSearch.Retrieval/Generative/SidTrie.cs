@@ -1,32 +1,13 @@
 namespace GenSearch.Retrieval.Generative;
 
 /// <summary>
-/// What constrained decoding needs from a set of valid sequences: a start state, the tokens allowed
-/// after a state, and the state after a token. The beam search sees only this, never a trie.
-/// </summary>
-public interface IPrefixConstraint
-{
-    /// <summary>The state of the empty prefix.</summary>
-    int Root { get; }
-
-    /// <summary>Tokens that extend the prefix of <paramref name="state"/> towards a valid sequence, ascending.</summary>
-    ReadOnlySpan<int> Allowed(int state);
-
-    /// <summary>The state after appending <paramref name="token"/>, or -1 when that leaves the valid set.</summary>
-    int Advance(int state, int token);
-
-    /// <summary>Whether the prefix of <paramref name="state"/> is itself a complete sequence.</summary>
-    bool IsComplete(int state);
-}
-
-/// <summary>
 /// A prefix tree over the catalog's semantic IDs, in flat arrays (no node objects): node n's children
 /// are edges EdgeStart[n] .. EdgeStart[n+1]-1, sorted by token, so a child lookup is a binary search
 /// and the tokens allowed after a prefix are one contiguous span. Items whose ID ends at node n are
 /// ItemStart[n] .. ItemStart[n+1]-1 of the item array. IDs may differ in length (the Hourglass
 /// paper's variable-length IDs); an ID may even be a prefix of another.
 /// </summary>
-public sealed class SidTrie : IPrefixConstraint
+public sealed class SidTrie : ISidIndex
 {
     private readonly int[] _edgeStart;  // [nodes + 1]
     private readonly int[] _edgeToken;  // [edges]
@@ -38,6 +19,7 @@ public sealed class SidTrie : IPrefixConstraint
     {
         _edgeStart = edgeStart; _edgeToken = edgeToken; _edgeChild = edgeChild;
         _itemStart = itemStart; _items = items; LongestId = longest;
+        for (int v = 0; v + 1 < edgeStart.Length; v++) MaxAllowed = Math.Max(MaxAllowed, edgeStart[v + 1] - edgeStart[v]);
     }
 
     /// <summary>Number of nodes, the root included.</summary>
@@ -51,6 +33,9 @@ public sealed class SidTrie : IPrefixConstraint
 
     /// <inheritdoc/>
     public int Root => 0;
+
+    /// <inheritdoc/>
+    public int MaxAllowed { get; }
 
     /// <summary>Bytes of the flat arrays, for the memory-per-item figure.</summary>
     public long Bytes => 4L * (_edgeStart.Length + _edgeToken.Length + _edgeChild.Length + _itemStart.Length + _items.Length);
@@ -160,7 +145,16 @@ public sealed class SidTrie : IPrefixConstraint
     }
 
     /// <inheritdoc/>
+    /// <summary>The tokens allowed after <paramref name="state"/>, ascending: a span of the trie's own edge array.</summary>
     public ReadOnlySpan<int> Allowed(int state) => _edgeToken.AsSpan(_edgeStart[state], _edgeStart[state + 1] - _edgeStart[state]);
+
+    /// <inheritdoc/>
+    public int Allowed(int state, Span<int> tokens)
+    {
+        var allowed = Allowed(state);
+        allowed.CopyTo(tokens);
+        return allowed.Length;
+    }
 
     /// <inheritdoc/>
     public int Advance(int state, int token)
@@ -181,6 +175,8 @@ public sealed class SidTrie : IPrefixConstraint
 
     /// <summary>Items whose ID ends exactly at <paramref name="state"/>, in item order.</summary>
     public ReadOnlySpan<int> ItemsAt(int state) => _items.AsSpan(_itemStart[state], _itemStart[state + 1] - _itemStart[state]);
+
+    int[] ISidIndex.ItemsAt(int state) => ItemsAt(state).ToArray();
 
     /// <summary>The state reached by <paramref name="id"/>, or -1 when no item's ID starts with it.</summary>
     public int Find(ReadOnlySpan<int> id)

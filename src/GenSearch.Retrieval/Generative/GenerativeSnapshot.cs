@@ -1,0 +1,114 @@
+namespace GenSearch.Retrieval.Generative;
+
+/// <summary>
+/// One immutable state of a <see cref="GenerativeCatalog"/>: its items (position i is item i, in
+/// catalog order), their IDs and the index beam search decodes against.
+/// <para>
+/// Inside, items live in slots: the base (slots 0..B-1, IDs packed by level under a
+/// <see cref="CompactSidTrie"/>) and the items added since (slots B..). A replaced base item keeps its
+/// slot and its new ID is recorded as moved; a removed item's slot is listed as removed, and
+/// positions skip removed slots, so they close up as if the arrays had been rebuilt. Everything
+/// but the base is small (bounded by <see cref="GenerativeCatalog"/>'s fold limit) and copied per change.
+/// </para>
+/// </summary>
+public sealed class GenerativeSnapshot
+{
+    internal GenerativeSnapshot(CatalogBase @base, string[] tailIds, int[][] tailCodes, Dictionary<int, int[]> moved, int[] removed,
+        int[] deadEntries, int[] deltaSlots, int[][] deltaTokens)
+    {
+        Base = @base; TailIds = tailIds; TailCodes = tailCodes; Moved = moved; Removed = removed; DeadEntries = deadEntries;
+        DeltaSlots = deltaSlots; DeltaTokens = deltaTokens;
+        Count = @base.Ids.Length + tailIds.Length - removed.Length;
+        // The delta trie: its items are the delta slots in ID order (ties by slot), so no sort is needed.
+        Trie = new LiveSidIndex(@base.Trie, deadEntries, SidTrie.BuildSorted(deltaTokens, Enumerable.Range(0, deltaSlots.Length).ToArray()), deltaSlots, removed);
+        ItemIds = new PositionView<string>(this, s => s < Base.Ids.Length ? Base.Ids[s] : TailIds[s - Base.Ids.Length]);
+        if (@base.Prior is { } prior) Prior = new PositionView<float>(this, s => s < prior.Length ? prior[s] : 0f);
+    }
+
+    /// <summary>A snapshot that is all base.</summary>
+    internal GenerativeSnapshot(CatalogBase @base) : this(@base, [], [], [], [], [], [], []) { }
+
+    internal CatalogBase Base { get; }
+    internal string[] TailIds { get; }
+    internal int[][] TailCodes { get; }
+    internal Dictionary<int, int[]> Moved { get; }
+    internal int[] Removed { get; }
+    internal int[] DeadEntries { get; }
+    /// <summary>Slots of the delta's items (moved base items and added items not removed), in ID order, ties by slot.</summary>
+    internal int[] DeltaSlots { get; }
+    /// <summary>Their IDs as vocabulary tokens.</summary>
+    internal int[][] DeltaTokens { get; }
+
+    private Dictionary<string, int>? _indexOf;
+
+    /// <summary>
+    /// The item number of corpus id <paramref name="id"/>, or -1. The map is built on the first call
+    /// for each snapshot (explanations and IDs of hits ask for it; plain search never does), so a
+    /// catalog that changes pays for it only when something is explained.
+    /// </summary>
+    public int IndexOf(string id)
+    {
+        var map = _indexOf;
+        if (map is null)
+        {
+            map = new Dictionary<string, int>(Count, StringComparer.Ordinal);
+            for (int i = 0; i < Count; i++) map[ItemIds[i]] = i;
+            _indexOf = map; // two threads may both build it: the same map, one wins
+        }
+        return map.GetValueOrDefault(id, -1);
+    }
+
+    /// <summary>The index of the items' IDs (vocabulary tokens); its item numbers are positions in <see cref="ItemIds"/>.</summary>
+    public LiveSidIndex Trie { get; }
+    /// <summary>Corpus id of each item.</summary>
+    public IReadOnlyList<string> ItemIds { get; }
+    /// <summary>Items.</summary>
+    public int Count { get; }
+    /// <summary>Per-item prior used to order items that share an ID (null: catalog order only); added items have 0.</summary>
+    public IReadOnlyList<float>? Prior { get; }
+    /// <summary>Item <paramref name="item"/>'s ID as codes per level, the collision token last.</summary>
+    public ReadOnlySpan<int> Codes(int item) => SlotCodes(Slot(item));
+
+    /// <summary>Items changed since the base was built (added, moved and removed): what a change costs in proportion to.</summary>
+    public int DeltaSize => TailIds.Length + Moved.Count + Removed.Length;
+
+    internal int[] SlotCodes(int slot)
+        => slot >= Base.Ids.Length ? TailCodes[slot - Base.Ids.Length] : Moved.TryGetValue(slot, out var codes) ? codes : Base.Codes.Get(slot);
+
+    internal string SlotId(int slot) => slot < Base.Ids.Length ? Base.Ids[slot] : TailIds[slot - Base.Ids.Length];
+
+    /// <summary>The slot of position <paramref name="item"/>: the k-th removed slot is passed while it lies at or before item + k.</summary>
+    internal int Slot(int item)
+    {
+        if ((uint)item >= (uint)Count) throw new ArgumentOutOfRangeException(nameof(item), $"item {item} of {Count}");
+        int lo = 0, hi = Removed.Length;
+        while (lo < hi)
+        {
+            int k = (lo + hi) >>> 1;
+            if (Removed[k] <= item + k) lo = k + 1; else hi = k;
+        }
+        return item + lo;
+    }
+
+    /// <summary>Slots in position order (removed ones skipped).</summary>
+    internal IEnumerable<int> LiveSlots()
+    {
+        int r = 0, slots = Base.Ids.Length + TailIds.Length;
+        for (int s = 0; s < slots; s++)
+        {
+            if (r < Removed.Length && Removed[r] == s) { r++; continue; }
+            yield return s;
+        }
+    }
+
+    private sealed class PositionView<T>(GenerativeSnapshot snapshot, Func<int, T> atSlot) : IReadOnlyList<T>
+    {
+        public T this[int index] => atSlot(snapshot.Slot(index));
+        public int Count => snapshot.Count;
+        public IEnumerator<T> GetEnumerator() { foreach (int s in snapshot.LiveSlots()) yield return atSlot(s); }
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+}
+
+/// <summary>The immutable base of a catalog: ids, IDs packed by level, priors and their compact trie (item i is slot i).</summary>
+internal sealed record CatalogBase(string[] Ids, LevelCodes Codes, float[]? Prior, CompactSidTrie Trie);
