@@ -27,15 +27,24 @@ internal static class ServeCommand
         var apiKey = new Option<string?>("--api-key") { Description = "Key the write endpoints require (X-Api-Key or Authorization: Bearer); also read from GENSEARCH_API_KEY." };
         var writes = new Option<int>("--writes-per-second") { Description = "Write requests per second per client address (0: unlimited).", DefaultValueFactory = _ => 1000 };
         var searches = new Option<int>("--searches-per-second") { Description = "Search requests per second per client address (0, the default: unlimited).", DefaultValueFactory = _ => 0 };
+        var kernelThreads = new Option<int>("--kernel-threads")
+        {
+            Description = "Threads one search's kernels (matrix products) may use (default: the processor count).",
+            DefaultValueFactory = _ => Environment.ProcessorCount,
+        };
         var command = new Command("serve", "Serve search over HTTP: /search, live catalog changes (/items), feedback (/feedback), /health, /metrics, OpenAPI at /openapi/v1.json and /scalar.")
         {
-            data, model, retriever, beam, hnsw, store, urls, apiKey, writes, searches,
+            data, model, retriever, beam, hnsw, store, urls, apiKey, writes, searches, kernelThreads,
         };
         command.SetAction(parse => CliSupport.Guard(() =>
         {
             if (parse.GetValue(beam) is { } beams) CliSupport.Range("--beam", beams, 1, 10_000);
             CliSupport.Range("--writes-per-second", parse.GetValue(writes), 0);
             CliSupport.Range("--searches-per-second", parse.GetValue(searches), 0);
+            CliSupport.Range("--kernel-threads", parse.GetValue(kernelThreads), 1, 1024);
+            // 1 was expected to help under load (each request its own unit of parallelism), but measured
+            // 41 ms of server CPU a generative search against 37 ms with 2 (bench/run serve, RESULTS ## serve).
+            GenSearch.Tensors.Kernels.KernelThreads.Count = parse.GetValue(kernelThreads);
             string dataDir = parse.GetValue(data)!;
             CliSupport.OpenData(dataDir); // the data set's errors as the other commands give them, before anything else
             var options = new ServerOptions

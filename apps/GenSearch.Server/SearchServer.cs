@@ -29,7 +29,8 @@ namespace GenSearch.Server;
 /// files) and the web page at <c>/</c> (<see cref="WebPage"/>).
 /// <para>
 /// Start: open the store, build the catalog, replay the stored changes, then listen, so a server that
-/// listens is ready. Stop: stop taking connections, let requests in flight finish (up to
+/// listens is ready; then follow the changes other servers over the same store commit (replicas over
+/// one PostgreSQL database: NOTIFY at each commit; over one SQLite file: a 200 ms poll). Stop: stop taking connections, let requests in flight finish (up to
 /// <see cref="ServerOptions.ShutdownTimeout"/>), then close the store; feedback is acknowledged only
 /// after its commit, so none that was acknowledged is lost.
 /// </para>
@@ -38,11 +39,13 @@ public sealed class SearchServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly ISearchStore _store;
+    private readonly CancellationTokenSource _stopFollowing;
+    private readonly Task _following;
     private bool _disposed;
 
-    private SearchServer(WebApplication app, ISearchStore store, IReadOnlyList<string> urls)
+    private SearchServer(WebApplication app, ISearchStore store, IReadOnlyList<string> urls, CancellationTokenSource stopFollowing, Task following)
     {
-        _app = app; _store = store; Urls = urls;
+        _app = app; _store = store; Urls = urls; _stopFollowing = stopFollowing; _following = following;
     }
 
     /// <summary>The addresses it listens on (with the port taken when port 0 was asked for).</summary>
@@ -131,7 +134,11 @@ public sealed class SearchServer : IAsyncDisposable
             log.LogInformation("serving {Retriever} over {Items} items on {Urls}; API reference at {Reference}", catalog.Name, catalog.Count,
                 string.Join(", ", urls), urls.FirstOrDefault() + "/scalar");
             app.Lifetime.ApplicationStopped.Register(() => log.LogInformation("stopped: requests in flight finished; closing the store"));
-            return new SearchServer(app, store, urls);
+            // Changes other servers over the same store make (replicas) reach this one's catalog.
+            var stopFollowing = new CancellationTokenSource();
+            var following = Task.Run(() => served.FollowAsync(e => log.LogWarning("following the store's catalog changes failed (retrying in 1 s): {Error}", e.Message),
+                stopFollowing.Token));
+            return new SearchServer(app, store, urls, stopFollowing, following);
         }
         catch
         {
@@ -155,6 +162,9 @@ public sealed class SearchServer : IAsyncDisposable
         _disposed = true;
         await _app.StopAsync();
         await _app.DisposeAsync();
+        await _stopFollowing.CancelAsync();
+        await _following;
+        _stopFollowing.Dispose();
         await _store.DisposeAsync();
     }
 

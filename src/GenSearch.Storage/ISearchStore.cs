@@ -27,9 +27,32 @@ public interface ISearchStore : IAsyncDisposable
     /// <summary>
     /// Writes <paramref name="edits"/> in one transaction and commits it after <paramref name="apply"/>
     /// (the change in memory) has run: if <paramref name="apply"/> throws, nothing is stored and the
-    /// exception propagates. Returns once committed. Calls are serialised.
+    /// exception propagates. Returns once committed. Calls are serialised, across every process that
+    /// shares the store, so the order of the changes is the order they commit in.
+    /// <para>
+    /// <paramref name="apply"/> is first given the changes other writers (another server over the same
+    /// store) committed since this instance last caught up or wrote, oldest first: the caller applies
+    /// them before its own, so every replica applies the changes in one order. They count as seen
+    /// whether or not <paramref name="apply"/> then throws.
+    /// </para>
     /// </summary>
-    Task WriteCatalogAsync(IReadOnlyList<CatalogEdit> edits, Action apply, CancellationToken cancel = default);
+    Task WriteCatalogAsync(IReadOnlyList<CatalogEdit> edits, Action<IReadOnlyList<CatalogEdit>> apply, CancellationToken cancel = default);
+
+    /// <summary>
+    /// Passes the catalog changes committed since this instance last caught up or wrote (by anyone
+    /// else; on the first call, every stored change), oldest first, to <paramref name="apply"/>, and
+    /// counts them as seen; serialised with <see cref="WriteCatalogAsync"/>. Returns how many there were.
+    /// A server calls it on start (the replay) and whenever <see cref="WaitForCatalogChangeAsync"/> returns.
+    /// </summary>
+    Task<int> CatchUpAsync(Action<IReadOnlyList<CatalogEdit>> apply, CancellationToken cancel = default);
+
+    /// <summary>
+    /// Returns when another writer may have committed a catalog change, or after at most
+    /// <paramref name="timeout"/> (a poll fallback, for notifications lost with a connection).
+    /// PostgreSQL is told at each commit (LISTEN/NOTIFY); SQLite has no such signal across processes,
+    /// so it returns after its poll interval.
+    /// </summary>
+    Task WaitForCatalogChangeAsync(TimeSpan timeout, CancellationToken cancel = default);
 
     /// <summary>The stored catalog changes, oldest first.</summary>
     IAsyncEnumerable<CatalogEdit> ReadCatalogAsync(CancellationToken cancel = default);

@@ -6,13 +6,16 @@ namespace GenSearch.Storage;
 /// <summary>
 /// The store on a PostgreSQL server (through Npgsql's pooled data source), for servers that share one
 /// catalog and log. A commit returns after PostgreSQL has flushed its write-ahead log (its default
-/// <c>synchronous_commit=on</c>). Catalog writes are serialised within this process; tables are
-/// created when missing.
+/// <c>synchronous_commit=on</c>). Catalog writes are serialised across every server on the database
+/// (a transaction-scoped advisory lock) and announced on <see cref="Channel"/> (NOTIFY at commit), so
+/// replicas over one database follow each other's changes; tables are created when missing.
 /// </summary>
 public sealed class PostgresSearchStore : ISearchStore
 {
     private readonly NpgsqlDataSource _source;
     private readonly SemaphoreSlim _catalogLock = new(1, 1);
+    private long _seen; // the last catalog change this instance applied or wrote (under _catalogLock)
+    private NpgsqlConnection? _listener; // LISTENs on Channel; used by one waiter at a time
 
     private PostgresSearchStore(NpgsqlDataSource source, string description)
     {
@@ -49,30 +52,108 @@ public sealed class PostgresSearchStore : ISearchStore
     }
 
     /// <inheritdoc/>
-    public async Task WriteCatalogAsync(IReadOnlyList<CatalogEdit> edits, Action apply, CancellationToken cancel = default)
+    public async Task WriteCatalogAsync(IReadOnlyList<CatalogEdit> edits, Action<IReadOnlyList<CatalogEdit>> apply, CancellationToken cancel = default)
     {
         await _catalogLock.WaitAsync(cancel);
         try
         {
             await using var connection = await _source.OpenConnectionAsync(cancel);
             await using var tx = await connection.BeginTransactionAsync(cancel);
+            // One writer at a time across every server on this database, held to the commit: sequence
+            // numbers are then taken in commit order, so a follower that has seen seq N has seen all below it.
+            await using (var locking = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({WriterLock})", connection, tx))
+                await locking.ExecuteNonQueryAsync(cancel);
+            var (unseen, unseenTo) = await ReadSince(connection, tx, _seen, cancel);
+            long last = unseenTo;
             await using (var batch = new NpgsqlBatch(connection, tx))
             {
                 foreach (var edit in edits)
                 {
-                    var command = new NpgsqlBatchCommand("INSERT INTO gensearch_catalog_changes (item_id, title, body, removed) VALUES ($1, $2, $3, $4)");
+                    var command = new NpgsqlBatchCommand("INSERT INTO gensearch_catalog_changes (item_id, title, body, removed) VALUES ($1, $2, $3, $4) RETURNING seq");
                     command.Parameters.Add(new NpgsqlParameter { Value = edit.Id });
                     command.Parameters.Add(new NpgsqlParameter { Value = (object?)edit.Item?.Title ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
                     command.Parameters.Add(new NpgsqlParameter { Value = (object?)edit.Item?.Text ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
                     command.Parameters.Add(new NpgsqlParameter { Value = edit.IsRemoval });
                     batch.BatchCommands.Add(command);
                 }
-                if (batch.BatchCommands.Count > 0) await batch.ExecuteNonQueryAsync(cancel);
+                if (batch.BatchCommands.Count > 0)
+                {
+                    await using var rows = await batch.ExecuteReaderAsync(cancel);
+                    do { while (await rows.ReadAsync(cancel)) last = Math.Max(last, rows.GetInt64(0)); } while (await rows.NextResultAsync(cancel));
+                }
             }
-            apply(); // throws: the transaction is disposed uncommitted, so rolled back
+            // Delivered to the listeners at the commit, not before; the payload is the last sequence number.
+            await using (var notify = new NpgsqlCommand($"SELECT pg_notify('{Channel}', $1)", connection, tx))
+            {
+                notify.Parameters.Add(new NpgsqlParameter { Value = last.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+                await notify.ExecuteNonQueryAsync(cancel);
+            }
+            _seen = unseenTo; // others' changes are committed already: seen even when apply refuses ours
+            apply(unseen); // throws: the transaction is disposed uncommitted, so rolled back
             await tx.CommitAsync(CancellationToken.None);
+            _seen = last;
         }
         finally { _catalogLock.Release(); }
+    }
+
+    /// <inheritdoc/>
+    public async Task<int> CatchUpAsync(Action<IReadOnlyList<CatalogEdit>> apply, CancellationToken cancel = default)
+    {
+        await _catalogLock.WaitAsync(cancel);
+        try
+        {
+            await using var connection = await _source.OpenConnectionAsync(cancel);
+            var (unseen, to) = await ReadSince(connection, null, _seen, cancel);
+            if (unseen.Count > 0) apply(unseen);
+            _seen = to;
+            return unseen.Count;
+        }
+        finally { _catalogLock.Release(); }
+    }
+
+    /// <inheritdoc/>
+    public async Task WaitForCatalogChangeAsync(TimeSpan timeout, CancellationToken cancel = default)
+    {
+        try
+        {
+            if (_listener is null)
+            {
+                var listener = await _source.OpenConnectionAsync(cancel);
+                await using (var listen = new NpgsqlCommand($"LISTEN {Channel}", listener)) await listen.ExecuteNonQueryAsync(cancel);
+                _listener = listener;
+                return; // changes committed before LISTEN took effect are found by the caller's catch-up now
+            }
+            await _listener.WaitAsync(timeout, cancel);
+        }
+        catch (Exception e) when (e is NpgsqlException or IOException or System.Net.Sockets.SocketException or InvalidOperationException)
+        {
+            // A lost connection: listen again on the next call; meanwhile the caller polls.
+            if (_listener is not null) { await _listener.DisposeAsync(); _listener = null; }
+            await Task.Delay(timeout, cancel);
+        }
+    }
+
+    /// <summary>The notification channel catalog writes signal on.</summary>
+    public const string Channel = "gensearch_catalog";
+
+    /// <summary>The transaction-scoped advisory lock that serialises catalog writers (any fixed number; its scope is the database).</summary>
+    private const long WriterLock = 0x67656e7365617263; // "gensearc"
+
+    private static async Task<(List<CatalogEdit> Edits, long To)> ReadSince(NpgsqlConnection connection, NpgsqlTransaction? tx, long seen, CancellationToken cancel)
+    {
+        await using var command = new NpgsqlCommand("SELECT seq, item_id, title, body, removed FROM gensearch_catalog_changes WHERE seq > $1 ORDER BY seq", connection, tx);
+        command.Parameters.Add(new NpgsqlParameter { Value = seen });
+        await using var rows = await command.ExecuteReaderAsync(cancel);
+        var edits = new List<CatalogEdit>();
+        long to = seen;
+        while (await rows.ReadAsync(cancel))
+        {
+            to = rows.GetInt64(0);
+            string id = rows.GetString(1);
+            edits.Add(rows.GetBoolean(4) ? new CatalogEdit(id, null)
+                : new CatalogEdit(id, new Document(id, rows.IsDBNull(2) ? "" : rows.GetString(2), rows.IsDBNull(3) ? "" : rows.GetString(3))));
+        }
+        return (edits, to);
     }
 
     /// <inheritdoc/>
@@ -129,6 +210,7 @@ public sealed class PostgresSearchStore : ISearchStore
     {
         await _catalogLock.WaitAsync(); // a catalog write in progress commits first
         _catalogLock.Release();
+        if (_listener is not null) await _listener.DisposeAsync();
         await _source.DisposeAsync();
     }
 }

@@ -7,13 +7,16 @@ namespace GenSearch.Storage;
 /// The embedded store: one SQLite file, nothing to install. Write-ahead logging lets searches' readers
 /// run beside the one writer; <c>synchronous=FULL</c> syncs the log at every commit, so an acknowledged
 /// change survives a power cut as well as a killed process (NORMAL would survive only the latter, and
-/// acknowledged feedback must not be lost). Writes go through one connection, one at a time.
+/// acknowledged feedback must not be lost). Writes go through one connection, one at a time; catalog writes queued behind one another commit together (group commit, see <see cref="WriteCatalogAsync"/>).
 /// </summary>
 public sealed class SqliteSearchStore : ISearchStore
 {
     private readonly string _connectionString;
     private readonly SqliteConnection _writer;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private long _seen; // the last catalog change this instance applied or wrote (under _writeLock)
+    private readonly object _pendingLock = new();
+    private List<PendingWrite> _pending = []; // catalog writes waiting for the next group commit
 
     private SqliteSearchStore(string path, SqliteConnection writer, string connectionString)
     {
@@ -69,31 +72,142 @@ public sealed class SqliteSearchStore : ISearchStore
     }
 
     /// <inheritdoc/>
-    public async Task WriteCatalogAsync(IReadOnlyList<CatalogEdit> edits, Action apply, CancellationToken cancel = default)
+    /// <remarks>
+    /// Group commit: writes that arrive while one is committing wait for the write lock, and the next
+    /// holder commits all of them in one transaction, each in a savepoint of its own (a refused write
+    /// rolls back to its savepoint; the others stand), with one sync. Each sync costs about 3.3 ms on
+    /// this machine's disk, so one commit per write held catalog writes below 300 a second, and items
+    /// PUT at 100 a second (with 100 DELETEs) under search load waited up to 1.4 s in the queue.
+    /// </remarks>
+    public async Task WriteCatalogAsync(IReadOnlyList<CatalogEdit> edits, Action<IReadOnlyList<CatalogEdit>> apply, CancellationToken cancel = default)
     {
-        await _writeLock.WaitAsync(cancel);
+        cancel.ThrowIfCancellationRequested();
+        var write = new PendingWrite(edits, apply);
+        lock (_pendingLock) _pending.Add(write);
+        // Not cancellable once queued: an earlier holder of the lock may already be committing it.
+        await _writeLock.WaitAsync(CancellationToken.None);
         try
         {
-            await using var tx = (SqliteTransaction)await _writer.BeginTransactionAsync(cancel);
+            List<PendingWrite> group;
+            lock (_pendingLock) { group = _pending; _pending = []; }
+            if (group.Count > 0) await CommitGroup(group);
+        }
+        finally { _writeLock.Release(); }
+        await write.Done.Task;
+    }
+
+    private sealed record PendingWrite(IReadOnlyList<CatalogEdit> Edits, Action<IReadOnlyList<CatalogEdit>> Apply)
+    {
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private async Task CommitGroup(List<PendingWrite> group)
+    {
+        var failed = new Dictionary<PendingWrite, Exception>();
+        try
+        {
+            // BEGIN IMMEDIATE (Microsoft.Data.Sqlite's default) takes the file's write lock now, so another
+            // process's change cannot commit between reading the unseen changes and committing ours.
+            await using var tx = (SqliteTransaction)await _writer.BeginTransactionAsync();
+            var (unseen, unseenTo) = await ReadSince(_writer, tx, _seen, CancellationToken.None);
+            _seen = unseenTo; // others' changes are committed already: seen even when an apply refuses its own
             await using var command = _writer.CreateCommand();
             command.Transaction = tx;
-            command.CommandText = "INSERT INTO catalog_changes (item_id, title, body, removed) VALUES ($id, $title, $body, $removed)";
+            command.CommandText = "INSERT INTO catalog_changes (item_id, title, body, removed) VALUES ($id, $title, $body, $removed) RETURNING seq";
             var id = command.Parameters.Add("$id", SqliteType.Text);
             var title = command.Parameters.Add("$title", SqliteType.Text);
             var body = command.Parameters.Add("$body", SqliteType.Text);
             var removed = command.Parameters.Add("$removed", SqliteType.Integer);
-            foreach (var edit in edits)
+            long last = unseenTo;
+            IReadOnlyList<CatalogEdit> others = unseen; // the first write of the group applies them
+            foreach (var write in group)
             {
-                id.Value = edit.Id;
-                title.Value = (object?)edit.Item?.Title ?? DBNull.Value;
-                body.Value = (object?)edit.Item?.Text ?? DBNull.Value;
-                removed.Value = edit.IsRemoval ? 1 : 0;
-                await command.ExecuteNonQueryAsync(cancel);
+                await Execute(_writer, tx, "SAVEPOINT write");
+                long writeLast = last;
+                try
+                {
+                    foreach (var edit in write.Edits)
+                    {
+                        id.Value = edit.Id;
+                        title.Value = (object?)edit.Item?.Title ?? DBNull.Value;
+                        body.Value = (object?)edit.Item?.Text ?? DBNull.Value;
+                        removed.Value = edit.IsRemoval ? 1 : 0;
+                        writeLast = (long)(await command.ExecuteScalarAsync())!;
+                    }
+                    var given = others;
+                    others = [];
+                    write.Apply(given);
+                    await Execute(_writer, tx, "RELEASE write");
+                    last = writeLast;
+                }
+                catch (Exception e)
+                {
+                    failed[write] = e;
+                    await Execute(_writer, tx, "ROLLBACK TO write; RELEASE write");
+                }
             }
-            apply(); // throws: the transaction is disposed uncommitted, so rolled back
-            await tx.CommitAsync(CancellationToken.None); // once the change is in memory, it is committed whatever the caller's token says
+            await tx.CommitAsync(CancellationToken.None); // once the changes are in memory, they are committed whatever the callers' tokens say
+            _seen = last;
+        }
+        catch (Exception e)
+        {
+            foreach (var write in group) write.Done.TrySetException(failed.GetValueOrDefault(write, e));
+            return;
+        }
+        foreach (var write in group)
+            if (failed.TryGetValue(write, out var e)) write.Done.TrySetException(e);
+            else write.Done.TrySetResult();
+    }
+
+    private static async Task Execute(SqliteConnection connection, SqliteTransaction tx, string sql)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = tx;
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync();
+    }
+
+    /// <inheritdoc/>
+    public async Task<int> CatchUpAsync(Action<IReadOnlyList<CatalogEdit>> apply, CancellationToken cancel = default)
+    {
+        await _writeLock.WaitAsync(cancel);
+        try
+        {
+            var (unseen, to) = await ReadSince(_writer, null, _seen, cancel);
+            if (unseen.Count > 0) apply(unseen);
+            _seen = to;
+            return unseen.Count;
         }
         finally { _writeLock.Release(); }
+    }
+
+    /// <inheritdoc/>
+    public Task WaitForCatalogChangeAsync(TimeSpan timeout, CancellationToken cancel = default)
+        => Task.Delay(timeout < PollInterval ? timeout : PollInterval, cancel);
+
+    /// <summary>
+    /// How often a server over this file looks for changes other processes made: a primary-key range
+    /// query that finds nothing costs microseconds, and a change is seen within this time.
+    /// </summary>
+    public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
+
+    private static async Task<(List<CatalogEdit> Edits, long To)> ReadSince(SqliteConnection connection, SqliteTransaction? tx, long seen, CancellationToken cancel)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = tx;
+        command.CommandText = "SELECT seq, item_id, title, body, removed FROM catalog_changes WHERE seq > $seen ORDER BY seq";
+        command.Parameters.AddWithValue("$seen", seen);
+        await using var rows = await command.ExecuteReaderAsync(cancel);
+        var edits = new List<CatalogEdit>();
+        long to = seen;
+        while (await rows.ReadAsync(cancel))
+        {
+            to = rows.GetInt64(0);
+            string id = rows.GetString(1);
+            edits.Add(rows.GetInt64(4) != 0 ? new CatalogEdit(id, null)
+                : new CatalogEdit(id, new Document(id, rows.IsDBNull(2) ? "" : rows.GetString(2), rows.IsDBNull(3) ? "" : rows.GetString(3))));
+        }
+        return (edits, to);
     }
 
     /// <inheritdoc/>

@@ -19,9 +19,9 @@ public abstract class SearchStoreTests
     {
         if (await CreateAsync() is not (ISearchStore store, string _)) return;
         await using var _ = store;
-        await store.WriteCatalogAsync([new("a", new Document("a", "Rot Bohrer ✓", "text a")), new("b", new Document("b", "b title", ""))], () => { });
-        await store.WriteCatalogAsync([new("a", null)], () => { });
-        await store.WriteCatalogAsync([new("a", new Document("a", "again", "x"))], () => { });
+        await store.WriteCatalogAsync([new("a", new Document("a", "Rot Bohrer ✓", "text a")), new("b", new Document("b", "b title", ""))], _ => { });
+        await store.WriteCatalogAsync([new("a", null)], _ => { });
+        await store.WriteCatalogAsync([new("a", new Document("a", "again", "x"))], _ => { });
         var edits = await store.ReadCatalogAsync().ToListAsync();
         Assert.Equal(["a", "b", "a", "a"], edits.Select(e => e.Id));
         Assert.Equal("Rot Bohrer ✓", edits[0].Item!.Title);
@@ -36,14 +36,89 @@ public abstract class SearchStoreTests
     {
         if (await CreateAsync() is not (ISearchStore store, string _)) return;
         await using var _ = store;
-        await store.WriteCatalogAsync([new("kept", new Document("kept", "t", ""))], () => { });
+        await store.WriteCatalogAsync([new("kept", new Document("kept", "t", ""))], _ => { });
         await Assert.ThrowsAsync<ArgumentException>(() => store.WriteCatalogAsync(
-            [new("x", new Document("x", "t", "")), new("y", null)], () => throw new ArgumentException("refused")));
+            [new("x", new Document("x", "t", "")), new("y", null)], _ => throw new ArgumentException("refused")));
         Assert.Equal(["kept"], (await store.ReadCatalogAsync().ToListAsync()).Select(e => e.Id));
         bool applied = false;
-        await store.WriteCatalogAsync([new("z", null)], () => applied = true); // the store still takes writes
+        await store.WriteCatalogAsync([new("z", null)], _ => applied = true); // the store still takes writes
         Assert.True(applied);
         Assert.Equal(2, (await store.ReadCatalogAsync().ToListAsync()).Count);
+    }
+
+    [Fact]
+    public async Task TwoInstancesOverOneStoreFollowEachOthersChangesInCommitOrder()
+    {
+        if (await CreateAsync() is not (ISearchStore a, string expression)) return;
+        await using var _ = a;
+        await using var b = await SearchStores.OpenAsync(expression);
+        var doc = (string id) => new Document(id, $"title {id}", "");
+        await a.WriteCatalogAsync([new("x", doc("x"))], others => Assert.Empty(others));
+        var seen = new List<string>();
+        Assert.Equal(1, await b.CatchUpAsync(e => seen.AddRange(e.Select(c => c.Id)))); // the first catch-up is the replay
+        Assert.Equal(["x"], seen);
+        Assert.Equal(0, await b.CatchUpAsync(_ => Assert.Fail("nothing is new")));
+
+        await a.WriteCatalogAsync([new("y", null)], others => Assert.Empty(others)); // a has seen its own x
+        IReadOnlyList<CatalogEdit>? given = null;
+        await b.WriteCatalogAsync([new("z", doc("z"))], others => given = others);
+        Assert.Equal(["y"], given!.Select(e => e.Id)); // b applies a's y before its own z
+        Assert.True(given![0].IsRemoval);
+
+        // A refused write still counts the others' changes as seen (they are committed), and stores nothing.
+        await Assert.ThrowsAsync<ArgumentException>(() => a.WriteCatalogAsync([new("w", doc("w"))], others =>
+        {
+            Assert.Equal(["z"], others.Select(e => e.Id));
+            throw new ArgumentException("refused");
+        }));
+        Assert.Equal(0, await a.CatchUpAsync(_ => Assert.Fail("z was seen")));
+        Assert.Equal(["x", "y", "z"], (await b.ReadCatalogAsync().ToListAsync()).Select(e => e.Id));
+        Assert.Equal(0, await b.CatchUpAsync(_ => Assert.Fail("b wrote z itself")));
+    }
+
+    [Fact]
+    public async Task ConcurrentCatalogWritesAreEachStoredOrRefusedOnTheirOwn()
+    {
+        if (await CreateAsync() is not (ISearchStore store, string _)) return;
+        await using var _ = store;
+        // 64 writers at once (SQLite commits those that queue up together); every 8th is refused.
+        var applied = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var writes = Enumerable.Range(0, 64).Select(i => Task.Run(() => store.WriteCatalogAsync([new($"c{i}", new Document($"c{i}", "t", ""))], _ =>
+        {
+            if (i % 8 == 0) throw new ArgumentException($"refused c{i}");
+            applied.Add($"c{i}");
+        }))).ToList();
+        foreach (var (write, i) in writes.Select((w, i) => (w, i)))
+        {
+            if (i % 8 == 0) Assert.Equal($"refused c{i}", (await Assert.ThrowsAsync<ArgumentException>(() => write)).Message);
+            else await write;
+        }
+        var expected = Enumerable.Range(0, 64).Where(i => i % 8 != 0).Select(i => $"c{i}").Order().ToList();
+        Assert.Equal(expected, applied.Order());
+        var stored = await store.ReadCatalogAsync().ToListAsync();
+        Assert.Equal(expected, stored.Select(e => e.Id).Order());
+        // Stored in the order they were applied in memory, which is the order replicas apply them in.
+        Assert.Equal(stored.Count, stored.Select(e => e.Id).Distinct().Count());
+    }
+
+    /// <summary>Whether <see cref="ISearchStore.WaitForCatalogChangeAsync"/> is told of a commit (PostgreSQL) rather than polling.</summary>
+    protected virtual bool SignalsCommits => false;
+
+    [Fact]
+    public async Task AWaiterIsToldOfAnotherInstancesCommit()
+    {
+        if (await CreateAsync() is not (ISearchStore a, string expression)) return;
+        await using var _ = a;
+        await using var b = await SearchStores.OpenAsync(expression);
+        await b.WaitForCatalogChangeAsync(TimeSpan.FromMilliseconds(1)); // starts listening where the kind listens
+        // A store that is told returns at the commit; one that polls returns within its poll interval. With a
+        // 10-minute timeout, a lost signal shows as the 2-minute guard below firing.
+        var waiting = b.WaitForCatalogChangeAsync(SignalsCommits ? TimeSpan.FromMinutes(10) : SqliteSearchStore.PollInterval);
+        await a.WriteCatalogAsync([new("n", new Document("n", "t", ""))], _ => { });
+        Assert.Same(waiting, await Task.WhenAny(waiting, Task.Delay(TimeSpan.FromMinutes(2))));
+        var seen = new List<string>();
+        await b.CatchUpAsync(e => seen.AddRange(e.Select(c => c.Id)));
+        Assert.Equal(["n"], seen);
     }
 
     [Fact]
@@ -70,7 +145,7 @@ public abstract class SearchStoreTests
     {
         if (await CreateAsync() is not (ISearchStore store, string expression)) return;
         await Task.WhenAll(Enumerable.Range(0, 64).Select(i => store.AppendFeedbackAsync(Event(i)))); // concurrent writers
-        await store.WriteCatalogAsync([new("new-item", new Document("new-item", "title", "body"))], () => { });
+        await store.WriteCatalogAsync([new("new-item", new Document("new-item", "title", "body"))], _ => { });
         await store.DisposeAsync();
         await using var again = await SearchStores.OpenAsync(expression);
         await again.PingAsync();
@@ -165,6 +240,8 @@ public sealed class PostgresSearchStoreTests : SearchStoreTests
             await command.ExecuteNonQueryAsync();
         return new Npgsql.NpgsqlConnectionStringBuilder(admin) { Database = name }.ToString();
     }
+
+    protected override bool SignalsCommits => true;
 
     protected override async Task<(ISearchStore, string)?> CreateAsync()
     {
