@@ -76,9 +76,16 @@ public sealed class UnifiedFormat : IModelFormat
         var codes = Enumerable.Range(0, ids.Length).Select(i => flat.AsSpan(i * width, width).ToArray()).ToList();
         var (latents, _, columns) = dir.ItemMatrix("latents", ids.Length);
         if (columns != config.Model.Dim) throw new InvalidDataException($"{dir.ItemsPath}: 'latents' are {columns} wide, the model {config.Model.Dim}");
+        // Room for new items in crowded leaves: the collision range is at least twice the largest group
+        // and 1,024 (the scorer reads only the tokens the trie allows, so a wide range costs a wider
+        // output row, not work). The range a model saved (largest group, or 64) filled at once on
+        // homedepot: a tenth of the catalog added to a model trained without it met a leaf of 301 items.
+        int longestGroup = codes.Max(c => c[^1]) + 1;
+        var tokenSizes = config.TokenSizes.ToArray();
+        tokenSizes[^1] = Math.Max(tokenSizes[^1], Math.Max(2 * longestGroup, 1024));
         int beam = options.BeamSize ?? config.BeamSize;
         if (beam <= 0) throw new ArgumentOutOfRangeException(nameof(options), $"the beam size must be positive, got {beam}");
-        return new UnifiedRetriever(model, features, new SidVocabulary(config.TokenSizes), codes, ids, latents,
+        return new UnifiedRetriever(model, features, new SidVocabulary(tokenSizes), codes, ids, latents,
             new UnifiedSearchOptions { BeamSize = beam, LatentWeight = config.LatentWeight });
     }
 }
