@@ -46,7 +46,13 @@ public sealed class NgramTowerModel : Module
     /// Feature-id rows (one per text) -> unit vectors [rows, dim]. A row without features gives a
     /// zero vector, which scores 0 against everything.
     /// </summary>
-    public Tensor Forward(IReadOnlyList<int[]> rows)
+    public Tensor Forward(IReadOnlyList<int[]> rows) => UnitBags(Table, rows);
+
+    /// <summary>
+    /// Unit-length means of <paramref name="table"/>'s rows named by each feature-id row [rows, dim]; a row
+    /// without features gives zeros. The text embedder of the n-gram towers and of the unified model.
+    /// </summary>
+    internal static Tensor UnitBags(Tensor table, IReadOnlyList<int[]> rows)
     {
         if (rows.Count == 0) throw new ArgumentException("no rows to encode");
         var offsets = new int[rows.Count];
@@ -54,7 +60,7 @@ public sealed class NgramTowerModel : Module
         for (int r = 0; r < rows.Count; r++) { offsets[r] = total; total += rows[r].Length; }
         var ids = new int[total];
         for (int r = 0; r < rows.Count; r++) rows[r].CopyTo(ids, offsets[r]);
-        return TextEncoder.L2Normalize(Tensor.EmbeddingBag(Table, ids, offsets));
+        return TextEncoder.L2Normalize(Tensor.EmbeddingBag(table, ids, offsets));
     }
 
     /// <summary>Unit vectors of <paramref name="texts"/>, row-major [n, dim], without gradients.</summary>

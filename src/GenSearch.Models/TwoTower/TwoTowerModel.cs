@@ -57,16 +57,26 @@ public static class RetrievalLosses
     public static Tensor InBatchSoftmax(Tensor queries, Tensor items, int[] positives, float temperature,
         float[]? weights = null, Func<int, int, bool>? alsoRelevant = null)
     {
-        int b = queries.Shape[0], n = items.Shape[0];
+        int b = queries.Shape[0];
         if (positives.Length != b) throw new ArgumentException($"{positives.Length} positives for {b} queries");
-        var logits = Tensor.MatMul(queries, items, transB: true).Scale(1f / temperature); // [B, N]
-        if (alsoRelevant is not null)
+        return SoftmaxOverColumns(Tensor.MatMul(queries, items, transB: true).Scale(1f / temperature), positives, weights, alsoRelevant); // [B, N]
+    }
+
+    /// <summary>
+    /// Weighted mean of -log p(positive) over the rows of <paramref name="logits"/> [B, N], row b's positive
+    /// in column <paramref name="positives"/>[b]; columns where <paramref name="masked"/>(b, n) holds (other
+    /// than the positive) are left out of row b's softmax.
+    /// </summary>
+    internal static Tensor SoftmaxOverColumns(Tensor logits, int[] positives, float[]? weights, Func<int, int, bool>? masked)
+    {
+        int b = logits.Shape[0], n = logits.Shape[1];
+        if (masked is not null)
         {
             var mask = new bool[b * n];
             bool any = false;
             for (int q = 0; q < b; q++)
                 for (int i = 0; i < n; i++)
-                    if (i != positives[q] && alsoRelevant(q, i)) { mask[q * n + i] = true; any = true; }
+                    if (i != positives[q] && masked(q, i)) { mask[q * n + i] = true; any = true; }
             if (any) logits = logits.MaskedFill(mask, [b, n], Masked);
         }
         return Tensor.CrossEntropy(logits, positives, weights);

@@ -9,8 +9,6 @@ namespace GenSearch.Models.Unified;
 /// </summary>
 public static class UnifiedLosses
 {
-    private const float Masked = -1e9f;
-
     /// <summary>
     /// In-batch softmax over sim = 1 - ||q - d||^2 / <paramref name="temperature"/>: query b's positive
     /// is items[<paramref name="positives"/>[b]]; columns where <paramref name="masked"/>(b, j) holds
@@ -18,19 +16,9 @@ public static class UnifiedLosses
     /// </summary>
     public static Tensor DistanceSoftmax(Tensor queries, Tensor items, int[] positives, float temperature, float[]? weights, Func<int, int, bool>? masked)
     {
-        int b = queries.Shape[0], n = items.Shape[0];
+        int b = queries.Shape[0];
         if (positives.Length != b) throw new ArgumentException($"{positives.Length} positives for {b} queries");
-        var logits = Tensor.PairwiseSquaredDistance(queries, items).Scale(-1f / temperature);
-        if (masked is not null)
-        {
-            var mask = new bool[b * n];
-            bool any = false;
-            for (int q = 0; q < b; q++)
-                for (int i = 0; i < n; i++)
-                    if (i != positives[q] && masked(q, i)) { mask[q * n + i] = true; any = true; }
-            if (any) logits = logits.MaskedFill(mask, [b, n], Masked);
-        }
-        return Tensor.CrossEntropy(logits, positives, weights);
+        return RetrievalLosses.SoftmaxOverColumns(Tensor.PairwiseSquaredDistance(queries, items).Scale(-1f / temperature), positives, weights, masked);
     }
 
     /// <summary>

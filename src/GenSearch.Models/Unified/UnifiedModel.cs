@@ -117,16 +117,7 @@ public sealed class UnifiedModel : Module
     public Tensor Codebook(int level) => _quantizers[level].Codebook(0).Vectors();
 
     /// <summary>Unit-length bags of feature-id rows [rows, p]; an empty row gives zeros.</summary>
-    public Tensor Bags(IReadOnlyList<int[]> rows)
-    {
-        if (rows.Count == 0) throw new ArgumentException("no rows to encode");
-        var offsets = new int[rows.Count];
-        int total = 0;
-        for (int r = 0; r < rows.Count; r++) { offsets[r] = total; total += rows[r].Length; }
-        var ids = new int[total];
-        for (int r = 0; r < rows.Count; r++) rows[r].CopyTo(ids, offsets[r]);
-        return TextEncoder.L2Normalize(Tensor.EmbeddingBag(Table, ids, offsets));
-    }
+    public Tensor Bags(IReadOnlyList<int[]> rows) => TwoTower.NgramTowerModel.UnitBags(Table, rows);
 
     /// <summary>
     /// The query vectors q [rows, p] of query feature rows and, when given, each query's user context
