@@ -53,6 +53,14 @@ public sealed record UnifiedTrainingOptions
     public bool PrefixNegatives { get; init; } = true;
     /// <summary>At the start of every epoch after the first, codes no item uses are re-seeded from items' residuals (see UnifiedModel.ReseedDeadCodes).</summary>
     public bool ReseedDeadCodes { get; init; } = true;
+    /// <summary>
+    /// Ablation: the IDs are fixed at the start of this epoch instead of learned jointly. The codebooks are
+    /// refitted by residual k-means over the whole catalog's latents as the item encoder has them then
+    /// (RQ-KMeans, as TIGER's IDs), the catalog's IDs are computed once and kept, and from then on
+    /// there is no VQ loss, no code re-seeding and no re-encoding: next-token prediction learns the frozen
+    /// IDs while the contrastive losses go on training the latents. -1 (the default): joint SimVQ throughout.
+    /// </summary>
+    public int FreezeIdsAt { get; init; } = -1;
     /// <summary>Whether the query encoder reads the user's history (recent queries, clicked items' IDs) when the data has one. Off: ablation.</summary>
     public bool UserContext { get; init; } = true;
     /// <summary>Weight of the graded listwise loss on the whole latent (0 = off).</summary>
@@ -167,10 +175,31 @@ public static class UnifiedTraining
             codesEpoch = int.Parse(state["unified.codes_epoch"], CultureInfo.InvariantCulture);
             groups = PrefixGroups(codes, N, L);
         };
+        bool Frozen(int e) => options.FreezeIdsAt >= 0 && e >= options.FreezeIdsAt;
         trainer.EpochStarting += e =>
         {
             epoch = e;
             if (codes is not null && codesEpoch == e) return; // restored from a checkpoint taken within this epoch
+            if (Frozen(e) && (e > options.FreezeIdsAt && codes is not null))
+            {
+                codesEpoch = e; // the IDs stay as frozen at FreezeIdsAt (also after a resume)
+                LogHealth(healthLog, e, 0, codes, N, L, options.Codes, note);
+                return;
+            }
+            if (Frozen(e))
+            {
+                // RQ-KMeans over the whole catalog's current latents, then the IDs once.
+                model.InitializeCodebooks(itemRows, N, (int)(options.Seed % int.MaxValue) + e);
+                var (_, fixedCodes) = model.EncodeItems(itemRows);
+                model.Train();
+                double changed = codes is null ? double.NaN : ChangedShare(codes, fixedCodes, N, L);
+                codes = fixedCodes;
+                codesEpoch = e;
+                groups = PrefixGroups(codes, N, L);
+                note?.Invoke($"epoch {e}: IDs frozen (RQ-KMeans over the catalog's latents)");
+                LogHealth(healthLog, e, changed, codes, N, L, options.Codes, note);
+                return;
+            }
             if (codes is null && e == 0) model.InitializeCodebooks(itemRows, 20_000, (int)(options.Seed % int.MaxValue));
             var (_, fresh) = model.EncodeItems(itemRows);
             if (e > 0 && options.ReseedDeadCodes)
@@ -232,9 +261,13 @@ public static class UnifiedTraining
             var levels = model.ItemLevels(items.Select(i => itemRows[i]).ToArray());
             var parts = new TrainingLoss();
 
-            // VQ: residual quantization of the coarse-to-fine sums; the positives' codes are the NTP targets.
-            var (batchCodes, vq) = model.Quantize(levels);
-            var targetCodes = batchCodes[..(B * L)];
+            // VQ: residual quantization of the coarse-to-fine sums; the positives' codes are the NTP targets
+            // (with frozen IDs: the catalog's fixed codes, and no VQ term).
+            bool frozen = Frozen(epoch);
+            var (batchCodes, vq) = frozen ? (null, null) : model.Quantize(levels);
+            var targetCodes = frozen
+                ? Enumerable.Range(0, B).SelectMany(b => codes!.AsSpan(items[b] * L, L).ToArray()).ToArray()
+                : batchCodes![..(B * L)];
 
             // Contrast: level n on sg(d(1) + .. + d(n-1)) + d(n); level n sees prefix negatives of levels < n only.
             var pairWeights = batch.Select(i => weights[i]).ToArray();
@@ -262,7 +295,7 @@ public static class UnifiedTraining
                 var listItems = Tensor.Embedding(whole, candidates, rows.Length, options.ListwiseCandidates);
                 parts.Add("listwise", UnifiedLosses.GradedListwise(listQueries, listItems, grades, options.Temperature), options.ListwiseWeight);
             }
-            parts.Add("vq", vq!, options.VqWeight);
+            if (vq is not null) parts.Add("vq", vq, options.VqWeight);
 
             // Next-token prediction of each positive's ID, teacher-forced, weighted by the pair's gain.
             parts.Add("ntp", UnifiedLosses.NextToken(model, q, targetCodes, batch.Select(i => pairs[i].Weight).ToArray()), options.NtpWeight);
@@ -272,6 +305,7 @@ public static class UnifiedTraining
 
         note?.Invoke("encoding the catalog");
         var (latents, finalCodes) = model.EncodeItems(itemRows);
+        if (Frozen(epoch) && codes is not null) finalCodes = codes; // the frozen IDs are the catalog's
         var sids = SemanticIds.Build(finalCodes, N, Enumerable.Repeat(options.Codes, L).ToArray());
         var health = CodebookHealth.Compute(sids);
         File.WriteAllText(Path.Combine(outDir, "health.md"), health.ToTable());

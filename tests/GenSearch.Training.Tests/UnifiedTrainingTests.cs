@@ -68,11 +68,39 @@ public class UnifiedTrainingTests
     }
 
     [Fact]
+    public void FrozenIdsStayAsRqKMeansGaveThemAndAKilledRunResumesToTheSameModel()
+    {
+        // The ablation "frozen RQ-KMeans IDs": fixed at the start of epoch 1, then never re-encoded.
+        var options = Options(4) with { FreezeIdsAt = 1 };
+        using var beir = new TinyBeir();
+        string straight = Path.Combine(beir.Path, "straight"), killed = Path.Combine(beir.Path, "killed");
+        UnifiedTraining.Run(BeirDataset.Open(beir.Path), straight, options);
+        var churn = File.ReadAllLines(Path.Combine(straight, UnifiedTraining.HealthLogFile)).Skip(1).Select(l => l.Split('\t')[1]).ToArray();
+        Assert.Equal(5, churn.Length); // epochs 0..3 at their start, and the final catalog
+        Assert.All(churn[2..], c => Assert.Equal("0.0000", c)); // after the freeze no item's ID moves, the final catalog's included
+        var log = GenSearch.Nn.TrainingLog.Read(Path.Combine(straight, "training-log.tsv"));
+        int vq = Array.IndexOf(log.Parts, "vq");
+        Assert.True(vq >= 0);
+        Assert.All(log.Rows.Where(r => r.Epoch >= 1), r => Assert.True(float.IsNaN(r.Parts[vq].Value), "no VQ loss once the IDs are frozen"));
+
+        var generative = ModelFormats.Open(straight, new ModelOpenOptions { Mode = "generative" });
+        var (hits, total) = beir.DevQueriesFound(generative, 10);
+        Assert.True(hits >= total * 0.5, $"frozen IDs: {hits} of {total} dev queries find their item in the top 10");
+
+        using var cancel = new CancellationTokenSource();
+        UnifiedTraining.Run(BeirDataset.Open(beir.Path), killed, options, progress: p => { if (p.Step == 9) cancel.Cancel(); }, cancel: cancel.Token);
+        UnifiedTraining.Run(BeirDataset.Open(beir.Path), killed, options);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "model.safetensors")), File.ReadAllBytes(Path.Combine(killed, "model.safetensors")));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "items.safetensors")), File.ReadAllBytes(Path.Combine(killed, "items.safetensors")));
+    }
+
+    [Fact]
     public void SettingsOutOfRangeAreRefusedByName()
     {
         var kind = ModelKinds.Get("unified");
-        var e = Assert.Throws<InvalidDataException>(() => kind.Settings(System.Text.Json.Nodes.JsonNode.Parse("""{"codes": 1, "decoder_temperature": 0}""")!.AsObject(), "opts.json"));
+        var e = Assert.Throws<InvalidDataException>(() => kind.Settings(System.Text.Json.Nodes.JsonNode.Parse("""{"codes": 1, "decoder_temperature": 0, "freeze_ids_at": 20}""")!.AsObject(), "opts.json"));
         Assert.Contains("codes is 1", e.Message);
         Assert.Contains("decoder_temperature is 0", e.Message);
+        Assert.Contains("freeze_ids_at is 20", e.Message); // the default 20 epochs never start epoch 20
     }
 }

@@ -18,7 +18,10 @@ namespace GenSearch.Serving;
 /// <param name="BeamSize">Beams at search time.</param>
 /// <param name="LatentWeight">Weight of sim(q, d) in an item's generative score.</param>
 /// <param name="Training">The settings it was trained with.</param>
-public sealed record UnifiedModelConfig(string Kind, UnifiedConfig Model, int[] TokenSizes, int BeamSize, float LatentWeight, JsonObject? Training);
+/// <param name="SteerByItems">Whether the last code level's scores carry its items' best similarity (see
+/// <see cref="UnifiedSearchOptions.SteerByItems"/>); absent means on. A search setting, like the latent weight.</param>
+public sealed record UnifiedModelConfig(string Kind, UnifiedConfig Model, int[] TokenSizes, int BeamSize, float LatentWeight, JsonObject? Training,
+    bool SteerByItems = true);
 
 /// <summary>
 /// "unified" (UniSearch): item encoder, SimVQ codebooks and search generator trained together
@@ -86,6 +89,6 @@ public sealed class UnifiedFormat : IModelFormat
         int beam = options.BeamSize ?? config.BeamSize;
         if (beam <= 0) throw new ArgumentOutOfRangeException(nameof(options), $"the beam size must be positive, got {beam}");
         return new UnifiedRetriever(model, features, new SidVocabulary(tokenSizes), codes, ids, latents,
-            new UnifiedSearchOptions { BeamSize = beam, LatentWeight = config.LatentWeight });
+            new UnifiedSearchOptions { BeamSize = beam, LatentWeight = config.LatentWeight, SteerByItems = config.SteerByItems });
     }
 }
