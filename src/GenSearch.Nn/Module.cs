@@ -67,7 +67,7 @@ public abstract class Module
     /// <summary>Clears every parameter's gradient.</summary>
     public void ZeroGrad()
     {
-        foreach (var p in Parameters()) p.Grad = null;
+        foreach (var p in Parameters()) p.ZeroGrad();
     }
 
     /// <summary>Names the parameters after their paths (for messages) and returns them by name.</summary>

@@ -56,6 +56,7 @@ public sealed partial class Tensor
     internal void AccumulateGrad(ReadOnlySpan<float> gradient)
     {
         if (!RequiresGrad) return;
+        _gradRowsOf = null; // a dense write: any row may be non-zero
         if (Grad is null)
         {
             Grad = GradientPool.RentUninitialized(gradient.Length);
@@ -71,6 +72,7 @@ public sealed partial class Tensor
     internal void AccumulateGradOwned(float[] gradient)
     {
         if (!RequiresGrad) return;
+        _gradRowsOf = null;
         if (Grad is null)
         {
             Grad = gradient;
@@ -90,6 +92,7 @@ public sealed partial class Tensor
     internal void TakeGrad(Tensor output)
     {
         if (!RequiresGrad) return;
+        _gradRowsOf = null;
         var gradient = output.Grad!;
         if (gradient.Length != Size) Throw.InvalidOperation($"gradient of {gradient.Length} elements passed to a tensor of {Size}");
         if (Grad is null)
@@ -103,8 +106,80 @@ public sealed partial class Tensor
         }
     }
 
-    /// <summary>This tensor's gradient buffer, zero-filled when first asked for; kernels add into it in place.</summary>
-    internal float[] GradBuffer() => Grad ??= GradientPool.RentZeroed(Size);
+    /// <summary>This tensor's gradient buffer, zero-filled when first asked for; kernels add into it in place (anywhere).</summary>
+    internal float[] GradBuffer()
+    {
+        _gradRowsOf = null;
+        return Grad ??= GradientPool.RentZeroed(Size);
+    }
+
+    // Row-sparse gradients (RowSparse leaves such as n-gram tables): the gradient array is kept from step
+    // to step, and the rows the sparse ops (Embedding, EmbeddingBag) add into are remembered, so a step
+    // neither clears nor scans the whole table: the optimizer updates the listed rows and ZeroGrad clears
+    // just them. Measured on the unified model (a 182k x 256 table, 186 MB): a fresh zeroed gradient per
+    // step, twice faulted in and cleared, was a third of training's CPU time. Any other write into the
+    // gradient (GradBuffer, AccumulateGrad, TakeGrad) makes the rows unknown, and then every row counts.
+    private float[]? _cleanGrad;      // a zeroed array ready to be the next gradient
+    private float[]? _gradRowsOf;     // the gradient array that _gradRows describes (null: none)
+    private List<int>? _gradRows;     // rows written since that array was issued, each once
+    private bool[]? _gradRowListed;
+
+    /// <summary>
+    /// The gradient buffer for an op that adds into rows <paramref name="rows"/> only (along the first
+    /// axis). On a <see cref="RowSparse"/> tensor the rows are remembered (see <see cref="GradRows"/>).
+    /// </summary>
+    internal float[] RowGradBuffer(ReadOnlySpan<int> rows)
+    {
+        if (!RowSparse || Rank < 1) return GradBuffer();
+        if (Grad is null)
+        {
+            Grad = _cleanGrad ?? GradientPool.RentZeroed(Size);
+            _cleanGrad = null;
+            _gradRowListed ??= new bool[Shape[0]];
+            if (_gradRows is null) _gradRows = [];
+            else
+            {
+                foreach (int r in _gradRows) _gradRowListed[r] = false; // left by a gradient dropped unseen
+                _gradRows.Clear();
+            }
+            _gradRowsOf = Grad;
+        }
+        if (!ReferenceEquals(_gradRowsOf, Grad)) return Grad;
+        foreach (int r in rows)
+            if (!_gradRowListed![r])
+            {
+                _gradRowListed[r] = true;
+                _gradRows!.Add(r);
+            }
+        return Grad;
+    }
+
+    /// <summary>
+    /// For a <see cref="RowSparse"/> tensor whose gradient only sparse ops wrote: the rows (first axis)
+    /// that may be non-zero, each once, in the order first written. Null when any row may be non-zero.
+    /// </summary>
+    public IReadOnlyList<int>? GradRows => Grad is not null && ReferenceEquals(_gradRowsOf, Grad) ? _gradRows : null;
+
+    /// <summary>
+    /// Drops the gradient (<see cref="Grad"/> becomes null). A <see cref="RowSparse"/> tensor whose written
+    /// rows are known clears just those and keeps the array for its next gradient.
+    /// </summary>
+    public void ZeroGrad()
+    {
+        if (Grad is not null && GradRows is { } rows)
+        {
+            int width = Size / Shape[0];
+            foreach (int r in rows)
+            {
+                Grad.AsSpan(r * width, width).Clear();
+                _gradRowListed![r] = false;
+            }
+            _gradRows!.Clear();
+            _cleanGrad = Grad;
+        }
+        _gradRowsOf = null;
+        Grad = null;
+    }
 
     /// <summary>Backpropagates from a one-element tensor (a loss).</summary>
     public void Backward()

@@ -134,9 +134,6 @@ public sealed partial class Tensor
         return $"Tensor{ShapeString}{(Name is null ? "" : " " + Name)} [{head}{(Size > 8 ? ", ..." : "")}]";
     }
 
-    /// <summary>Sets every element to zero (gradients before a step, say).</summary>
-    public void ZeroGrad() => Grad = null;
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool SameShape(Tensor other) => Shape.AsSpan().SequenceEqual(other.Shape);
 }

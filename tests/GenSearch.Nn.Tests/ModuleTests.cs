@@ -101,6 +101,58 @@ public class ModuleTests
     }
 
     [Fact]
+    public void TrackedGradientRowsGiveTheSameStepsAsScanningTheWholeTable()
+    {
+        // Twin: one table whose gradient rows are tracked (Tensor.GradRows, the gradient array kept from
+        // step to step and cleared row by row) and one forced onto the full scan (its gradient copied to a
+        // fresh array after Backward, so no rows are known). Bags and lookups overlap, repeat rows, and one
+        // step also uses the table densely (a product with a matrix), after which the rows are unknown.
+        var rng = new Rng(9);
+        var initial = Tensor.Randn(rng, 1f, 7, 4);
+        var mix = Tensor.Randn(rng, 1f, 4, 2);
+        Tensor Table()
+        {
+            var t = Tensor.FromArray((float[])initial.Data.Clone(), 7, 4);
+            t.RequiresGrad = true; t.RowSparse = true;
+            return t;
+        }
+        var tracked = Table(); var scanned = Table();
+        var options = new AdamWOptions { LearningRate = 0.1f, WeightDecay = 0.01f };
+        var trackedOpt = new AdamW([("t", tracked)], options); var scannedOpt = new AdamW([("t", scanned)], options);
+        var steps = new (int[] Ids, int[] Offsets, int[] Lookups, bool Dense)[]
+        {
+            ([1, 5, 2, 5], [0, 2], [3], false),
+            ([4, 4], [0], [1, 6, 1], false),
+            ([0, 2], [0, 1], [5], true),
+            ([6, 3, 1], [0, 1], [], false),
+        };
+        for (int step = 0; step < steps.Length; step++)
+        {
+            var (ids, offsets, lookups, dense) = steps[step];
+            foreach (var (table, opt) in new[] { (tracked, trackedOpt), (scanned, scannedOpt) })
+            {
+                opt.ZeroGrad();
+                var loss = Tensor.EmbeddingBag(table, ids, offsets).Square().SumAll();
+                if (lookups.Length > 0) loss = loss + Tensor.Embedding(table, lookups, lookups.Length).SumAll();
+                if (dense) loss = loss + Tensor.MatMul(table, mix).Square().SumAll();
+                loss.Backward();
+                if (table == scanned) table.Grad = (float[])table.Grad!.Clone();
+            }
+            Assert.Null(scanned.GradRows);
+            if (dense) Assert.Null(tracked.GradRows);
+            else Assert.Equal(ids.Concat(lookups).Distinct().Order().ToArray(), tracked.GradRows!.Order().ToArray());
+            Assert.Equal(scanned.Grad!, tracked.Grad!);
+            trackedOpt.StepOnce(); scannedOpt.StepOnce();
+            Assert.Equal(scanned.Data, tracked.Data);
+        }
+        // The kept array is clean after ZeroGrad: a step of one row writes that row only.
+        trackedOpt.ZeroGrad();
+        Tensor.Embedding(tracked, [2], 1).SumAll().Backward();
+        Assert.Equal([2], tracked.GradRows!.ToArray());
+        for (int i = 0; i < 7 * 4; i++) Assert.Equal(i / 4 == 2 ? 1f : 0f, tracked.Grad![i]);
+    }
+
+    [Fact]
     public void AdamWMinimisesAQuadraticAndDecaysWeights()
     {
         var w = Tensor.FromArray([5f, -3f, 2f, 8f], 2, 2); w.RequiresGrad = true;

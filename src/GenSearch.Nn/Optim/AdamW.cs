@@ -131,6 +131,18 @@ public sealed class AdamW
     {
         int width = p.Size / p.Shape[0];
         var g = p.Grad!;
+        if (p.GradRows is { } rows)
+        {
+            // Only these rows can be non-zero (Tensor.GradRows); the same per-row test as the full scan below.
+            foreach (int row in rows)
+            {
+                int at = row * width;
+                if (!g.AsSpan(at, width).ContainsAnyExcept(0f)) continue;
+                Update(p.Data.AsSpan(at, width), g.AsSpan(at, width), m.AsSpan(at, width), v.AsSpan(at, width),
+                    keep, b1, b2, stepSize, rootCorrection2, Options.Epsilon);
+            }
+            return;
+        }
         for (int start = 0; start < g.Length; start += width)
         {
             if (!g.AsSpan(start, width).ContainsAnyExcept(0f)) continue;
@@ -172,7 +184,7 @@ public sealed class AdamW
     /// <summary>Clears the gradients of every parameter.</summary>
     public void ZeroGrad()
     {
-        foreach (var (_, p) in _parameters) p.Grad = null;
+        foreach (var (_, p) in _parameters) p.ZeroGrad();
     }
 
     /// <summary>The moments by name ("m." / "v." + parameter name) and the step, for a checkpoint.</summary>

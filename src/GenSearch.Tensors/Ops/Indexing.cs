@@ -25,7 +25,7 @@ public sealed partial class Tensor
         if (!NeedsGrad(weight)) return result;
         return Record(result, [weight], output =>
         {
-            var gw = weight.GradBuffer();
+            var gw = weight.RowGradBuffer(ids);
             var g = output.Grad!;
             for (int i = 0; i < ids.Length; i++)
             {
@@ -69,7 +69,7 @@ public sealed partial class Tensor
         if (!NeedsGrad(weight)) return result;
         return Record(result, [weight], output =>
         {
-            var gw = weight.GradBuffer();
+            var gw = weight.RowGradBuffer(ids);
             var g = output.Grad!;
             var scaled = new float[dim];
             for (int b = 0; b < bags; b++)
