@@ -124,6 +124,10 @@ public static class ModelKinds
             "UniSearch: item encoder, SimVQ semantic IDs and search generator trained jointly (contrastive + VQ + next-token): generative and dense retrieval",
             null, new UnifiedTrainingOptions(), o => o.Trainer, SettingsChecks.Unified,
             (r, o) => UnifiedTraining.Run(r.Data, r.OutDir, o, r.Note, r.Progress, r.Cancel)));
+        Register(new ModelKind<SpoTrainingOptions>("spo",
+            "Search Preference Optimization of a unified model: its beam's candidates, rewards from feedback (judgments as the proxy), policy gradient with a KL penalty, or DPO on logged pairs; writes a unified model",
+            "a trained unified model to align", new SpoTrainingOptions(), o => o.Trainer, SettingsChecks.Spo,
+            (r, o) => SpoTraining.Run(r.Data, r.From!, r.OutDir, o, r.Note, r.Progress, r.Cancel)));
     }
 
     /// <summary>The registered kinds, sorted by name.</summary>

@@ -101,6 +101,24 @@ public static class SettingsChecks
         return c.Problems.Concat(Trainer(o.Trainer));
     }
 
+    /// <summary>Problems of SPO settings.</summary>
+    public static IEnumerable<string> Spo(SpoTrainingOptions o)
+    {
+        var c = new Checker("");
+        if (!SpoTraining.Modes.Contains(o.Mode)) c.Problems.Add($"mode '{o.Mode}' is unknown (known: {string.Join(", ", SpoTraining.Modes)})");
+        c.AtLeast("group_size", o.GroupSize, 2);
+        c.AtLeast("beam_size", o.BeamSize, o.GroupSize);
+        c.Above("temperature", o.Temperature, 0);
+        c.AtLeast("kl_weight", o.KlWeight, 0);
+        c.Above("dpo_beta", o.DpoBeta, 0);
+        c.Above("feedback_weight", o.FeedbackWeight, 0);
+        c.AtLeast("min_positive_grade", o.MinPositiveGrade, 1);
+        c.AtLeast("dense_learning_rate_scale", o.DenseLearningRateScale, 0);
+        foreach (var (signal, weight) in o.SignalWeights)
+            if (!float.IsFinite(weight)) c.Problems.Add($"signal_weights.{signal} is {weight}; it must be a number");
+        return c.Problems.Concat(Trainer(o.Trainer));
+    }
+
     /// <summary>The settings both tower kinds share (same names in both records).</summary>
     private static void Towers(Checker c, float temperature, int minPositiveGrade, float indexingWeight, int indexingPairsPerItem,
         int hardNegatives, int hardNegativePool, float listwiseWeight, int listwiseCandidates, PseudoQueryOptions? pseudoQueries)

@@ -304,24 +304,37 @@ public static class UnifiedTraining
         if (cancel.IsCancellationRequested) return loss;
 
         note?.Invoke("encoding the catalog");
-        var (latents, finalCodes) = model.EncodeItems(itemRows);
-        if (Frozen(epoch) && codes is not null) finalCodes = codes; // the frozen IDs are the catalog's
-        var sids = SemanticIds.Build(finalCodes, N, Enumerable.Repeat(options.Codes, L).ToArray());
-        var health = CodebookHealth.Compute(sids);
-        File.WriteAllText(Path.Combine(outDir, "health.md"), health.ToTable());
+        var finalCodes = WriteModel(dir, model, itemRows, data.ItemIds, Frozen(epoch) ? codes : null,
+            new UnifiedModelConfig(UnifiedFormat.Name, config, [], options.BeamSize, options.LatentWeight, ModelKinds.ToJson(options)));
         LogHealth(healthLog, options.Trainer.Epochs, codes is null ? double.NaN : ChangedShare(codes, finalCodes, N, L), finalCodes, N, L, options.Codes, note);
+        File.Delete(dir.CheckpointPath);
+        return loss;
+    }
+
+    /// <summary>
+    /// Writes a trained unified model: the weights, the catalog encoded by it (latents, and IDs with a
+    /// collision token; <paramref name="fixedCodes"/> instead of its own quantization when the IDs were
+    /// frozen), <c>health.md</c>, the item ids and config.json (<paramref name="config"/> with the token
+    /// sizes filled in). Returns the catalog's codes [items, L].
+    /// </summary>
+    public static int[] WriteModel(ModelDirectory dir, UnifiedModel model, IReadOnlyList<int[]> itemRows, string[] itemIds, int[]? fixedCodes, UnifiedModelConfig config)
+    {
+        int N = itemRows.Count, L = model.Config.Levels;
+        var (latents, codes) = model.EncodeItems(itemRows);
+        if (fixedCodes is not null) codes = fixedCodes;
+        var sids = SemanticIds.Build(codes, N, Enumerable.Repeat(model.Config.Codes, L).ToArray());
+        File.WriteAllText(Path.Combine(dir.Path, "health.md"), CodebookHealth.Compute(sids).ToTable());
         Checkpoint.SaveModel(dir.WeightsPath, model);
         // Room for new items that collide: at least as many collision tokens as codes.
         var tokenSizes = sids.TokenSizes.ToArray();
-        tokenSizes[^1] = Math.Max(tokenSizes[^1], options.Codes);
+        tokenSizes[^1] = Math.Max(tokenSizes[^1], model.Config.Codes);
         SafeTensors.Save(dir.ItemsPath, [
             SafeTensorEntry.I32("ids", [N, L + 1], Enumerable.Range(0, N).SelectMany(i => sids.Row(i).ToArray()).ToArray()),
-            SafeTensorEntry.F32("latents", [N, options.Dim], latents),
+            SafeTensorEntry.F32("latents", [N, model.Config.Dim], latents),
         ]);
-        dir.WriteItemIds(data.ItemIds);
-        dir.WriteConfig(new UnifiedModelConfig(UnifiedFormat.Name, config, tokenSizes, options.BeamSize, options.LatentWeight, ModelKinds.ToJson(options)));
-        File.Delete(dir.CheckpointPath);
-        return loss;
+        dir.WriteItemIds(itemIds);
+        dir.WriteConfig(config with { TokenSizes = tokenSizes });
+        return codes;
     }
 
     private static long PrefixKey(int[] codes, int item, int levels, int length)

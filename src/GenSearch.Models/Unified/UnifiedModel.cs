@@ -201,6 +201,31 @@ public sealed class UnifiedModel : Module
     }
 
     /// <summary>
+    /// The model's own score of items for queries, in the graph: log P(ID | q) + w (sim(q, d) - 1), with
+    /// log P(ID | q) the sum over levels of the decoder's log-softmax at the item's code given its prefix
+    /// (teacher-forced, as beam search reaches it). This is the generative retriever's item score (the
+    /// collision token adds nothing to it), so preference optimisation moves what serving ranks by.
+    /// Row r scores item latent <paramref name="latents"/>[r] with codes <paramref name="codes"/>[r * L ..] for query <paramref name="q"/>[r].
+    /// </summary>
+    public Tensor ItemScores(Tensor q, Tensor latents, int[] codes, float latentWeight)
+    {
+        int rows = q.Shape[0], L = Config.Levels, K = Config.Codes;
+        if (latents.Shape[0] != rows || codes.Length != rows * L)
+            throw new ArgumentException($"{latents.Shape[0]} latents and {codes.Length} codes for {rows} queries of {L} levels");
+        Tensor? logP = null;
+        for (int n = 0; n < L; n++)
+        {
+            var logProbs = LevelLogits(q, PrefixSum(codes, rows, n), n).LogSoftmax();
+            var pick = new float[rows * K];
+            for (int r = 0; r < rows; r++) pick[r * K + codes[r * L + n]] = 1f;
+            var term = Tensor.Mul(logProbs, Tensor.FromArray(pick, rows, K)).Sum(1);
+            logP = logP is null ? term : logP + term;
+        }
+        var distance = (q - latents).Square().Sum(1);
+        return logP! - distance.Scale(latentWeight);
+    }
+
+    /// <summary>
     /// Starts every level's codebook at the k-means centroids of that level's latents over up to
     /// <paramref name="sample"/> of <paramref name="rows"/> (SimVQ's map fitted to them,
     /// <see cref="SimVqCodebook.FitCodes"/>). Without it the random codes sit away from the latents and the

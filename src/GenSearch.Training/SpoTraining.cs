@@ -1,0 +1,248 @@
+using System.Text.Json.Nodes;
+using GenSearch.Data;
+using GenSearch.Models.Unified;
+using GenSearch.Nn;
+using GenSearch.Models.Generative;
+using GenSearch.Retrieval;
+using GenSearch.Retrieval.Generative;
+using GenSearch.Serving;
+using GenSearch.Tensors;
+using GenSearch.Text;
+
+namespace GenSearch.Training;
+
+/// <summary>Settings of <see cref="SpoTraining"/>, with the defaults used on homedepot.</summary>
+public sealed record SpoTrainingOptions
+{
+    /// <summary>
+    /// "policy": for each training query, the current model's beam draws <see cref="GroupSize"/> candidates;
+    /// their rewards, normalised within the group, weight a policy-gradient update with a KL penalty to a
+    /// frozen copy (UniSearch's SPO). "dpo": logged data only, DPO on (better, worse) judged pairs of a query.
+    /// </summary>
+    public string Mode { get; init; } = "policy";
+    /// <summary>Candidates per query (the beam's best), the group rewards are normalised in.</summary>
+    public int GroupSize { get; init; } = 16;
+    /// <summary>Beams when drawing candidates.</summary>
+    public int BeamSize { get; init; } = 32;
+    /// <summary>
+    /// Temperature of the policy over a group, pi = softmax(s / T). The item scores carry w (sim - 1) with
+    /// w = 100 on homedepot, so the beam's best candidates differ by several units and softmax(s) is
+    /// nearly one-hot, where the policy gradient vanishes.
+    /// </summary>
+    public float Temperature { get; init; } = 10f;
+    /// <summary>beta of the KL(pi || pi_ref) penalty (policy mode).</summary>
+    public float KlWeight { get; init; } = 0.1f;
+    /// <summary>beta of DPO (dpo mode).</summary>
+    public float DpoBeta { get; init; } = 0.1f;
+    /// <summary>
+    /// g2: weight of the feedback reward. With a search log (interactions.jsonl), an item's feedback for a
+    /// query is the weighted sum of its logged signals (<see cref="SignalWeights"/>); judged items add
+    /// grade / max grade. homedepot has no log: its graded judgments are the feedback proxy.
+    /// </summary>
+    public float FeedbackWeight { get; init; } = 1f;
+    /// <summary>
+    /// How several feedback signals make one reward (SaFRO's question): a weighted sum of each signal's
+    /// value. The defaults rank deeper engagement above a click; a signal not listed counts 0.
+    /// </summary>
+    public Dictionary<string, float> SignalWeights { get; init; } = new() { ["click"] = 1f, ["add_to_cart"] = 2f, ["purchase"] = 4f };
+    /// <summary>Judgments from this grade up count as relevant for choosing the training queries.</summary>
+    public int MinPositiveGrade { get; init; } = 3;
+    /// <summary>Learning-rate multiplier of everything but the feature table, as in unified training.</summary>
+    public float DenseLearningRateScale { get; init; } = 0.02f;
+    /// <summary>The loop: a short fine-tuning pass at a tenth of training's learning rate.</summary>
+    public TrainerOptions Trainer { get; init; } = new()
+    {
+        BatchSize = 32, Epochs = 1, LearningRate = 0.005f, WarmupSteps = 20, MinLearningRate = 0.0005f, WeightDecay = 0f, ClipNorm = 0f, CheckpointEvery = 100,
+    };
+    /// <summary>Seed of the query order.</summary>
+    public ulong Seed { get; init; } = 1;
+}
+
+/// <summary>
+/// Search Preference Optimization over a trained unified model (DESIGN.md 6): the policy is the model's
+/// own item score s(q, i) = log P(ID | q) + w (sim(q, d) - 1), the score serving ranks by, normalised over
+/// a query's candidates. The reward is R = g2 * feedback (see <see cref="SpoTrainingOptions.FeedbackWeight"/>).
+/// Candidates come from the model being trained, searching the catalog as the model encoded it at the
+/// start of the epoch (as training re-encodes it each epoch; and once more when the run ends); the
+/// reference is a frozen copy read from the same directory. Writes a unified model directory. A run
+/// resumed within an epoch re-encodes the catalog at the restored step, so policy mode resumes exactly
+/// only from an epoch's start; DPO mode, which draws no candidates, always resumes exactly.
+/// </summary>
+public static class SpoTraining
+{
+    /// <summary>The modes <see cref="SpoTrainingOptions.Mode"/> takes.</summary>
+    public static readonly string[] Modes = ["policy", "dpo"];
+
+    /// <summary>Aligns the unified model in <paramref name="fromDir"/>, writes the result to <paramref name="outDir"/>; returns the final mean loss.</summary>
+    public static float Run(BeirDataset set, string fromDir, string outDir, SpoTrainingOptions options,
+        Action<string>? note = null, Action<TrainerProgress>? progress = null, CancellationToken cancel = default)
+    {
+        var from = new ModelDirectory(fromDir);
+        if (ModelFormats.KindOf(from) != UnifiedFormat.Name) throw new InvalidDataException($"{from.ConfigPath}: SPO aligns a unified model; this is a {ModelFormats.KindOf(from)} model");
+        var baseConfig = from.ReadConfig<UnifiedModelConfig>();
+        var policy = UnifiedFormat.OpenGenerative(from, new ModelOpenOptions { BeamSize = options.BeamSize });
+        var reference = UnifiedFormat.OpenGenerative(from, new ModelOpenOptions()).Model;
+        var model = policy.Model;
+        var features = NgramVocabulary.Load(Path.Combine(fromDir, UnifiedFormat.FeaturesFile));
+        float w = baseConfig.LatentWeight;
+        int L = model.Config.Levels;
+
+        var data = TrainingData.Load(set, "train", note);
+        var catalogIndex = new Dictionary<string, int>(data.ItemIds.Length, StringComparer.Ordinal);
+        for (int i = 0; i < data.ItemIds.Length; i++) catalogIndex[data.ItemIds[i]] = i;
+        var itemRows = data.ItemTexts.Select(features.Encode).ToArray();
+        var queryRecords = set.Queries().ToDictionary(q => q.Text, StringComparer.Ordinal);
+        var feedback = Feedback(set, data, catalogIndex, options);
+        var queries = Enumerable.Range(0, data.QueryTexts.Length)
+            .Where(q => data.Judgments[q].Any(j => j.Grade >= options.MinPositiveGrade)).ToArray();
+        var pairs = options.Mode == "dpo" ? DpoPairs(data) : [];
+        int examples = options.Mode == "dpo" ? pairs.Length : queries.Length;
+        if (examples == 0) throw new InvalidDataException($"{set.Directory}: no training {(options.Mode == "dpo" ? "pairs of differently judged items" : "queries with a relevant item")} for SPO");
+        note?.Invoke($"SPO ({options.Mode}) over {fromDir}: {examples:N0} {(options.Mode == "dpo" ? "pairs" : "queries")}, reward = {options.FeedbackWeight} x feedback");
+
+        Directory.CreateDirectory(outDir);
+        var dir = new ModelDirectory(outDir);
+        File.Copy(Path.Combine(fromDir, UnifiedFormat.FeaturesFile), Path.Combine(outDir, UnifiedFormat.FeaturesFile), overwrite: true);
+        var trainer = new Trainer(model, options.Trainer with
+        {
+            Seed = options.Seed, CheckpointPath = dir.CheckpointPath,
+            Groups = [ParameterGroup.ByPrefix("dense", "head", "vq", "decoder", "context") with { LearningRateScale = options.DenseLearningRateScale }],
+        });
+        if (progress is not null) trainer.Progress += progress;
+        if (note is not null) trainer.Note += note;
+
+        // The catalog the candidates are drawn from, encoded by the model as it is at the start of each epoch
+        // (as training re-encodes it): its IDs and latents are what the model is scored on within the epoch.
+        var current = policy;
+        bool resumed = false;
+        trainer.RestoringState += _ => resumed = true;
+        trainer.EpochStarting += e =>
+        {
+            if (e == 0 && !resumed || options.Mode == "dpo") return; // the catalog as loaded is the model's own; DPO scores logged pairs on it throughout
+            resumed = false;
+            var (latents, codes) = model.EncodeItems(itemRows);
+            var sids = Quantization.SemanticIds.Build(codes, itemRows.Length, Enumerable.Repeat(model.Config.Codes, L).ToArray());
+            var sizes = sids.TokenSizes.ToArray();
+            sizes[^1] = Math.Max(2 * sizes[^1], 1024); // room as UnifiedFormat leaves it
+            current = new UnifiedRetriever(model, features, new SidVocabulary(sizes), Enumerable.Range(0, itemRows.Length).Select(i => sids.Row(i).ToArray()).ToList(),
+                data.ItemIds, latents, new UnifiedSearchOptions { BeamSize = options.BeamSize, LatentWeight = w, SteerByItems = baseConfig.SteerByItems });
+        };
+
+        UserContextInput? ContextOf(int query) => queryRecords.TryGetValue(data.QueryTexts[query], out var record) ? current.ContextOf(record) : null;
+        int[] CodesOf(int item) => current.Item(data.ItemIds[item])?.Codes
+            ?? throw new InvalidDataException($"{from.ItemIdsPath}: item '{data.ItemIds[item]}' of {set.Directory} is not in the model's catalog; SPO needs the catalog it was trained on");
+
+        // Scores of (query, item) rows by a model: in the graph for the policy, constants for the reference.
+        Tensor Scores(UnifiedModel m, int[] rowQueries, int[] rowItems)
+        {
+            var distinct = rowQueries.Distinct().ToArray();
+            var position = distinct.Select((q, i) => (q, i)).ToDictionary(x => x.q, x => x.i);
+            var q = m.EncodeQueries(distinct.Select(x => features.Encode(data.QueryTexts[x])).ToArray(), distinct.Select(ContextOf).ToArray());
+            var qRows = Tensor.Embedding(q, rowQueries.Select(x => position[x]).ToArray(), rowQueries.Length);
+            var levels = m.ItemLevels(rowItems.Select(i => itemRows[i]).ToArray());
+            var latents = levels[0];
+            for (int n = 1; n < levels.Length; n++) latents = latents + levels[n];
+            return m.ItemScores(qRows, latents, rowItems.SelectMany(CodesOf).ToArray(), w);
+        }
+        float[] ReferenceScores(int[] rowQueries, int[] rowItems)
+        {
+            using var _ = Tensor.NoGrad();
+            return Scores(reference, rowQueries, rowItems).Data[..rowItems.Length];
+        }
+
+        float loss = trainer.Run(examples, batch =>
+        {
+            var parts = new TrainingLoss();
+            if (options.Mode == "dpo")
+            {
+                var chosen = batch.Select(i => pairs[i]).ToArray();
+                var rowQueries = chosen.SelectMany(x => new[] { x.Query, x.Query }).ToArray();
+                var rowItems = chosen.SelectMany(x => new[] { x.Better, x.Worse }).ToArray();
+                var scores = Scores(model, rowQueries, rowItems).Reshape(chosen.Length, 2);
+                var referenceScores = ReferenceScores(rowQueries, rowItems);
+                var better = Tensor.Mul(scores, Tensor.FromArray(Enumerable.Range(0, chosen.Length).SelectMany(_ => new[] { 1f, 0f }).ToArray(), chosen.Length, 2)).Sum(1);
+                var worse = Tensor.Mul(scores, Tensor.FromArray(Enumerable.Range(0, chosen.Length).SelectMany(_ => new[] { 0f, 1f }).ToArray(), chosen.Length, 2)).Sum(1);
+                parts.Add("dpo", PreferenceLosses.Dpo(better, worse,
+                    Enumerable.Range(0, chosen.Length).Select(i => referenceScores[2 * i]).ToArray(),
+                    Enumerable.Range(0, chosen.Length).Select(i => referenceScores[2 * i + 1]).ToArray(), options.DpoBeta));
+                return parts;
+            }
+
+            // Policy mode: candidates from the model's own beam, as it is now.
+            var batchQueries = batch.Select(i => queries[i]).ToArray();
+            var records = batchQueries.Select(q => queryRecords.TryGetValue(data.QueryTexts[q], out var r) ? r : new Query($"train-{q}", data.QueryTexts[q])).ToArray();
+            IReadOnlyList<SearchHit>[] hits;
+            using (Tensor.NoGrad()) hits = current.Search(records, options.GroupSize);
+            model.Train();
+            // Every group holds the beam's best N; a query whose beam returned fewer (a small catalog) sits the step out.
+            int N = options.GroupSize;
+            var groups = new List<(int Query, int[] Items)>();
+            for (int b = 0; b < batchQueries.Length; b++)
+            {
+                var items = hits[b].Select(h => catalogIndex.TryGetValue(h.Id, out int i) ? i : -1).Where(i => i >= 0).ToArray();
+                if (items.Length == N) groups.Add((batchQueries[b], items));
+            }
+            if (groups.Count == 0)
+                throw new InvalidDataException($"the beam returned fewer than group_size = {N} candidates for every query of a batch; lower group_size (the catalog has {data.ItemIds.Length:N0} items)");
+            int G = groups.Count;
+            var rowQ = groups.SelectMany(g => Enumerable.Repeat(g.Query, N)).ToArray();
+            var rowI = groups.SelectMany(g => g.Items).ToArray();
+            var rewards = new float[G * N];
+            for (int r = 0; r < rewards.Length; r++)
+                rewards[r] = options.FeedbackWeight * (feedback.TryGetValue((rowQ[r], rowI[r]), out float f) ? f : 0f);
+            var advantages = PreferenceLosses.GroupAdvantages(rewards, N);
+            var policyScores = Scores(model, rowQ, rowI).Reshape(G, N).Scale(1f / options.Temperature);
+            var tempered = ReferenceScores(rowQ, rowI).Select(x => x / options.Temperature).ToArray();
+            parts.Add("policy", PreferenceLosses.GroupPolicyGradient(policyScores, advantages, tempered, options.KlWeight));
+            // The reward of the item the policy ranks first among the candidates (a figure to watch, not a loss).
+            float top = 0;
+            for (int g = 0; g < G; g++) top += rewards[g * N]; // hits come best first
+            parts.Record("reward_at_1", top / G);
+            return parts;
+        }, cancel);
+        if (cancel.IsCancellationRequested) return loss;
+
+        note?.Invoke("encoding the catalog");
+        var training = baseConfig.Training?.DeepClone().AsObject() ?? new JsonObject();
+        training["spo"] = ModelKinds.ToJson(options);
+        UnifiedTraining.WriteModel(dir, model, itemRows, data.ItemIds, null, baseConfig with { Training = training });
+        File.Delete(dir.CheckpointPath);
+        return loss;
+    }
+
+    /// <summary>
+    /// Feedback per (judged query, catalog item): grade / max grade for judged items, plus the weighted
+    /// signals of logged events whose query text is the judged query's.
+    /// </summary>
+    internal static Dictionary<(int Query, int Item), float> Feedback(BeirDataset set, TrainingData data, Dictionary<string, int> catalogIndex, SpoTrainingOptions options)
+    {
+        var result = new Dictionary<(int, int), float>();
+        float max = Math.Max(1, data.MaxGrade);
+        for (int q = 0; q < data.Judgments.Length; q++)
+            foreach (var (item, grade) in data.Judgments[q])
+                if (grade > 0) result[(q, item)] = grade / max;
+        if (!File.Exists(set.InteractionsPath)) return result;
+        var byText = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int q = 0; q < data.QueryTexts.Length; q++) byText.TryAdd(data.QueryTexts[q], q);
+        foreach (var e in InteractionReader.Read(set.InteractionsPath))
+        {
+            if (e.Item is null || !byText.TryGetValue(e.Query, out int q) || !catalogIndex.TryGetValue(e.Item, out int item)) continue;
+            float value = 0;
+            foreach (var (signal, amount) in e.Signals)
+                if (options.SignalWeights.TryGetValue(signal, out float weight)) value += weight * (float)amount;
+            if (value != 0) result[(q, item)] = (result.TryGetValue((q, item), out float old) ? old : 0f) + value;
+        }
+        return result;
+    }
+
+    /// <summary>Logged preference pairs: for each judged query, every (better, worse) pair of its judged items whose grades differ.</summary>
+    internal static (int Query, int Better, int Worse)[] DpoPairs(TrainingData data)
+    {
+        var pairs = new List<(int, int, int)>();
+        for (int q = 0; q < data.Judgments.Length; q++)
+            foreach (var (better, high) in data.Judgments[q])
+                foreach (var (worse, low) in data.Judgments[q])
+                    if (high > low) pairs.Add((q, better, worse));
+        return [.. pairs];
+    }
+}

@@ -1,0 +1,110 @@
+using GenSearch.Data;
+using GenSearch.Nn;
+using GenSearch.Retrieval;
+using GenSearch.Retrieval.Generative;
+using GenSearch.Serving;
+using GenSearch.Tensors;
+using GenSearch.Text;
+
+namespace GenSearch.Training.Tests;
+
+public class SpoTrainingTests
+{
+    private static UnifiedTrainingOptions Unified(int epochs) => new()
+    {
+        Dim = 16, Codes = 4, DecoderHidden = 16, BeamSize = 20,
+        Trainer = new TrainerOptions { BatchSize = 16, Epochs = epochs, LearningRate = 0.05f, WarmupSteps = 2, MinLearningRate = 0.005f, WeightDecay = 0f, ClipNorm = 0f, CheckpointEvery = 3 },
+        DenseLearningRateScale = 0.2f,
+    };
+
+    private static SpoTrainingOptions Spo(string mode, int epochs) => new()
+    {
+        Mode = mode, GroupSize = 6, BeamSize = 12,
+        Trainer = new TrainerOptions { BatchSize = 8, Epochs = epochs, LearningRate = 0.02f, WarmupSteps = 2, MinLearningRate = 0.002f, WeightDecay = 0f, ClipNorm = 0f, CheckpointEvery = 4 },
+        DenseLearningRateScale = 0.2f,
+    };
+
+    /// <summary>The share of train queries whose first hit is their grade-4 item.</summary>
+    private static double TopOneOnTrain(string modelDir, string data)
+    {
+        var set = BeirDataset.Open(data);
+        var retriever = ModelFormats.Open(modelDir, new ModelOpenOptions());
+        var qrels = set.Qrels("train").Qrels;
+        var queries = set.Queries().Where(q => qrels.QueryIds.Contains(q.Id)).ToArray();
+        var hits = retriever.Search(queries, 1);
+        return queries.Select((q, i) => hits[i].Count > 0 && qrels.For(q.Id).TryGetValue(hits[i][0].Id, out var g) && g == 4 ? 1 : 0).Average();
+    }
+
+    [Fact]
+    public void ItemScoresAreTheScoresTheRetrieverRanksBy()
+    {
+        using var beir = new TinyBeir();
+        string dir = Path.Combine(beir.Path, "unified");
+        UnifiedTraining.Run(BeirDataset.Open(beir.Path), dir, Unified(3));
+        var retriever = UnifiedFormat.OpenGenerative(new ModelDirectory(dir), new ModelOpenOptions());
+        var features = NgramVocabulary.Load(Path.Combine(dir, UnifiedFormat.FeaturesFile));
+        float w = new ModelDirectory(dir).ReadConfig<UnifiedModelConfig>().LatentWeight;
+        var hits = retriever.Search([new Query("q", "green fan")], 5)[0];
+        Assert.Equal(5, hits.Count);
+        using var _ = Tensor.NoGrad();
+        var q = retriever.Model.EncodeQueries([features.Encode("green fan")]);
+        foreach (var hit in hits)
+        {
+            var item = retriever.Item(hit.Id)!;
+            float score = retriever.Model.ItemScores(q, Tensor.FromArray(item.Latent, 1, item.Latent.Length), item.Codes, w).Item();
+            Assert.Equal(hit.Score, score, 2);
+        }
+    }
+
+    [Fact]
+    public void PolicySpoRaisesTheRewardOfTheFirstHitAndWritesAUnifiedModel()
+    {
+        using var beir = new TinyBeir();
+        string unified = Path.Combine(beir.Path, "unified"), aligned = Path.Combine(beir.Path, "spo");
+        UnifiedTraining.Run(BeirDataset.Open(beir.Path), unified, Unified(2));
+        double before = TopOneOnTrain(unified, beir.Path);
+        SpoTraining.Run(BeirDataset.Open(beir.Path), unified, aligned, Spo("policy", 12));
+        double after = TopOneOnTrain(aligned, beir.Path);
+        Assert.True(after > before, $"the first hit is the grade-4 item for {after:P0} of train queries after SPO, {before:P0} before");
+
+        var dir = new ModelDirectory(aligned);
+        Assert.Equal("unified", ModelFormats.KindOf(dir));
+        Assert.False(File.Exists(dir.CheckpointPath));
+        Assert.NotNull(dir.ReadConfig<UnifiedModelConfig>().Training!["spo"]);
+        var log = TrainingLog.Read(Path.Combine(aligned, "training-log.tsv"));
+        Assert.Contains("policy", log.Parts);
+        Assert.Contains("reward_at_1", log.Parts);
+    }
+
+    [Fact]
+    public void DpoOnLoggedPairsResumesExactlyAfterAKill()
+    {
+        using var beir = new TinyBeir();
+        string unified = Path.Combine(beir.Path, "unified"), straight = Path.Combine(beir.Path, "straight"), killed = Path.Combine(beir.Path, "killed");
+        UnifiedTraining.Run(BeirDataset.Open(beir.Path), unified, Unified(2));
+        var options = Spo("dpo", 3);
+        SpoTraining.Run(BeirDataset.Open(beir.Path), unified, straight, options);
+        using var cancel = new CancellationTokenSource();
+        SpoTraining.Run(BeirDataset.Open(beir.Path), unified, killed, options, progress: p => { if (p.Step == 5) cancel.Cancel(); }, cancel: cancel.Token);
+        Assert.False(File.Exists(Path.Combine(killed, "config.json")));
+        SpoTraining.Run(BeirDataset.Open(beir.Path), unified, killed, options);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "model.safetensors")), File.ReadAllBytes(Path.Combine(killed, "model.safetensors")));
+        Assert.Contains("dpo", TrainingLog.Read(Path.Combine(straight, "training-log.tsv")).Parts);
+    }
+
+    [Fact]
+    public void SettingsOutOfRangeAndAModelOfAnotherKindAreRefusedByName()
+    {
+        var kind = ModelKinds.Get("spo");
+        var e = Assert.Throws<InvalidDataException>(() => kind.Settings(System.Text.Json.Nodes.JsonNode.Parse("""{"mode": "ppo", "group_size": 1, "dpo_beta": 0}""")!.AsObject(), "opts.json"));
+        Assert.Contains("mode 'ppo' is unknown", e.Message);
+        Assert.Contains("group_size is 1", e.Message);
+        Assert.Contains("dpo_beta is 0", e.Message);
+
+        using var beir = new TinyBeir();
+        string towers = Path.Combine(beir.Path, "towers");
+        NgramTowerTraining.Run(BeirDataset.Open(beir.Path), towers, new NgramTowerTrainingOptions { Dim = 8, Trainer = new TrainerOptions { BatchSize = 16, Epochs = 1 } });
+        var refused = Assert.Throws<InvalidDataException>(() => SpoTraining.Run(BeirDataset.Open(beir.Path), towers, Path.Combine(beir.Path, "spo"), Spo("policy", 1)));
+        Assert.Contains("SPO aligns a unified model", refused.Message);
+    }
+}
