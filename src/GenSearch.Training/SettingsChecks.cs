@@ -106,6 +106,7 @@ public static class SettingsChecks
     {
         var c = new Checker("");
         if (!SpoTraining.Modes.Contains(o.Mode)) c.Problems.Add($"mode '{o.Mode}' is unknown (known: {string.Join(", ", SpoTraining.Modes)})");
+        if (o.Unjudged is not ("negative" or "unknown")) c.Problems.Add($"unjudged '{o.Unjudged}' is unknown (known: negative, unknown)");
         c.AtLeast("group_size", o.GroupSize, 2);
         c.AtLeast("beam_size", o.BeamSize, o.GroupSize);
         c.Above("temperature", o.Temperature, 0);

@@ -45,6 +45,14 @@ public sealed record SpoTrainingOptions
     /// value. The defaults rank deeper engagement above a click; a signal not listed counts 0.
     /// </summary>
     public Dictionary<string, float> SignalWeights { get; init; } = new() { ["click"] = 1f, ["add_to_cart"] = 2f, ["purchase"] = 4f };
+    /// <summary>
+    /// What a candidate without feedback means. "negative": reward 0, pushed down with the rest (right for
+    /// a log of shown-and-not-clicked items). "unknown": its advantage is 0 and the group is normalised over
+    /// the candidates with feedback only (right for judgments, where most unjudged candidates were never
+    /// looked at: on homedepot the model's own top candidates for a training query are often relevant and
+    /// unjudged, and "negative" taught it to push them down: dev MRR@10 -2.8%).
+    /// </summary>
+    public string Unjudged { get; init; } = "unknown";
     /// <summary>Judgments from this grade up count as relevant for choosing the training queries.</summary>
     public int MinPositiveGrade { get; init; } = 3;
     /// <summary>Learning-rate multiplier of everything but the feature table, as in unified training.</summary>
@@ -188,9 +196,10 @@ public static class SpoTraining
             var rowQ = groups.SelectMany(g => Enumerable.Repeat(g.Query, N)).ToArray();
             var rowI = groups.SelectMany(g => g.Items).ToArray();
             var rewards = new float[G * N];
+            var known = new bool[G * N];
             for (int r = 0; r < rewards.Length; r++)
-                rewards[r] = options.FeedbackWeight * (feedback.TryGetValue((rowQ[r], rowI[r]), out float f) ? f : 0f);
-            var advantages = PreferenceLosses.GroupAdvantages(rewards, N);
+                if (feedback.TryGetValue((rowQ[r], rowI[r]), out float f)) { rewards[r] = options.FeedbackWeight * f; known[r] = true; }
+            var advantages = options.Unjudged == "negative" ? PreferenceLosses.GroupAdvantages(rewards, N) : PreferenceLosses.GroupAdvantages(rewards, N, known);
             var policyScores = Scores(model, rowQ, rowI).Reshape(G, N).Scale(1f / options.Temperature);
             var tempered = ReferenceScores(rowQ, rowI).Select(x => x / options.Temperature).ToArray();
             parts.Add("policy", PreferenceLosses.GroupPolicyGradient(policyScores, advantages, tempered, options.KlWeight));

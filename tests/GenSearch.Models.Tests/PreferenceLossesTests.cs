@@ -16,6 +16,9 @@ public class PreferenceLossesTests
         float std = MathF.Sqrt(8f / 4f);
         Assert.Equal(-2f / std, a[8], 5); Assert.Equal(2f / std, a[9], 5); Assert.Equal(0f, a[10]); Assert.Equal(0f, a[11]);
         Assert.Throws<ArgumentException>(() => PreferenceLosses.GroupAdvantages([1f, 2f, 3f], 2));
+        // Only the known candidates take part: [1, ?, 0, ?] normalises over 1 and 0; one known candidate alone says nothing.
+        var partial = PreferenceLosses.GroupAdvantages([1f, 5f, 0f, 9f, 3f, 0f, 0f, 0f], 4, [true, false, true, false, true, false, false, false]);
+        Assert.Equal([1f, 0f, -1f, 0f, 0f, 0f, 0f, 0f], partial);
     }
 
     [Fact]

@@ -16,20 +16,32 @@ public static class PreferenceLosses
     /// (population std). A group whose rewards are all equal (std below <paramref name="epsilon"/>) gets
     /// zeros: it says nothing about which candidate is better.
     /// </summary>
-    public static float[] GroupAdvantages(ReadOnlySpan<float> rewards, int size, float epsilon = 1e-6f)
+    public static float[] GroupAdvantages(ReadOnlySpan<float> rewards, int size, float epsilon = 1e-6f) => GroupAdvantages(rewards, size, null, epsilon);
+
+    /// <summary>
+    /// As <see cref="GroupAdvantages(ReadOnlySpan{float}, int, float)"/>, but only the candidates whose
+    /// <paramref name="known"/> flag is set take part: each group is normalised over them, and the others
+    /// get advantage 0 (a reward nobody observed says nothing). Null: all take part.
+    /// </summary>
+    public static float[] GroupAdvantages(ReadOnlySpan<float> rewards, int size, bool[]? known, float epsilon = 1e-6f)
     {
         if (size <= 0 || rewards.Length % size != 0) throw new ArgumentException($"{rewards.Length} rewards do not split into groups of {size}");
+        if (known is not null && known.Length != rewards.Length) throw new ArgumentException($"{known.Length} known flags for {rewards.Length} rewards");
         var result = new float[rewards.Length];
         for (int start = 0; start < rewards.Length; start += size)
         {
-            var group = rewards.Slice(start, size);
             double mean = 0, variance = 0;
-            foreach (float r in group) mean += r;
-            mean /= size;
-            foreach (float r in group) variance += (r - mean) * (r - mean);
-            double std = Math.Sqrt(variance / size);
+            int count = 0;
+            for (int i = start; i < start + size; i++)
+                if (known is null || known[i]) { mean += rewards[i]; count++; }
+            if (count < 2) continue;
+            mean /= count;
+            for (int i = start; i < start + size; i++)
+                if (known is null || known[i]) variance += (rewards[i] - mean) * (rewards[i] - mean);
+            double std = Math.Sqrt(variance / count);
             if (std < epsilon) continue;
-            for (int i = 0; i < size; i++) result[start + i] = (float)((group[i] - mean) / std);
+            for (int i = start; i < start + size; i++)
+                if (known is null || known[i]) result[i] = (float)((rewards[i] - mean) / std);
         }
         return result;
     }
@@ -39,7 +51,7 @@ public static class PreferenceLosses
     /// -sum_i pi_i A_i + beta KL(pi || pi_ref), pi = softmax(scores) over each row of
     /// <paramref name="scores"/> [groups, size], pi_ref = softmax(<paramref name="referenceScores"/>)
     /// (the frozen copy's scores of the same candidates, constants). <paramref name="advantages"/> [groups * size]
-    /// (see <see cref="GroupAdvantages"/>) are constants. The first term is minus the expected advantage
+    /// (see <see cref="GroupAdvantages(ReadOnlySpan{float}, int, bool[], float)"/>) are constants. The first term is minus the expected advantage
     /// under the policy; its gradient, -sum_i pi_i A_i grad log pi_i, is the policy gradient over the
     /// group (the candidates are the beam's best, not samples, so each is weighted by its probability).
     /// REINFORCE's -sum_i A_i log pi_i, as if each candidate had been drawn, has no lower bound: on the
