@@ -33,9 +33,11 @@ internal static class EvalCommand
         var stop = new Option<bool>("--stopwords") { Description = "BM25: drop English stop words." };
         var noStem = new Option<bool>("--no-stem") { Description = "BM25: do not stem." };
         var addItems = new Option<string?>("--add-items") { Description = "Add these items (corpus.jsonl lines) to the retriever's catalog before searching, as a live catalog would: e.g. items a model never saw in training. The breakdowns then split queries by whether their relevant items were added." };
+        var rerank = CliSupport.RerankOption();
+        var rerankDepth = CliSupport.RerankDepthOption();
         var command = new Command("eval", "Evaluate a retriever on a split: Recall, MRR, NDCG and hit rate at 10 and 100, with breakdowns.")
         {
-            data, split, retriever, model, hnsw, beam, fromRun, run, report, k, threshold, k1, b, stop, noStem, addItems,
+            data, split, retriever, model, hnsw, beam, fromRun, run, report, k, threshold, k1, b, stop, noStem, addItems, rerank, rerankDepth,
         };
         command.SetAction(parse => CliSupport.Guard(() =>
         {
@@ -71,7 +73,8 @@ internal static class EvalCommand
             {
                 var bm25Options = new Bm25Options { RemoveStopWords = parse.GetValue(stop), Stem = !parse.GetValue(noStem) };
                 (searcher, index, bm25Parameters) = CliSupport.OpenRetriever(set, parse.GetValue(retriever), parse.GetValue(model), bm25Options,
-                    new ModelOpenOptions { Hnsw = parse.GetValue(hnsw), BeamSize = parse.GetValue(beam) }, parse.GetValue(k1), parse.GetValue(b));
+                    new ModelOpenOptions { Hnsw = parse.GetValue(hnsw), BeamSize = parse.GetValue(beam) }, parse.GetValue(k1), parse.GetValue(b),
+                    parse.GetValue(rerank), parse.GetValue(rerankDepth));
                 docIds = set.Corpus().Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
                 tag = searcher.Name;
                 if (parse.GetValue(addItems) is { } itemsPath)
