@@ -16,6 +16,8 @@ public sealed record LambdaMartTrainingOptions
     public string Retriever { get; init; } = "bm25+model";
     /// <summary>Candidates per query.</summary>
     public int Depth { get; init; } = 100;
+    /// <summary>A unified model directory whose generator's log P(ID | q) is a feature; null = --from's generator, when --from is unified.</summary>
+    public string? GeneratorModel { get; init; }
     /// <summary>Boosting rounds (trees).</summary>
     public int Trees { get; init; } = 300;
     /// <summary>Leaves per tree.</summary>
@@ -44,11 +46,12 @@ public static class LambdaMartTraining
         var dir = new ModelDirectory(outDir);
         Directory.CreateDirectory(outDir);
         string featureModel = Path.GetFullPath(from);
-        var (lists, _) = RankingLists.Build(set, "train", featureModel, options.Retriever, options.Depth, note);
+        string? generatorModel = options.GeneratorModel is null ? null : Path.GetFullPath(options.GeneratorModel);
+        var (lists, _) = RankingLists.Build(set, "train", featureModel, generatorModel, options.Retriever, options.Depth, note);
         if (lists.Count == 0) throw new InvalidDataException($"{set.QrelsPath("train")}: no train query has a judged item above grade 0 among its candidates");
         var (trees, _) = Train(lists, options, note);
         LambdaMartFormat.Save(dir.WeightsPath, trees);
-        dir.WriteConfig(new LambdaMartConfig(LambdaMartFormat.Name, [.. MatchFeatures.Names], featureModel, options.Retriever, options.Depth, trees.Trees, ModelKinds.ToJson(options)));
+        dir.WriteConfig(new LambdaMartConfig(LambdaMartFormat.Name, [.. MatchFeatures.Names], featureModel, generatorModel, options.Retriever, options.Depth, trees.Trees, ModelKinds.ToJson(options)));
         return float.NaN;
     }
 
@@ -86,8 +89,9 @@ public static class LambdaMartTraining
         var model = pipeline.Fit(data);
         var ensemble = model.LastTransformer.Model.TrainedTreeEnsemble;
         var trees = Export(ensemble);
-        var engine = ml.Model.CreatePredictionEngine<Row, Prediction>(model.LastTransformer);
-        return (trees, x => engine.Predict(new Row { Features = x }).Score);
+        // Made on first use (tests): the row type's vector size is given by the schema, as for training.
+        var engine = new Lazy<PredictionEngine<Row, Prediction>>(() => ml.Model.CreatePredictionEngine<Row, Prediction>(model.LastTransformer, inputSchemaDefinition: schema));
+        return (trees, x => engine.Value.Predict(new Row { Features = x }).Score);
     }
 
     private sealed class Prediction

@@ -22,7 +22,7 @@ public sealed record RankingList(Query Query, string[] Ids, float[] Features, fl
 public static class RankingLists
 {
     /// <summary>Builds the lists of <paramref name="split"/>; also returns how many judged queries were searched.</summary>
-    public static (List<RankingList> Lists, int Queries) Build(BeirDataset set, string split, string featureModel, string retriever, int depth, Action<string>? note)
+    public static (List<RankingList> Lists, int Queries) Build(BeirDataset set, string split, string featureModel, string? generatorModel, string retriever, int depth, Action<string>? note)
     {
         var clock = Stopwatch.StartNew();
         var spec = RetrieverOpener.Resolve(retriever, featureModel);
@@ -38,7 +38,9 @@ public static class RankingLists
         // The features need BM25 even when the expression does not search with it; scored as eval and search score it.
         var bm25 = opened.Bm25 ?? Bm25Index(set, note);
         var items = set.Corpus().ToDictionary(d => d.Id, StringComparer.Ordinal);
-        var features = new MatchFeatures(bm25, id => items.GetValueOrDefault(id), QueryItemScorers.Open(featureModel));
+        var generator = generatorModel is null ? null : QueryItemScorers.Open(generatorModel);
+        if (generator is { HasGenerator: false }) throw new ArgumentException($"generator_model {generatorModel}: a {generator.Kind} model has no generator; give a unified model");
+        var features = new MatchFeatures(bm25, id => items.GetValueOrDefault(id), QueryItemScorers.Open(featureModel), generator);
         var qrels = set.Qrels(split, warn: note).Qrels;
         var judged = qrels.QueryIds.ToHashSet(StringComparer.Ordinal);
         var queries = set.Queries().Where(q => judged.Contains(q.Id)).ToList();
@@ -73,7 +75,9 @@ public sealed record SidCoordTrainingOptions
     public string Retriever { get; init; } = "bm25+model";
     /// <summary>Candidates per query.</summary>
     public int Depth { get; init; } = 100;
-    /// <summary>The unified model directory whose semantic IDs the ranker reads; null = --from (which must then be unified).</summary>
+    /// <summary>A unified model directory whose generator's log P(ID | q) is a feature; null = --from's generator, when --from is unified.</summary>
+    public string? GeneratorModel { get; init; }
+    /// <summary>The unified model directory whose semantic IDs the ranker reads; null = <see cref="GeneratorModel"/>, else --from (which must then be unified).</summary>
     public string? SidModel { get; init; }
     /// <summary>Which item representations the model uses (the ablations): Both, ItemId, Sids or None.</summary>
     public ItemRepresentation Items { get; init; } = ItemRepresentation.Both;
@@ -108,9 +112,10 @@ public static class SidCoordTraining
         var dir = new ModelDirectory(outDir);
         Directory.CreateDirectory(outDir);
         string featureModel = Path.GetFullPath(from);
-        string sidModel = Path.GetFullPath(options.SidModel ?? from);
+        string? generatorModel = options.GeneratorModel is null ? null : Path.GetFullPath(options.GeneratorModel);
+        string sidModel = Path.GetFullPath(options.SidModel ?? options.GeneratorModel ?? from);
         var sids = ItemSids.Load(sidModel);
-        var (lists, _) = RankingLists.Build(set, "train", featureModel, options.Retriever, options.Depth, note);
+        var (lists, _) = RankingLists.Build(set, "train", featureModel, generatorModel, options.Retriever, options.Depth, note);
         if (lists.Count == 0) throw new InvalidDataException($"{set.QrelsPath("train")}: no train query has a judged item above grade 0 among its candidates");
         var (mean, scale) = Standardisation(lists);
 
@@ -129,7 +134,7 @@ public static class SidCoordTraining
         if (cancel.IsCancellationRequested) return loss;
 
         Checkpoint.SaveModel(dir.WeightsPath, model);
-        dir.WriteConfig(new SidCoordRankerConfig(SidCoordFormat.Name, [.. MatchFeatures.Names], featureModel, options.Retriever, options.Depth,
+        dir.WriteConfig(new SidCoordRankerConfig(SidCoordFormat.Name, [.. MatchFeatures.Names], featureModel, generatorModel, options.Retriever, options.Depth,
             config, sidModel, mean, scale, ModelKinds.ToJson(options)));
         File.Delete(dir.CheckpointPath);
         return loss;

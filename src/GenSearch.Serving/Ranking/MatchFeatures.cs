@@ -8,8 +8,8 @@ namespace GenSearch.Serving.Ranking;
 /// <see cref="Names"/>' order:
 /// <list type="bullet">
 /// <item><c>bm25</c>, and <c>bm25_gap</c> = bm25 - the best bm25 among the query's candidates;</item>
-/// <item><c>dense</c>: the feature model's similarity (n-gram towers: cosine; unified: 1 - ||q - d||^2), and <c>dense_gap</c> likewise;</item>
-/// <item><c>generator_logp</c>: the unified generator's log P(ID | q) (0 without a unified feature model), and <c>generator_gap</c>;</item>
+/// <item><c>dense</c>: the dense model's similarity (n-gram towers: cosine; unified: 1 - ||q - d||^2), and <c>dense_gap</c> likewise;</item>
+/// <item><c>generator_logp</c>: a unified generator's log P(ID | q) (0 without one), and <c>generator_gap</c>;</item>
 /// <item><c>title_coverage</c>: share of the query's distinct BM25 terms (stemmed) found in the title; <c>text_coverage</c> in title and text;</item>
 /// <item><c>exact_phrase</c>: 1 when the query's terms occur in the title in order and adjacent;</item>
 /// <item><c>title_terms</c>, <c>query_terms</c>: lengths in terms;</item>
@@ -17,7 +17,7 @@ namespace GenSearch.Serving.Ranking;
 /// </list>
 /// A value the model cannot give (an item with no vector or ID) is the lowest of the query's other candidates.
 /// </summary>
-public sealed class MatchFeatures(Bm25 bm25, Func<string, Document?> items, IQueryItemScorer? scorer)
+public sealed class MatchFeatures(Bm25 bm25, Func<string, Document?> items, IQueryItemScorer? dense, IQueryItemScorer? generator = null)
 {
     /// <summary>The features' names, in order.</summary>
     public static readonly IReadOnlyList<string> Names =
@@ -29,8 +29,11 @@ public sealed class MatchFeatures(Bm25 bm25, Func<string, Document?> items, IQue
     /// <summary>Features per candidate.</summary>
     public static int Count => Names.Count;
 
-    /// <summary>The model the dense and generator features come from, when there is one.</summary>
-    public IQueryItemScorer? Scorer => scorer;
+    /// <summary>The model the dense similarity comes from, when there is one.</summary>
+    public IQueryItemScorer? Dense => dense;
+
+    /// <summary>The model the generator features come from: the one given, else the dense model when it generates.</summary>
+    public IQueryItemScorer? Generator { get; } = generator ?? (dense is { HasGenerator: true } ? dense : null);
 
     /// <summary>The features of each candidate [candidates.Count, <see cref="Count"/>], row-major.</summary>
     public float[] Extract(Query query, IReadOnlyList<SearchHit> candidates)
@@ -40,13 +43,15 @@ public sealed class MatchFeatures(Bm25 bm25, Func<string, Document?> items, IQue
         if (C == 0) return x;
         var ids = candidates.Select(h => h.Id).ToArray();
         var bm = bm25.Score(query.Text, ids);
-        float[]? dense = null, logp = null;
-        if (scorer is not null) (dense, logp) = scorer.Score(query, ids, items);
-        FillMissing(dense);
+        float[]? similarity = null, logp = null;
+        if (dense is not null) (similarity, logp) = dense.Score(query, ids, items);
+        if (Generator is not null && !ReferenceEquals(Generator, dense)) logp = Generator.Score(query, ids, items).IdLogProbability;
+        if (Generator is null) logp = null;
+        FillMissing(similarity);
         FillMissing(logp);
         var queryTerms = bm25.Analyze(query.Text);
         var distinct = queryTerms.Distinct(StringComparer.Ordinal).ToArray();
-        float bestBm = bm.Max(), bestDense = dense?.Max() ?? 0, bestLogp = logp?.Max() ?? 0;
+        float bestBm = bm.Max(), bestDense = similarity?.Max() ?? 0, bestLogp = logp?.Max() ?? 0;
         for (int i = 0; i < C; i++)
         {
             var row = x.AsSpan(i * F, F);
@@ -55,8 +60,8 @@ public sealed class MatchFeatures(Bm25 bm25, Func<string, Document?> items, IQue
             var text = doc is null || string.IsNullOrWhiteSpace(doc.Text) ? title : bm25.Analyze(doc.TitleAndText);
             row[0] = bm[i];
             row[1] = bm[i] - bestBm;
-            row[2] = dense?[i] ?? 0;
-            row[3] = dense is null ? 0 : dense[i] - bestDense;
+            row[2] = similarity?[i] ?? 0;
+            row[3] = similarity is null ? 0 : similarity[i] - bestDense;
             row[4] = logp?[i] ?? 0;
             row[5] = logp is null ? 0 : logp[i] - bestLogp;
             row[6] = Coverage(distinct, title);

@@ -23,10 +23,11 @@ public interface IRanker
 /// <summary>What every ranker directory's config.json holds besides its kind's own part.</summary>
 /// <param name="Kind">"sid-coord" or "lambdamart".</param>
 /// <param name="Features">The match features' names, in the order the model reads them (checked against <see cref="MatchFeatures.Names"/>).</param>
-/// <param name="FeatureModel">The model directory the dense and generator features come from; null = BM25 and text features only.</param>
+/// <param name="FeatureModel">The model directory the dense similarity comes from (and the generator features, when it is unified and <paramref name="GeneratorModel"/> is null); null = BM25 and text features only.</param>
+/// <param name="GeneratorModel">A unified model directory whose generator gives log P(ID | q); null = <paramref name="FeatureModel"/>'s generator, if it has one.</param>
 /// <param name="Retriever">The retriever expression its training candidates came from (e.g. "bm25+model").</param>
 /// <param name="Depth">Candidates per query it was trained to rerank.</param>
-public sealed record RankerHeader(string Kind, string[] Features, string? FeatureModel, string Retriever, int Depth);
+public sealed record RankerHeader(string Kind, string[] Features, string? FeatureModel, string? GeneratorModel, string Retriever, int Depth);
 
 /// <summary>One kind of ranker directory, registered in <see cref="RankerFormats"/>.</summary>
 public interface IRankerFormat
@@ -149,7 +150,7 @@ public sealed class ItemSids
 }
 
 /// <summary>config.json of a SID-Coord ranker: the header's fields, the model's sizes, the SID source and the feature standardisation.</summary>
-public sealed record SidCoordRankerConfig(string Kind, string[] Features, string? FeatureModel, string Retriever, int Depth,
+public sealed record SidCoordRankerConfig(string Kind, string[] Features, string? FeatureModel, string? GeneratorModel, string Retriever, int Depth,
     SidCoordConfig Model, string SidModel, float[] FeatureMean, float[] FeatureScale, JsonObject? Training);
 
 /// <summary>"sid-coord": <see cref="SidCoordModel"/> over the match features, the item's hashed ID and its semantic IDs.</summary>
@@ -233,7 +234,7 @@ public sealed class SidCoordRanker(SidCoordModel model, ItemSids sids, float[] m
 }
 
 /// <summary>config.json of a LambdaMART ranker: the header's fields and its training settings (the trees are in model.safetensors).</summary>
-public sealed record LambdaMartConfig(string Kind, string[] Features, string? FeatureModel, string Retriever, int Depth, int Trees, JsonObject? Training);
+public sealed record LambdaMartConfig(string Kind, string[] Features, string? FeatureModel, string? GeneratorModel, string Retriever, int Depth, int Trees, JsonObject? Training);
 
 /// <summary>"lambdamart": boosted trees trained by LightGBM (through ML.NET), served from their exported arrays (<see cref="TreeEnsemble"/>).</summary>
 public sealed class LambdaMartFormat : IRankerFormat

@@ -24,8 +24,10 @@ public sealed class Reranker(IRanker ranker, MatchFeatures features, RankerHeade
     public static Reranker Open(string rankerDir, Bm25 bm25, Func<string, Document?> items)
     {
         var header = RankerFormats.Header(rankerDir);
-        var scorer = header.FeatureModel is null ? null : QueryItemScorers.Open(header.FeatureModel);
-        return new Reranker(RankerFormats.Open(rankerDir), new MatchFeatures(bm25, items, scorer), header);
+        var dense = header.FeatureModel is null ? null : QueryItemScorers.Open(header.FeatureModel);
+        var generator = header.GeneratorModel is null ? null : QueryItemScorers.Open(header.GeneratorModel);
+        if (generator is { HasGenerator: false }) throw new InvalidDataException($"{header.GeneratorModel}: a {generator.Kind} model has no generator (generator_model must be a unified model)");
+        return new Reranker(RankerFormats.Open(rankerDir), new MatchFeatures(bm25, items, dense, generator), header);
     }
 
     /// <summary>
