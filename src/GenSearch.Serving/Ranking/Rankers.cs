@@ -130,12 +130,13 @@ public sealed class ItemSids
     /// history's clicked items (<c>"i:ID"</c> entries of <see cref="Query.Context"/>) whose ID shares the
     /// target's first l + 1 codes. Zeros without a history or for a target without an ID.
     /// </summary>
-    public void Alignment(IReadOnlyList<int[]> history, int[]? target, Span<float> result)
+    /// <remarks>Levels = <paramref name="result"/>'s length.</remarks>
+    public static void AlignmentOf(IReadOnlyList<int[]> history, int[]? target, Span<float> result)
     {
         result.Clear();
         if (target is null || history.Count == 0) return;
         foreach (var h in history)
-            for (int l = 0; l < Levels && h[l] == target[l]; l++) result[l] += 1f / history.Count;
+            for (int l = 0; l < result.Length && h[l] == target[l]; l++) result[l] += 1f / history.Count;
     }
 
     /// <summary>The IDs of the items the query's user clicked before it (those the model has IDs for).</summary>
@@ -223,7 +224,7 @@ public sealed class SidCoordRanker(SidCoordModel model, ItemSids sids, float[] m
             {
                 for (int f = 0; f < F; f++) x[row * F + f] = (features[i * F + f] - mean[f]) * scale[f];
                 var target = sids.Of(ids[i]);
-                sids.Alignment(history, target, align.AsSpan(row * L, L));
+                ItemSids.AlignmentOf(history, target, align.AsSpan(row * L, L));
                 for (int l = 0; l < L; l++) codes[row * L + l] = target?[l] ?? sids.Unknown;
                 buckets[row] = SidCoordModel.Bucket(ids[i], config.ItemBuckets);
                 queryOf[row] = b;
