@@ -28,6 +28,7 @@ public static class SettingsChecks
     {
         var c = new Checker("");
         c.AtLeast("depth", o.Depth, 1);
+        if (string.IsNullOrWhiteSpace(o.Split)) c.Problems.Add("split is empty; it names a qrels file, e.g. \"train\"");
         c.AtLeast("dim", o.Dim, 1);
         c.AtLeast("hidden", o.Hidden, 1);
         c.AtLeast("item_buckets", o.ItemBuckets, 1);
@@ -41,6 +42,7 @@ public static class SettingsChecks
     {
         var c = new Checker("");
         c.AtLeast("depth", o.Depth, 1);
+        if (string.IsNullOrWhiteSpace(o.Split)) c.Problems.Add("split is empty; it names a qrels file, e.g. \"train\"");
         c.AtLeast("trees", o.Trees, 1);
         c.AtLeast("leaves", o.Leaves, 2);
         c.Above("learning_rate", o.LearningRate, 0);
