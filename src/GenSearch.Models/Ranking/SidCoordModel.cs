@@ -67,7 +67,12 @@ public sealed record RankingBatch(float[] Features, float[] Alignment, int[] Ite
 /// <item>a target-aware gate g = sigmoid(w . [u; m; s] + b) [N, 1], so the model leans on the ID where it
 /// has memorised the item and on its SIDs where it has not: r = g m + (1 - g) s;</item>
 /// </list>
-/// and scores y = w2 . relu(W1 [h; r * u; r] + b1) + b2. Shapes: N candidates, F features, L levels, e = Dim, H = Hidden.
+/// and scores y = w2 . relu(W1 h + b1) + b2 + w . (r * u): the features' own score plus a match of the
+/// item's representation with the query's words. The item part is added, not mixed into the features' MLP:
+/// trained on 830 held-out queries, an MLP over [h; r * u; r] memorised the lists (training loss 1.29) and
+/// reranked homedepot dev to NDCG@10 0.248, far below the fusion it reorders (0.415); kept apart, the
+/// features rank as LambdaMART's do and the IDs add what they have learnt.
+/// Shapes: N candidates, F features, L levels, e = Dim, H = Hidden.
 /// </summary>
 public sealed class SidCoordModel : Module
 {
@@ -77,8 +82,9 @@ public sealed class SidCoordModel : Module
     private readonly Embedding[] _levels;     // [Codes, e] per level
     private readonly Linear _attentionQuery;  // [e, e]: u -> the attention's query over the levels
     private readonly Linear _gate;            // [1, 3e]
-    private readonly Linear _scoreHidden;     // [H, H + 2e]
+    private readonly Linear _scoreHidden;     // [H, H]
     private readonly Linear _scoreOut;        // [1, H]
+    private readonly Linear _match;           // [1, e], no bias: w . (r * u)
 
     /// <summary>The sizes this model was built with.</summary>
     public SidCoordConfig Config { get; }
@@ -101,8 +107,9 @@ public sealed class SidCoordModel : Module
         for (int l = 0; l < L; l++) _levels[l] = RegisterModule($"sid{l}", new Embedding(config.Codes, e, rng, 0.1f));
         _attentionQuery = RegisterModule("attention_query", new Linear(e, e, rng));
         _gate = RegisterModule("gate", new Linear(3 * e, 1, rng));
-        _scoreHidden = RegisterModule("score_hidden", new Linear(H + 2 * e, H, rng));
+        _scoreHidden = RegisterModule("score_hidden", new Linear(H, H, rng));
         _scoreOut = RegisterModule("score_out", new Linear(H, 1, rng));
+        _match = RegisterModule("match", new Linear(e, 1, rng, bias: false));
     }
 
     /// <summary>Scores [N] of a batch of candidates.</summary>
@@ -115,8 +122,9 @@ public sealed class SidCoordModel : Module
         var h = _featureHidden.Forward(features).Relu();                                            // [N, H]
         var u = Tensor.Embedding(Tensor.EmbeddingBag(_words.Weight, batch.QueryWords, batch.QueryOffsets), batch.QueryOf, N); // [N, e]
         var r = ItemVector(u, batch);                                                               // [N, e] or null
-        var z = r is null ? Tensor.Concat([h, Tensor.Zeros(N, 2 * e)], 1) : Tensor.Concat([h, r * u, r], 1);
-        return _scoreOut.Forward(_scoreHidden.Forward(z).Relu()).Reshape(N);
+        var y = _scoreOut.Forward(_scoreHidden.Forward(h).Relu());                                 // [N, 1]
+        if (r is not null) y = y + _match.Forward(r * u);
+        return y.Reshape(N);
     }
 
     /// <summary>The item's representation r [N, e]: the ID, the fused SIDs, or their gated mix; null for <see cref="ItemRepresentation.None"/>.</summary>
