@@ -18,6 +18,8 @@ public sealed record LambdaMartTrainingOptions
     public int Depth { get; init; } = 100;
     /// <summary>The qrels split whose judged queries the ranker trains on: one the feature models never saw (see <see cref="SidCoordTrainingOptions.Split"/>).</summary>
     public string Split { get; init; } = "train";
+    /// <summary>Cross-fitting instead of <see cref="Split"/> (see <see cref="SidCoordTrainingOptions.FoldModels"/>).</summary>
+    public IReadOnlyDictionary<string, string>? FoldModels { get; init; }
     /// <summary>A unified model directory whose generator's log P(ID | q) is a feature; null = --from's generator, when --from is unified.</summary>
     public string? GeneratorModel { get; init; }
     /// <summary>Boosting rounds (trees).</summary>
@@ -49,7 +51,7 @@ public static class LambdaMartTraining
         Directory.CreateDirectory(outDir);
         string featureModel = Path.GetFullPath(from);
         string? generatorModel = options.GeneratorModel is null ? null : Path.GetFullPath(options.GeneratorModel);
-        var (lists, _) = RankingLists.Build(set, options.Split, featureModel, generatorModel, options.Retriever, options.Depth, note);
+        var lists = RankingLists.Build(set, options.Split, options.FoldModels, featureModel, generatorModel, options.Retriever, options.Depth, note);
         if (lists.Count == 0) throw new InvalidDataException($"{set.QrelsPath(options.Split)}: no {options.Split} query has a judged item above grade 0 among its candidates");
         var (trees, _) = Train(lists, options, note);
         LambdaMartFormat.Save(dir.WeightsPath, trees);

@@ -60,6 +60,22 @@ public static class RankingLists
         return (lists, queries.Count);
     }
 
+    /// <summary>
+    /// The lists of <paramref name="split"/> with features from <paramref name="featureModel"/>, or, with
+    /// <paramref name="foldModels"/> (split -> model that never saw that split's queries), the lists of each
+    /// fold with its own model's candidates and features: cross-fitting, so a ranker can train on every judged
+    /// query while each list's dense features are out of sample, as they are at serving time.
+    /// </summary>
+    public static List<RankingList> Build(BeirDataset set, string split, IReadOnlyDictionary<string, string>? foldModels, string featureModel,
+        string? generatorModel, string retriever, int depth, Action<string>? note)
+    {
+        if (foldModels is not { Count: > 0 }) return Build(set, split, featureModel, generatorModel, retriever, depth, note).Lists;
+        var lists = new List<RankingList>();
+        foreach (var (fold, model) in foldModels.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+            lists.AddRange(Build(set, fold, Path.GetFullPath(model), generatorModel, retriever, depth, note).Lists);
+        return lists;
+    }
+
     private static Bm25 Bm25Index(BeirDataset set, Action<string>? note)
     {
         var index = Bm25.Build(set.Corpus(), new Bm25Options());
@@ -81,6 +97,12 @@ public sealed record SidCoordTrainingOptions
     /// most of train and the ranker on the held-out rest (bench/RESULTS.md, "## ranking").
     /// </summary>
     public string Split { get; init; } = "train";
+    /// <summary>
+    /// Cross-fitting instead of <see cref="Split"/>: qrels split -> a model directory (of --from's kind) that
+    /// never saw that split's queries; each split's lists come from its own model, the ranker then serves with
+    /// --from. E.g. {"fold0": "towers-trained-on-fold1", "fold1": "towers-trained-on-fold0"}.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? FoldModels { get; init; }
     /// <summary>Candidates per query.</summary>
     public int Depth { get; init; } = 100;
     /// <summary>A unified model directory whose generator's log P(ID | q) is a feature; null = --from's generator, when --from is unified.</summary>
@@ -127,7 +149,7 @@ public static class SidCoordTraining
         string? generatorModel = options.GeneratorModel is null ? null : Path.GetFullPath(options.GeneratorModel);
         string sidModel = Path.GetFullPath(options.SidModel ?? options.GeneratorModel ?? from);
         var sids = ItemSids.Load(sidModel);
-        var (lists, _) = RankingLists.Build(set, options.Split, featureModel, generatorModel, options.Retriever, options.Depth, note);
+        var lists = RankingLists.Build(set, options.Split, options.FoldModels, featureModel, generatorModel, options.Retriever, options.Depth, note);
         if (lists.Count == 0) throw new InvalidDataException($"{set.QrelsPath(options.Split)}: no {options.Split} query has a judged item above grade 0 among its candidates");
         var (mean, scale) = Standardisation(lists);
 

@@ -127,6 +127,25 @@ public class RankerTrainingTests
     }
 
     [Fact]
+    public void CrossFittedListsComeFromEachFoldsOwnModel()
+    {
+        using var beir = new TinyBeir();
+        var set = BeirDataset.Open(beir.Path);
+        string a = Path.Combine(beir.Path, "a"), b = Path.Combine(beir.Path, "b");
+        var options = Unified() with { Trainer = SmallTrainer with { BatchSize = 16, Epochs = 1 } };
+        UnifiedTraining.Run(set, a, options);
+        UnifiedTraining.Run(set, b, options with { Seed = 2 });
+        var train = RankingLists.Build(set, "train", a, null, "bm25+dense", 5, null).Lists;
+        var dev = RankingLists.Build(set, "dev", b, null, "bm25+dense", 5, null).Lists;
+        var folds = RankingLists.Build(set, "ignored", new Dictionary<string, string> { ["train"] = a, ["dev"] = b }, a, null, "bm25+dense", 5, null);
+        Assert.Equal(train.Count + dev.Count, folds.Count);
+        // Folds go in split-name order: dev's lists first, with b's similarities (not a's), then train's with a's.
+        Assert.Equal(dev.SelectMany(l => l.Features), folds.Take(dev.Count).SelectMany(l => l.Features));
+        Assert.Equal(train.SelectMany(l => l.Features), folds.Skip(dev.Count).SelectMany(l => l.Features));
+        Assert.NotEqual(RankingLists.Build(set, "dev", a, null, "bm25+dense", 5, null).Lists.SelectMany(l => l.Features), dev.SelectMany(l => l.Features));
+    }
+
+    [Fact]
     public void RankerOfAnotherFeatureListIsRefusedByName()
     {
         using var beir = new TinyBeir();
