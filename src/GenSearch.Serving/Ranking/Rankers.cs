@@ -69,6 +69,9 @@ public static class RankerFormats
         var dir = new ModelDirectory(path);
         var header = dir.ReadConfig<RankerHeader>();
         if (header.Kind is null) throw new InvalidDataException($"{dir.ConfigPath}: no \"kind\"");
+        lock (s_formats)
+            if (!s_formats.ContainsKey(header.Kind))
+                throw new InvalidDataException($"{dir.ConfigPath}: a {header.Kind} model is not a ranker (ranker kinds: {string.Join(", ", s_formats.Keys.Order(StringComparer.Ordinal))}; train one with gensearch train --model sid-coord or lambdamart)");
         if (header.Features is null || !header.Features.SequenceEqual(MatchFeatures.Names))
             throw new InvalidDataException($"{dir.ConfigPath}: the ranker reads features [{string.Join(", ", header.Features ?? [])}]; this build extracts [{string.Join(", ", MatchFeatures.Names)}]");
         return header;
