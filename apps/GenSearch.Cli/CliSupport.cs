@@ -112,6 +112,18 @@ internal static class CliSupport
         Description = "Model directory from gensearch train; its config.json says its kind (" + string.Join(", ", ModelFormats.All.Select(f => f.Kind)) + ").",
     };
 
+    /// <summary>--rerank DIR: a ranker directory whose ranker reorders the retriever's top --rerank-depth.</summary>
+    public static Option<string?> RerankOption() => new("--rerank")
+    {
+        Description = "Rerank the retriever's top --rerank-depth with this ranker (a directory from gensearch train --model sid-coord or lambdamart).",
+    };
+
+    /// <summary>--rerank-depth N.</summary>
+    public static Option<int> RerankDepthOption() => new("--rerank-depth")
+    {
+        Description = "Candidates per query the ranker reorders.", DefaultValueFactory = _ => 100,
+    };
+
     /// <summary>--retriever EXPR: what to search with (<see cref="RetrieverSpec"/>); default "model" when --model is given, else "bm25".</summary>
     public static Option<string?> RetrieverOption() => new("--retriever")
     {
@@ -124,8 +136,9 @@ internal static class CliSupport
     /// <paramref name="modelDir"/> (<see cref="RetrieverOpener"/>), and the BM25 index and its k1 and b when the expression uses one.
     /// </summary>
     public static (IRetriever Retriever, Bm25? Index, GenSearch.Training.Bm25Choice? Bm25Parameters) OpenRetriever(BeirDataset data, string? expression, string? modelDir,
-        Bm25Options bm25Options, ModelOpenOptions modelOptions, float? k1 = null, float? b = null)
+        Bm25Options bm25Options, ModelOpenOptions modelOptions, float? k1 = null, float? b = null, string? rerank = null, int rerankDepth = 100)
     {
+        if (rerank is not null) Range("--rerank-depth", rerankDepth, 1, 10_000);
         RetrieverSpec spec;
         try { spec = RetrieverOpener.Resolve(expression, modelDir); }
         catch (ArgumentException e) { throw new CliException(e.Message); }
@@ -141,6 +154,8 @@ internal static class CliSupport
                 return index.WithScoring(parameters.K1, parameters.B);
             },
             Note = Note,
+            Rerank = rerank,
+            RerankDepth = rerankDepth,
         });
         return (opened.Retriever, opened.Bm25, parameters);
     }

@@ -33,9 +33,12 @@ internal static class EvalCommand
         var stop = new Option<bool>("--stopwords") { Description = "BM25: drop English stop words." };
         var noStem = new Option<bool>("--no-stem") { Description = "BM25: do not stem." };
         var addItems = new Option<string?>("--add-items") { Description = "Add these items (corpus.jsonl lines) to the retriever's catalog before searching, as a live catalog would: e.g. items a model never saw in training. The breakdowns then split queries by whether their relevant items were added." };
+        var seenSplit = new Option<string>("--seen-split") { Description = "The breakdown 'relevant items seen in training' counts items judged relevant in this split (a ranker trained on another split than train: name it).", DefaultValueFactory = _ => "train" };
+        var rerank = CliSupport.RerankOption();
+        var rerankDepth = CliSupport.RerankDepthOption();
         var command = new Command("eval", "Evaluate a retriever on a split: Recall, MRR, NDCG and hit rate at 10 and 100, with breakdowns.")
         {
-            data, split, retriever, model, hnsw, beam, fromRun, run, report, k, threshold, k1, b, stop, noStem, addItems,
+            data, split, retriever, model, hnsw, beam, fromRun, run, report, k, threshold, k1, b, stop, noStem, addItems, rerank, rerankDepth, seenSplit,
         };
         command.SetAction(parse => CliSupport.Guard(() =>
         {
@@ -71,7 +74,8 @@ internal static class EvalCommand
             {
                 var bm25Options = new Bm25Options { RemoveStopWords = parse.GetValue(stop), Stem = !parse.GetValue(noStem) };
                 (searcher, index, bm25Parameters) = CliSupport.OpenRetriever(set, parse.GetValue(retriever), parse.GetValue(model), bm25Options,
-                    new ModelOpenOptions { Hnsw = parse.GetValue(hnsw), BeamSize = parse.GetValue(beam) }, parse.GetValue(k1), parse.GetValue(b));
+                    new ModelOpenOptions { Hnsw = parse.GetValue(hnsw), BeamSize = parse.GetValue(beam) }, parse.GetValue(k1), parse.GetValue(b),
+                    parse.GetValue(rerank), parse.GetValue(rerankDepth));
                 docIds = set.Corpus().Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
                 tag = searcher.Name;
                 if (parse.GetValue(addItems) is { } itemsPath)
@@ -104,7 +108,7 @@ internal static class EvalCommand
                 CliSupport.Note($"searched {batch.Length:N0} queries in {sw.Elapsed.TotalSeconds:F2} s ({batch.Length / sw.Elapsed.TotalSeconds:N0} queries/s)");
             }
 
-            var segmentations = Segmentations(set, splitName, qrels, queries, minGrade);
+            var segmentations = Segmentations(set, splitName, qrels, queries, minGrade, parse.GetValue(seenSplit)!);
             if (added is not null)
                 segmentations.Insert(0, new QuerySegmentation("relevant items added after training (--add-items)", qid =>
                 {
@@ -138,9 +142,21 @@ internal static class EvalCommand
     /// how often the query text occurs in the training log (interactions, else the train split's
     /// queries), and the query's length in words.
     /// </summary>
-    private static List<QuerySegmentation> Segmentations(BeirDataset set, string split, Qrels qrels, Dictionary<string, Query> queries, int threshold)
+    private static List<QuerySegmentation> Segmentations(BeirDataset set, string split, Qrels qrels, Dictionary<string, Query> queries, int threshold, string seenSplit = "train")
     {
         var result = new List<QuerySegmentation>();
+        if (seenSplit != "train" && split != seenSplit)
+        {
+            if (!File.Exists(set.QrelsPath(seenSplit))) throw new CliException($"--seen-split {seenSplit}: {set.QrelsPath(seenSplit)} does not exist");
+            var seenQrels = set.Qrels(seenSplit).Qrels;
+            var seenHere = seenQrels.QueryIds.SelectMany(q => seenQrels.For(q).Where(kv => kv.Value >= threshold).Select(kv => kv.Key)).ToHashSet(StringComparer.Ordinal);
+            result.Add(new QuerySegmentation($"relevant items seen in {seenSplit}", qid =>
+            {
+                var relevant = qrels.For(qid).Where(kv => kv.Value >= threshold).Select(kv => kv.Key).ToArray();
+                int n = relevant.Count(seenHere.Contains);
+                return n == relevant.Length ? "all seen" : n == 0 ? "none seen" : "some seen";
+            }));
+        }
         if (split != "train" && File.Exists(set.QrelsPath("train")))
         {
             var train = set.Qrels("train").Qrels;

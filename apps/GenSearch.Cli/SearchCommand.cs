@@ -18,9 +18,11 @@ internal static class SearchCommand
         var beam = new Option<int?>("--beam") { Description = "Generative retrieval: beams per query (default: the model's, 50)." };
         var hnsw = new Option<bool>("--hnsw") { Description = "Dense retrieval: search an HNSW graph instead of the exact index." };
         var explain = new Option<bool>("--explain") { Description = "Show how BM25 scored each result, term by term (when BM25 is one of the retrievers)." };
+        var rerank = CliSupport.RerankOption();
+        var rerankDepth = CliSupport.RerankDepthOption();
         var command = new Command("search", "Search the catalog with BM25, any trained model, or a fusion of them; print the top results with titles and scores.")
         {
-            data, query, k, retriever, model, beam, hnsw, explain,
+            data, query, k, retriever, model, beam, hnsw, explain, rerank, rerankDepth,
         };
         command.SetAction(parse => CliSupport.Guard(() =>
         {
@@ -31,7 +33,7 @@ internal static class SearchCommand
             if (parse.GetValue(beam) is { } beams) CliSupport.Range("--beam", beams, 1, 10_000);
             var set = CliSupport.OpenData(parse.GetValue(data));
             var (searcher, index, _) = CliSupport.OpenRetriever(set, parse.GetValue(retriever), parse.GetValue(model), new Bm25Options(),
-                new ModelOpenOptions { Hnsw = parse.GetValue(hnsw), BeamSize = parse.GetValue(beam) });
+                new ModelOpenOptions { Hnsw = parse.GetValue(hnsw), BeamSize = parse.GetValue(beam) }, rerank: parse.GetValue(rerank), rerankDepth: parse.GetValue(rerankDepth));
             if (parse.GetValue(explain) && index is null) throw new CliException("--explain shows BM25's scoring: add bm25 to --retriever");
             var titles = set.Corpus().ToDictionary(d => d.Id, d => d.Title, StringComparer.Ordinal);
             var hits = searcher.Search([new Query("q", text)], top)[0];

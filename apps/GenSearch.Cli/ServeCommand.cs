@@ -32,13 +32,16 @@ internal static class ServeCommand
             Description = "Threads one search's kernels (matrix products) may use (default: the processor count).",
             DefaultValueFactory = _ => Environment.ProcessorCount,
         };
+        var rerank = CliSupport.RerankOption();
+        var rerankDepth = CliSupport.RerankDepthOption();
         var command = new Command("serve", "Serve search over HTTP: /search, live catalog changes (/items), feedback (/feedback), /health, /metrics, OpenAPI at /openapi/v1.json and /scalar.")
         {
-            data, model, retriever, beam, hnsw, store, urls, apiKey, writes, searches, kernelThreads,
+            data, model, retriever, beam, hnsw, store, urls, apiKey, writes, searches, kernelThreads, rerank, rerankDepth,
         };
         command.SetAction(parse => CliSupport.Guard(() =>
         {
             if (parse.GetValue(beam) is { } beams) CliSupport.Range("--beam", beams, 1, 10_000);
+            CliSupport.Range("--rerank-depth", parse.GetValue(rerankDepth), 1, 10_000);
             CliSupport.Range("--writes-per-second", parse.GetValue(writes), 0);
             CliSupport.Range("--searches-per-second", parse.GetValue(searches), 0);
             CliSupport.Range("--kernel-threads", parse.GetValue(kernelThreads), 1, 1024);
@@ -50,7 +53,7 @@ internal static class ServeCommand
             var options = new ServerOptions
             {
                 DataDir = dataDir, ModelDir = parse.GetValue(model), Retriever = parse.GetValue(retriever), Beam = parse.GetValue(beam),
-                Hnsw = parse.GetValue(hnsw), Store = parse.GetValue(store),
+                Hnsw = parse.GetValue(hnsw), Store = parse.GetValue(store), Rerank = parse.GetValue(rerank), RerankDepth = parse.GetValue(rerankDepth),
                 Urls = parse.GetValue(urls) is { Length: > 0 } given ? given : [ServerOptions.DefaultUrl],
                 ApiKey = parse.GetValue(apiKey) ?? (Environment.GetEnvironmentVariable("GENSEARCH_API_KEY") is { Length: > 0 } env ? env : null),
                 WritesPerSecond = parse.GetValue(writes), SearchesPerSecond = parse.GetValue(searches),

@@ -197,6 +197,8 @@ public sealed class SearchServer : IAsyncDisposable
         var opened = RetrieverOpener.Open(data, spec, options.ModelDir, new RetrieverOpenOptions
         {
             Model = new ModelOpenOptions { Hnsw = options.Hnsw, BeamSize = options.Beam },
+            Rerank = options.Rerank,
+            RerankDepth = options.RerankDepth,
             ChooseBm25Scoring = index =>
             {
                 var chosen = GenSearch.Training.Bm25Parameters.Choose(data, new Bm25Options(), index, note);

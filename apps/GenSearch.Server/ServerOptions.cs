@@ -15,6 +15,10 @@ public sealed record ServerOptions
     public int? Beam { get; init; }
     /// <summary>Dense retrieval: an HNSW graph instead of the exact index.</summary>
     public bool Hnsw { get; init; }
+    /// <summary>A ranker directory whose ranker reorders the retriever's top <see cref="RerankDepth"/>; null: no reranking.</summary>
+    public string? Rerank { get; init; }
+    /// <summary>Candidates per query the ranker reorders.</summary>
+    public int RerankDepth { get; init; } = 100;
     /// <summary>
     /// <c>sqlite:PATH</c> or <c>postgres:CONNECTION-STRING</c>; null: an SQLite file named after the
     /// data set under <see cref="DefaultStoreFolder"/>.

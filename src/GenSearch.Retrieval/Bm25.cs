@@ -358,6 +358,38 @@ public sealed class Bm25 : IUpdatableRetriever
         return result;
     }
 
+    /// <summary>The terms BM25 reads from <paramref name="text"/> (normalised, split, stemmed as the index is), in order.</summary>
+    public List<string> Analyze(string text) => _analyzer.Analyze(text);
+
+    /// <summary>
+    /// The scores of the documents <paramref name="docIds"/> for <paramref name="text"/> (0 for an id not
+    /// indexed): the scores <see cref="Explain"/> gives, with the query analysed once, for a reranker's features.
+    /// </summary>
+    public float[] Score(string text, IReadOnlyList<string> docIds)
+    {
+        var c = _catalog;
+        var norms = c.Norms(Options);
+        var analyzed = _analyzer.Analyze(text);
+        var terms = analyzed.Distinct(StringComparer.Ordinal)
+            .Select(term => (Term: term, Qf: analyzed.Count(x => x == term), Df: c.Lookup(term).DocFreq))
+            .Where(t => t.Df > 0).Select(t => (t.Term, Weight: t.Qf * Idf(c.Live, t.Df))).ToArray();
+        var scores = new float[docIds.Count];
+        for (int i = 0; i < docIds.Count; i++)
+        {
+            int d = c.Find(docIds[i]);
+            if (d < 0) continue;
+            var (seg, local) = c.Locate(d);
+            double score = 0;
+            foreach (var (term, weight) in terms)
+            {
+                int tf = seg.TermFrequency(local, term);
+                if (tf > 0) score += weight * tf * (Options.K1 + 1) / (tf + norms[d]);
+            }
+            scores[i] = (float)score;
+        }
+        return scores;
+    }
+
     /// <summary>How <paramref name="docId"/> scores for <paramref name="text"/>; null when the id is not indexed.</summary>
     public Bm25Explanation? Explain(string text, string docId)
     {

@@ -20,6 +20,10 @@ public sealed record RetrieverOpenOptions
     public Func<Bm25, Bm25>? ChooseBm25Scoring { get; init; }
     /// <summary>Where progress lines go (stderr in the CLI, the log in the server); default: nowhere.</summary>
     public Action<string>? Note { get; init; }
+    /// <summary>A ranker directory (<c>gensearch train --model sid-coord</c> or <c>lambdamart</c>) whose ranker reorders the retriever's top <see cref="RerankDepth"/>; null = no reranking.</summary>
+    public string? Rerank { get; init; }
+    /// <summary>Candidates per query the ranker reorders.</summary>
+    public int RerankDepth { get; init; } = 100;
 }
 
 /// <summary>
@@ -54,7 +58,8 @@ public static class RetrieverOpener
         options ??= new RetrieverOpenOptions();
         var note = options.Note ?? (_ => { });
         Bm25? index = null;
-        if (spec.NeedsBm25)
+        if (options.Rerank is not null && options.RerankDepth <= 0) throw new ArgumentException($"--rerank-depth must be positive, got {options.RerankDepth}");
+        if (spec.NeedsBm25 || options.Rerank is not null)
         {
             var sw = Stopwatch.StartNew();
             index = options.BuildBm25 is { } build ? build(data, options.Bm25) : Bm25.Build(data.Corpus(), options.Bm25);
@@ -78,6 +83,14 @@ public static class RetrieverOpener
             parts.Add(part);
             return part;
         });
-        return new OpenedRetriever(retriever, spec, parts, index);
+        if (options.Rerank is { } rankerDir)
+        {
+            var sw = Stopwatch.StartNew();
+            var items = new System.Collections.Concurrent.ConcurrentDictionary<string, Document>(data.Corpus().Select(d => KeyValuePair.Create(d.Id, d)), StringComparer.Ordinal);
+            var reranker = Ranking.Reranker.Open(rankerDir, index!, id => items.GetValueOrDefault(id));
+            retriever = new Ranking.RerankRetriever(retriever, reranker, options.RerankDepth, items, spec.NeedsBm25 ? null : index);
+            note($"loaded {reranker.Ranker.Kind} ranker {rankerDir} (features from {reranker.Header.FeatureModel ?? "BM25 and text only"}), reranking the top {options.RerankDepth} in {sw.Elapsed.TotalSeconds:F1} s");
+        }
+        return new OpenedRetriever(retriever, spec, parts, spec.NeedsBm25 ? index : null);
     }
 }

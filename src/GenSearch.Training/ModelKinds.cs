@@ -128,6 +128,16 @@ public static class ModelKinds
             "Search Preference Optimization of a unified model: its beam's candidates, rewards from feedback (judgments as the proxy), policy gradient with a KL penalty, or DPO on logged pairs; writes a unified model",
             "a trained unified model to align", new SpoTrainingOptions(), o => o.Trainer, SettingsChecks.Spo,
             (r, o) => SpoTraining.Run(r.Data, r.From!, r.OutDir, o, r.Note, r.Progress, r.Cancel)));
+        Register(new ModelKind<SidCoordTrainingOptions>(Serving.Ranking.SidCoordFormat.Name,
+            "SID-Coord ranker: hashed item ID and attention-fused semantic IDs under a target-aware gate, match features through an MLP, listwise loss; reranks with eval --rerank",
+            "the n-gram two-tower or unified model whose similarity (and generator log-probability) are features and which retrieves the candidates (IDs from sid_model, or from it when unified)",
+            new SidCoordTrainingOptions(), o => o.Trainer, SettingsChecks.SidCoord,
+            (r, o) => SidCoordTraining.Run(r.Data, r.From!, r.OutDir, o, r.Note, r.Progress, r.Cancel)));
+        Register(new ModelKind<LambdaMartTrainingOptions>(Serving.Ranking.LambdaMartFormat.Name,
+            "LambdaMART ranker (LightGBM through ML.NET) on the match features: the reranking baseline",
+            "the n-gram two-tower or unified model whose similarity (and generator log-probability) are features and which retrieves the candidates",
+            new LambdaMartTrainingOptions(), o => new TrainerOptions { Epochs = o.Trees, BatchSize = 1, LearningRate = (float)o.LearningRate }, SettingsChecks.LambdaMart,
+            (r, o) => LambdaMartTraining.Run(r.Data, r.From!, r.OutDir, o, r.Note)));
     }
 
     /// <summary>The registered kinds, sorted by name.</summary>

@@ -23,6 +23,33 @@ public static class SettingsChecks
         return c.Problems;
     }
 
+    /// <summary>Problems of SID-Coord ranker settings.</summary>
+    public static IEnumerable<string> SidCoord(SidCoordTrainingOptions o)
+    {
+        var c = new Checker("");
+        c.AtLeast("depth", o.Depth, 1);
+        if (string.IsNullOrWhiteSpace(o.Split)) c.Problems.Add("split is empty; it names a qrels file, e.g. \"train\"");
+        c.AtLeast("dim", o.Dim, 1);
+        c.AtLeast("hidden", o.Hidden, 1);
+        c.AtLeast("item_buckets", o.ItemBuckets, 1);
+        c.AtLeast("word_buckets", o.WordBuckets, 1);
+        if (!Enum.IsDefined(o.Items)) c.Problems.Add($"items is {o.Items}; it must be one of {string.Join(", ", Enum.GetNames<GenSearch.Models.Ranking.ItemRepresentation>())}");
+        return c.Problems.Concat(Trainer(o.Trainer));
+    }
+
+    /// <summary>Problems of LambdaMART settings.</summary>
+    public static IEnumerable<string> LambdaMart(LambdaMartTrainingOptions o)
+    {
+        var c = new Checker("");
+        c.AtLeast("depth", o.Depth, 1);
+        if (string.IsNullOrWhiteSpace(o.Split)) c.Problems.Add("split is empty; it names a qrels file, e.g. \"train\"");
+        c.AtLeast("trees", o.Trees, 1);
+        c.AtLeast("leaves", o.Leaves, 2);
+        c.Above("learning_rate", o.LearningRate, 0);
+        c.AtLeast("min_leaf_examples", o.MinLeafExamples, 1);
+        return c.Problems;
+    }
+
     /// <summary>Problems of n-gram tower settings.</summary>
     public static IEnumerable<string> NgramTowers(NgramTowerTrainingOptions o)
     {

@@ -61,6 +61,25 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void ARerankDirectoryThatIsNoRankerIsOneLineNamingIt()
+    {
+        string missing = Path.Combine(_dir, "no-ranker");
+        var (code, _, stderr) = Run("eval", "--data", _dir, "--rerank", missing);
+        Assert.Equal(1, code);
+        Assert.Contains($"{missing}/config.json: no model here", stderr);
+        string retriever = Path.Combine(_dir, "towers");
+        Directory.CreateDirectory(retriever);
+        File.WriteAllText(Path.Combine(retriever, "config.json"), """{"kind": "two-tower", "tower": "ngram"}""");
+        (code, _, stderr) = Run("search", "--data", _dir, "--rerank", retriever, "red drill");
+        Assert.Equal(1, code);
+        Assert.Contains("a two-tower model is not a ranker (ranker kinds: lambdamart, sid-coord", stderr);
+        Assert.DoesNotContain("   at ", stderr);
+        (code, _, stderr) = Run("eval", "--data", _dir, "--rerank", retriever, "--rerank-depth", "0");
+        Assert.Equal(1, code);
+        Assert.Contains("--rerank-depth 0 is out of range", stderr);
+    }
+
+    [Fact]
     public void AThresholdNoJudgmentReachesIsAnErrorNotZeros()
     {
         File.WriteAllText(Path.Combine(_dir, "dataset.json"), """{"relevance_threshold": 3, "grades": [0, 4]}""");

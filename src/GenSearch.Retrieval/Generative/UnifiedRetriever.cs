@@ -176,6 +176,55 @@ public sealed class UnifiedRetriever : IUpdatableRetriever
         return results;
     }
 
+    /// <summary>
+    /// log P(ID | q) of each item in <paramref name="ids"/> under the generator, its codes level by level
+    /// (the collision token, which the model does not predict, left out), for query vector <paramref name="q"/> [p];
+    /// NaN for an item not in the catalog. Candidates sharing a prefix share its decoder step, so 100
+    /// candidates cost one row at level 1 and at most one per distinct prefix below.
+    /// </summary>
+    public float[] IdLogProbabilities(ReadOnlySpan<float> q, IReadOnlyList<string> ids)
+    {
+        int p = _model.Config.Dim, L = _model.Config.Levels, K = _model.Config.Codes;
+        if (q.Length != p) throw new ArgumentException($"a query vector of {q.Length} values; the model's are {p} wide");
+        var result = new float[ids.Count];
+        var codes = new int[]?[ids.Count];
+        for (int i = 0; i < ids.Count; i++)
+        {
+            codes[i] = Item(ids[i])?.Codes;
+            if (codes[i] is null) result[i] = float.NaN;
+        }
+        using var _ = Tensor.NoGrad();
+        var rowOf = new Dictionary<long, int>();
+        var candidateRow = new int[ids.Count];
+        for (int n = 0; n < L; n++)
+        {
+            rowOf.Clear();
+            var prefixSums = new List<float>();
+            for (int i = 0; i < ids.Count; i++)
+            {
+                if (codes[i] is not { } c) continue;
+                long key = 0;
+                for (int m = 0; m < n; m++) key = key * K + c[m];
+                if (!rowOf.TryGetValue(key, out int row))
+                {
+                    row = rowOf[key] = rowOf.Count;
+                    var sum = new float[p];
+                    for (int m = 0; m < n; m++) System.Numerics.Tensors.TensorPrimitives.Add(sum, _codebooks[m].Data.AsSpan(c[m] * p, p), sum);
+                    prefixSums.AddRange(sum);
+                }
+                candidateRow[i] = row;
+            }
+            int rows = rowOf.Count;
+            if (rows == 0) break;
+            var queries = new float[rows * p];
+            for (int r = 0; r < rows; r++) q.CopyTo(queries.AsSpan(r * p, p));
+            var logProbs = _model.LevelLogits(new Tensor(queries, rows, p), new Tensor([.. prefixSums], rows, p), n, _codebooks[n]).LogSoftmax().Data;
+            for (int i = 0; i < ids.Count; i++)
+                if (codes[i] is { } c) result[i] += logProbs[candidateRow[i] * K + c[n]];
+        }
+        return result;
+    }
+
     /// <summary>sim(q, d) = 1 - ||q - d||^2.</summary>
     public static float Similarity(ReadOnlySpan<float> q, ReadOnlySpan<float> d)
     {

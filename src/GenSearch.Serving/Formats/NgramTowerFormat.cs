@@ -16,7 +16,7 @@ public sealed record NgramTowerModelConfig(string Kind, string Tower, NgramTower
 /// directory holds <c>ngrams.txt</c> (the features; line n is table row n - 1), the table in
 /// <c>model.safetensors</c>, and the catalog's vectors in <c>items.safetensors</c>.
 /// </summary>
-public sealed class NgramTowerFormat : IItemEncoderFormat
+public sealed class NgramTowerFormat : IItemEncoderFormat, Ranking.IScorerFormat
 {
     /// <summary>The kind in config.json.</summary>
     public const string Name = "two-tower";
@@ -45,6 +45,15 @@ public sealed class NgramTowerFormat : IItemEncoderFormat
     {
         var (model, vocabulary) = Model(dir);
         return ItemEncoder(model, vocabulary);
+    }
+
+    /// <inheritdoc/>
+    public Ranking.IQueryItemScorer OpenScorer(ModelDirectory dir)
+    {
+        var (model, vocabulary) = Model(dir);
+        var ids = dir.ItemIds();
+        var (vectors, _, columns) = dir.ItemMatrix("vectors", ids.Length);
+        return new Ranking.NgramTowerScorer(model, vocabulary, ids, vectors, columns);
     }
 
     /// <summary>The item tower as a function: catalog items to unit vectors, row-major [n, dim] (what a new item is indexed by).</summary>

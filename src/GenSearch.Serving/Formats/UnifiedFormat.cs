@@ -30,7 +30,7 @@ public sealed record UnifiedModelConfig(string Kind, UnifiedConfig Model, int[] 
 /// the weights (codebooks included, so new items are quantized without retraining), and
 /// <c>items.safetensors</c> with 'ids' [n, levels + 1] and 'latents' [n, p].
 /// </summary>
-public sealed class UnifiedFormat : IModelFormat
+public sealed class UnifiedFormat : Ranking.IScorerFormat
 {
     /// <summary>The kind in config.json.</summary>
     public const string Name = "unified";
@@ -55,6 +55,9 @@ public sealed class UnifiedFormat : IModelFormat
         return new VectorRetriever("dense", index, ids, generative.EncodeQueries,
             docs => model.EncodeItems(docs.Select(d => features.Encode(d.TitleAndText)).ToArray()).Latents);
     }
+
+    /// <inheritdoc/>
+    public Ranking.IQueryItemScorer OpenScorer(ModelDirectory dir) => new Ranking.UnifiedScorer(OpenGenerative(dir, new ModelOpenOptions()));
 
     /// <summary>The model directory as a generative retriever.</summary>
     public static UnifiedRetriever OpenGenerative(ModelDirectory dir, ModelOpenOptions options)

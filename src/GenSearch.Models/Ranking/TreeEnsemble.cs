@@ -1,0 +1,54 @@
+namespace GenSearch.Models.Ranking;
+
+/// <summary>
+/// A boosted ensemble of regression trees (what LambdaMART learns), held in flat arrays so that a
+/// ranker trained by LightGBM through ML.NET is served without ML.NET: score = bias + sum_t w_t leaf_t(x).
+/// Node n of tree t is row <c>NodeStart[t] + n</c>; at a node, x[Feature] &lt;= Threshold goes to
+/// <c>Left</c>, else to <c>Right</c>; a child c &lt; 0 is leaf ~c of the tree (ML.NET's convention), whose
+/// value is <c>LeafValues[LeafStart[t] + ~c]</c>. A tree of one leaf has no nodes.
+/// </summary>
+public sealed record TreeEnsemble(int[] NodeStart, int[] LeafStart, int[] Left, int[] Right, int[] Feature, float[] Threshold,
+    float[] LeafValues, float[] Weights, float Bias)
+{
+    /// <summary>Trees in the ensemble.</summary>
+    public int Trees => Weights.Length;
+
+    /// <summary>Checks the arrays against each other; a problem is an <see cref="InvalidDataException"/> naming <paramref name="source"/>.</summary>
+    public TreeEnsemble Validate(string source, int features)
+    {
+        int T = Weights.Length;
+        if (NodeStart.Length != T + 1 || LeafStart.Length != T + 1) throw new InvalidDataException($"{source}: {T} trees need {T + 1} node and leaf offsets");
+        if (Left.Length != NodeStart[T] || Right.Length != NodeStart[T] || Feature.Length != NodeStart[T] || Threshold.Length != NodeStart[T] || LeafValues.Length != LeafStart[T])
+            throw new InvalidDataException($"{source}: the node and leaf arrays do not match their offsets");
+        for (int t = 0; t < T; t++)
+        {
+            int nodes = NodeStart[t + 1] - NodeStart[t], leaves = LeafStart[t + 1] - LeafStart[t];
+            if (nodes < 0 || leaves != nodes + 1) throw new InvalidDataException($"{source}: tree {t} has {nodes} nodes and {leaves} leaves (a binary tree has one leaf more)");
+            for (int n = NodeStart[t]; n < NodeStart[t + 1]; n++)
+            {
+                if ((uint)Feature[n] >= (uint)features) throw new InvalidDataException($"{source}: tree {t} splits on feature {Feature[n]} of {features}");
+                foreach (int c in (int[])[Left[n], Right[n]])
+                    if (c >= nodes || (c < 0 && ~c >= leaves)) throw new InvalidDataException($"{source}: tree {t} node {n - NodeStart[t]} has child {c} outside the tree");
+            }
+        }
+        return this;
+    }
+
+    /// <summary>The ensemble's score of one feature vector.</summary>
+    public float Score(ReadOnlySpan<float> x)
+    {
+        double sum = Bias;
+        for (int t = 0; t < Weights.Length; t++)
+        {
+            int start = NodeStart[t];
+            int node = NodeStart[t + 1] == start ? -1 : 0; // a tree of one leaf is leaf 0
+            while (node >= 0)
+            {
+                int row = start + node;
+                node = x[Feature[row]] <= Threshold[row] ? Left[row] : Right[row];
+            }
+            sum += Weights[t] * LeafValues[LeafStart[t] + ~node];
+        }
+        return (float)sum;
+    }
+}

@@ -1,0 +1,218 @@
+using System.Diagnostics;
+using GenSearch.Data;
+using GenSearch.Models.Ranking;
+using GenSearch.Nn;
+using GenSearch.Retrieval;
+using GenSearch.Serving;
+using GenSearch.Serving.Ranking;
+using GenSearch.Tensors;
+
+namespace GenSearch.Training;
+
+/// <summary>One query's candidates as a ranker trains on them: ids, match features [C, F] and grades (unjudged = 0).</summary>
+public sealed record RankingList(Query Query, string[] Ids, float[] Features, float[] Grades);
+
+/// <summary>
+/// The training lists of both rankers, built the way a reranking stage sees candidates: each judged
+/// query of a split is searched by the retriever expression (over the catalog and the feature model),
+/// its top <c>depth</c> become its list, with <see cref="MatchFeatures"/> and the judged grades (an unjudged
+/// candidate is grade 0: homedepot's judgments are pooled, about six a query). Lists without a
+/// candidate above grade 0 teach a listwise loss nothing and are left out.
+/// </summary>
+public static class RankingLists
+{
+    /// <summary>Builds the lists of <paramref name="split"/>; also returns how many judged queries were searched.</summary>
+    public static (List<RankingList> Lists, int Queries) Build(BeirDataset set, string split, string featureModel, string? generatorModel, string retriever, int depth, Action<string>? note)
+    {
+        var clock = Stopwatch.StartNew();
+        var spec = RetrieverOpener.Resolve(retriever, featureModel);
+        var opened = RetrieverOpener.Open(set, spec, featureModel, new RetrieverOpenOptions
+        {
+            ChooseBm25Scoring = index =>
+            {
+                var chosen = Bm25Parameters.Choose(set, new Bm25Options(), index, note);
+                return index.WithScoring(chosen.K1, chosen.B);
+            },
+            Note = note,
+        });
+        // The features need BM25 even when the expression does not search with it; scored as eval and search score it.
+        var bm25 = opened.Bm25 ?? Bm25Index(set, note);
+        var items = set.Corpus().ToDictionary(d => d.Id, StringComparer.Ordinal);
+        var generator = generatorModel is null ? null : QueryItemScorers.Open(generatorModel);
+        if (generator is { HasGenerator: false }) throw new ArgumentException($"generator_model {generatorModel}: a {generator.Kind} model has no generator; give a unified model");
+        var features = new MatchFeatures(bm25, id => items.GetValueOrDefault(id), QueryItemScorers.Open(featureModel), generator);
+        var qrels = set.Qrels(split, warn: note).Qrels;
+        var judged = qrels.QueryIds.ToHashSet(StringComparer.Ordinal);
+        var queries = set.Queries().Where(q => judged.Contains(q.Id)).ToList();
+        note?.Invoke($"ranking lists: searching {queries.Count:N0} judged {split} queries with {spec} (top {depth})");
+        var candidates = opened.Retriever.Search(queries, depth);
+        var lists = new List<RankingList>();
+        for (int q = 0; q < queries.Count; q++)
+        {
+            var grades = qrels.For(queries[q].Id);
+            var hits = candidates[q];
+            var g = hits.Select(h => (float)grades.GetValueOrDefault(h.Id, 0)).ToArray();
+            if (!g.Any(x => x > 0)) continue;
+            lists.Add(new RankingList(queries[q], [.. hits.Select(h => h.Id)], features.Extract(queries[q], hits), g));
+            if ((q + 1) % 2000 == 0) note?.Invoke($"ranking lists: {q + 1:N0} of {queries.Count:N0} queries, {clock.Elapsed.TotalSeconds:F0} s");
+        }
+        note?.Invoke($"ranking lists: {lists.Count:N0} of {queries.Count:N0} queries have a candidate above grade 0; {lists.Sum(l => l.Ids.Length):N0} candidates in {clock.Elapsed.TotalSeconds:F0} s");
+        return (lists, queries.Count);
+    }
+
+    /// <summary>
+    /// The lists of <paramref name="split"/> with features from <paramref name="featureModel"/>, or, with
+    /// <paramref name="foldModels"/> (split -> model that never saw that split's queries), the lists of each
+    /// fold with its own model's candidates and features: cross-fitting, so a ranker can train on every judged
+    /// query while each list's dense features are out of sample, as they are at serving time.
+    /// </summary>
+    public static List<RankingList> Build(BeirDataset set, string split, IReadOnlyDictionary<string, string>? foldModels, string featureModel,
+        string? generatorModel, string retriever, int depth, Action<string>? note)
+    {
+        if (foldModels is not { Count: > 0 }) return Build(set, split, featureModel, generatorModel, retriever, depth, note).Lists;
+        var lists = new List<RankingList>();
+        foreach (var (fold, model) in foldModels.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+            lists.AddRange(Build(set, fold, Path.GetFullPath(model), generatorModel, retriever, depth, note).Lists);
+        return lists;
+    }
+
+    private static Bm25 Bm25Index(BeirDataset set, Action<string>? note)
+    {
+        var index = Bm25.Build(set.Corpus(), new Bm25Options());
+        var chosen = Bm25Parameters.Choose(set, new Bm25Options(), index, note);
+        return index.WithScoring(chosen.K1, chosen.B);
+    }
+}
+
+/// <summary>Settings of <see cref="SidCoordTraining"/>.</summary>
+public sealed record SidCoordTrainingOptions
+{
+    /// <summary>The retriever expression whose top <see cref="Depth"/> are the training candidates (over the catalog and --from).</summary>
+    public string Retriever { get; init; } = "bm25+model";
+    /// <summary>
+    /// The qrels split whose judged queries the ranker trains on. It must be one the feature models never
+    /// saw: on homedepot the n-gram towers score train queries at NDCG@10 0.93 and dev queries at 0.41, so
+    /// a ranker trained on train queries learns to trust a dense similarity that is memorised (LambdaMART
+    /// trained so reranked the fusion's dev top 100 to 0.412, below the fusion's 0.423). Train the towers on
+    /// most of train and the ranker on the held-out rest (bench/RESULTS.md, "## ranking").
+    /// </summary>
+    public string Split { get; init; } = "train";
+    /// <summary>
+    /// Cross-fitting instead of <see cref="Split"/>: qrels split -> a model directory (of --from's kind) that
+    /// never saw that split's queries; each split's lists come from its own model, the ranker then serves with
+    /// --from. E.g. {"fold0": "towers-trained-on-fold1", "fold1": "towers-trained-on-fold0"}.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? FoldModels { get; init; }
+    /// <summary>Candidates per query.</summary>
+    public int Depth { get; init; } = 100;
+    /// <summary>A unified model directory whose generator's log P(ID | q) is a feature; null = --from's generator, when --from is unified.</summary>
+    public string? GeneratorModel { get; init; }
+    /// <summary>The unified model directory whose semantic IDs the ranker reads; null = <see cref="GeneratorModel"/>, else --from (which must then be unified).</summary>
+    public string? SidModel { get; init; }
+    /// <summary>Which item representations the model uses (the ablations): Both, ItemId, Sids or None.</summary>
+    public ItemRepresentation Items { get; init; } = ItemRepresentation.Both;
+    /// <summary>Width of the ID, SID and query-word embeddings.</summary>
+    public int Dim { get; init; } = 32;
+    /// <summary>Width of the feature MLP and the scoring layer.</summary>
+    public int Hidden { get; init; } = 64;
+    /// <summary>Rows of the hashed item-ID table (2^17 for 54,667 items: about a fifth share a row).</summary>
+    public int ItemBuckets { get; init; } = 1 << 17;
+    /// <summary>Rows of the hashed query-word table.</summary>
+    public int WordBuckets { get; init; } = 1 << 16;
+    /// <summary>
+    /// The training loop: a batch is that many queries' lists. 5 epochs were chosen on the held-out slice
+    /// (ranker trained on half the held-out tenth, scored on the other half: NDCG@10 0.405 / 0.411 / 0.408 / 0.393
+    /// at 3 / 5 / 8 / 20 epochs; the hashed tables memorise a few hundred queries' lists quickly).
+    /// </summary>
+    public TrainerOptions Trainer { get; init; } = new()
+    {
+        BatchSize = 32, Epochs = 5, LearningRate = 0.01f, WarmupSteps = 50, MinLearningRate = 0.0005f, WeightDecay = 0f, ClipNorm = 1f, CheckpointEvery = 200,
+    };
+    /// <summary>Seed of the weights and the list order.</summary>
+    public ulong Seed { get; init; } = 1;
+}
+
+/// <summary>
+/// Trains the SID-Coord ranker (<see cref="SidCoordModel"/>) on a data set's graded train judgments with
+/// the listwise softmax loss over each query's candidates, and writes a ranker directory
+/// (<see cref="SidCoordFormat"/>): config.json (the header, sizes, SID source, feature standardisation) and model.safetensors.
+/// </summary>
+public static class SidCoordTraining
+{
+    /// <summary>Trains and writes the ranker to <paramref name="outDir"/>; returns the final mean loss.</summary>
+    public static float Run(BeirDataset set, string from, string outDir, SidCoordTrainingOptions options,
+        Action<string>? note = null, Action<TrainerProgress>? progress = null, CancellationToken cancel = default)
+    {
+        var dir = new ModelDirectory(outDir);
+        Directory.CreateDirectory(outDir);
+        string featureModel = Path.GetFullPath(from);
+        string? generatorModel = options.GeneratorModel is null ? null : Path.GetFullPath(options.GeneratorModel);
+        string sidModel = Path.GetFullPath(options.SidModel ?? options.GeneratorModel ?? from);
+        var sids = ItemSids.Load(sidModel);
+        var lists = RankingLists.Build(set, options.Split, options.FoldModels, featureModel, generatorModel, options.Retriever, options.Depth, note);
+        if (lists.Count == 0) throw new InvalidDataException($"{set.QrelsPath(options.Split)}: no {options.Split} query has a judged item above grade 0 among its candidates");
+        var (mean, scale) = Standardisation(lists);
+
+        var config = new SidCoordConfig
+        {
+            Features = MatchFeatures.Count, ItemBuckets = options.ItemBuckets, WordBuckets = options.WordBuckets, Levels = sids.Levels,
+            Codes = sids.Codes + 1, Dim = options.Dim, Hidden = options.Hidden, Items = options.Items,
+        };
+        var rng = new Rng(options.Seed);
+        var model = new SidCoordModel(config, rng);
+        note?.Invoke($"SID-Coord ({options.Items}): {model.ParameterCount():N0} parameters; {lists.Count:N0} lists an epoch");
+        var trainer = new Trainer(model, options.Trainer with { Seed = options.Seed, CheckpointPath = dir.CheckpointPath }, [rng]);
+        if (progress is not null) trainer.Progress += progress;
+        if (note is not null) trainer.Note += note;
+        float loss = trainer.Run(lists.Count, batch => BatchLoss(model, sids, mean, scale, [.. batch.Select(i => lists[i])]), cancel);
+        if (cancel.IsCancellationRequested) return loss;
+
+        Checkpoint.SaveModel(dir.WeightsPath, model);
+        dir.WriteConfig(new SidCoordRankerConfig(SidCoordFormat.Name, [.. MatchFeatures.Names], featureModel, generatorModel, options.Retriever, options.Depth,
+            config, sidModel, mean, scale, ModelKinds.ToJson(options)));
+        File.Delete(dir.CheckpointPath);
+        return loss;
+    }
+
+    /// <summary>The listwise loss of a batch of lists, padded to the longest (padding is masked out of the softmax).</summary>
+    public static Tensor BatchLoss(SidCoordModel model, ItemSids sids, float[] mean, float[] scale, IReadOnlyList<RankingList> lists)
+    {
+        int C = lists.Max(l => l.Ids.Length), F = MatchFeatures.Count;
+        var padded = new List<(Query, string[], float[])>(lists.Count);
+        var grades = new float[lists.Count * C];
+        Array.Fill(grades, float.NaN);
+        for (int b = 0; b < lists.Count; b++)
+        {
+            var l = lists[b];
+            var ids = new string[C];
+            var x = new float[C * F];
+            for (int i = 0; i < C; i++) ids[i] = l.Ids[Math.Min(i, l.Ids.Length - 1)];
+            l.Features.CopyTo(x, 0);
+            l.Grades.CopyTo(grades, b * C);
+            padded.Add((l.Query, ids, x));
+        }
+        var scores = model.Forward(SidCoordRanker.Batch(model.Config, sids, mean, scale, padded));
+        return SidCoordModel.ListwiseLoss(scores, grades, lists.Count, C);
+    }
+
+    /// <summary>Per-feature mean and 1 / standard deviation over every training candidate (1 where a feature is constant).</summary>
+    public static (float[] Mean, float[] Scale) Standardisation(IReadOnlyList<RankingList> lists)
+    {
+        int F = MatchFeatures.Count;
+        var sum = new double[F];
+        var squares = new double[F];
+        long n = 0;
+        foreach (var l in lists)
+            for (int i = 0; i < l.Ids.Length; i++, n++)
+                for (int f = 0; f < F; f++) { double v = l.Features[i * F + f]; sum[f] += v; squares[f] += v * v; }
+        var mean = new float[F];
+        var scale = new float[F];
+        for (int f = 0; f < F; f++)
+        {
+            double m = sum[f] / Math.Max(1, n), variance = squares[f] / Math.Max(1, n) - m * m;
+            mean[f] = (float)m;
+            scale[f] = variance > 1e-12 ? (float)(1 / Math.Sqrt(variance)) : 1f;
+        }
+        return (mean, scale);
+    }
+}

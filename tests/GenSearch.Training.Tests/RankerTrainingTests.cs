@@ -1,0 +1,158 @@
+using GenSearch.Data;
+using GenSearch.Nn;
+using GenSearch.Retrieval;
+using GenSearch.Retrieval.Generative;
+using GenSearch.Serving;
+using GenSearch.Serving.Ranking;
+using GenSearch.Tensors;
+
+namespace GenSearch.Training.Tests;
+
+public class RankerTrainingTests
+{
+    private static readonly TrainerOptions SmallTrainer = new() { BatchSize = 8, Epochs = 15, LearningRate = 0.05f, WarmupSteps = 2, MinLearningRate = 0.005f, WeightDecay = 0f, ClipNorm = 0f, CheckpointEvery = 5 };
+
+    private static UnifiedTrainingOptions Unified() => new()
+    {
+        Dim = 16, Codes = 4, DecoderHidden = 16, BeamSize = 20, DenseLearningRateScale = 0.2f,
+        Trainer = SmallTrainer with { BatchSize = 16 },
+    };
+
+    [Fact]
+    public void ExportedLightGbmTreesScoreAsMlNetDoes()
+    {
+        // Synthetic lists whose grade follows two of the features, with noise in the rest.
+        var rng = new Rng(3);
+        int F = MatchFeatures.Count;
+        var lists = new List<RankingList>();
+        for (int q = 0; q < 60; q++)
+        {
+            var x = new float[20 * F];
+            rng.FillNormal(x, 0, 1);
+            var grades = Enumerable.Range(0, 20).Select(i => (float)Math.Clamp(Math.Round(1.5 * x[i * F] + x[i * F + 6] + 1.5), 0, 4)).ToArray();
+            lists.Add(new RankingList(new Query($"q{q}", "text"), [.. Enumerable.Range(0, 20).Select(i => $"d{i}")], x, grades));
+        }
+        var (trees, mlnet) = LambdaMartTraining.Train(lists, new LambdaMartTrainingOptions { Trees = 30, Leaves = 8, MinLeafExamples = 5 });
+        Assert.Equal(30, trees.Trees);
+        Assert.True(trees.Left.Length > 30, "the trees split");
+        trees.Validate("test", F);
+        var probe = new float[F];
+        for (int i = 0; i < 300; i++)
+        {
+            rng.FillNormal(probe, 0, 1.5f);
+            float expected = mlnet(probe), actual = trees.Score(probe);
+            Assert.True(Math.Abs(expected - actual) <= 1e-4f * (1 + Math.Abs(expected)), $"probe {i}: ML.NET {expected}, exported {actual}");
+        }
+        // And after a save and load.
+        string path = Path.Combine(Path.GetTempPath(), $"gensearch-trees-{Environment.ProcessId}.safetensors");
+        try
+        {
+            LambdaMartFormat.Save(path, trees);
+            var back = LambdaMartFormat.Load(path).Validate(path, F);
+            Assert.Equal(trees.Score(probe), back.Score(probe));
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void IdLogProbabilitiesSharePrefixStepsAndMatchOneItemAtATime()
+    {
+        using var beir = new TinyBeir();
+        string unifiedDir = Path.Combine(beir.Path, "unified");
+        UnifiedTraining.Run(BeirDataset.Open(beir.Path), unifiedDir, Unified() with { Trainer = SmallTrainer with { BatchSize = 16, Epochs = 3 } });
+        var generator = UnifiedFormat.OpenGenerative(new ModelDirectory(unifiedDir), new ModelOpenOptions());
+        var ids = Enumerable.Range(0, 48).Select(i => $"d{i}").Append("missing").ToArray();
+        var q = generator.EncodeQueries([new Query("q", "red drill")]);
+        var fast = generator.IdLogProbabilities(q, ids);
+        Assert.True(float.IsNaN(fast[^1]));
+        // The slow twin: each item alone, level by level, through the model's own logits.
+        var model = generator.Model;
+        int p = model.Config.Dim, K = model.Config.Codes;
+        using var _ = Tensor.NoGrad();
+        for (int i = 0; i < 48; i++)
+        {
+            var codes = generator.Item(ids[i])!.Codes;
+            var prefix = new float[p];
+            double total = 0;
+            for (int n = 0; n < model.Config.Levels; n++)
+            {
+                var book = model.Codebook(n).Detach();
+                var logp = model.LevelLogits(new Tensor(q.ToArray(), 1, p), new Tensor(prefix.ToArray(), 1, p), n, book).LogSoftmax().Data;
+                total += logp[codes[n]];
+                for (int j = 0; j < p; j++) prefix[j] += book.Data[codes[n] * p + j];
+            }
+            Assert.Equal(total, fast[i], 3);
+        }
+    }
+
+    [Fact]
+    public void TrainsBothRankersAndRerankingReordersTheRetrieversTopOnly()
+    {
+        using var beir = new TinyBeir();
+        var set = BeirDataset.Open(beir.Path);
+        string unifiedDir = Path.Combine(beir.Path, "unified"), sidCoordDir = Path.Combine(beir.Path, "sid-coord"), lambdaDir = Path.Combine(beir.Path, "lambdamart");
+        UnifiedTraining.Run(set, unifiedDir, Unified() with { Trainer = SmallTrainer with { BatchSize = 16, Epochs = 3 } });
+        SidCoordTraining.Run(set, unifiedDir, sidCoordDir, new SidCoordTrainingOptions { Retriever = "bm25+dense", Depth = 10, Dim = 8, Hidden = 8, ItemBuckets = 101, WordBuckets = 31, Trainer = SmallTrainer });
+        LambdaMartTraining.Run(set, unifiedDir, lambdaDir, new LambdaMartTrainingOptions { Retriever = "bm25+dense", Depth = 10, Trees = 10, Leaves = 4, MinLeafExamples = 2 });
+        Assert.False(File.Exists(new ModelDirectory(sidCoordDir).CheckpointPath));
+
+        foreach (var (dir, kind) in new[] { (sidCoordDir, SidCoordFormat.Name), (lambdaDir, LambdaMartFormat.Name) })
+        {
+            var header = RankerFormats.Header(dir);
+            Assert.Equal(kind, header.Kind);
+            Assert.Equal(Path.GetFullPath(unifiedDir), header.FeatureModel);
+            var spec = RetrieverOpener.Resolve("bm25+dense", unifiedDir);
+            var plain = RetrieverOpener.Open(set, spec, unifiedDir).Retriever;
+            var reranked = RetrieverOpener.Open(set, spec, unifiedDir, new RetrieverOpenOptions { Rerank = dir, RerankDepth = 5 }).Retriever;
+            var stage = Assert.IsType<RerankRetriever>(reranked);
+            Assert.Equal(kind, stage.Reranker.Ranker.Kind);
+            var queries = set.Queries().Take(12).ToArray();
+            var before = plain.Search(queries, 12);
+            var after = reranked.Search(queries, 12);
+            for (int q = 0; q < queries.Length; q++)
+            {
+                // The top 5 is a reordering of the retriever's top 5, scored best first; the rest keeps its order.
+                Assert.Equal(before[q].Take(5).Select(h => h.Id).Order(), after[q].Take(5).Select(h => h.Id).Order());
+                Assert.Equal(before[q].Skip(5).Select(h => h.Id), after[q].Skip(5).Select(h => h.Id));
+                for (int i = 1; i < after[q].Count; i++) Assert.True(after[q][i - 1].Score >= after[q][i].Score);
+            }
+            // The ranker learnt something: its top 1 holds the query's own item (title = the query words) at least as often as the fusion's.
+            int Hits(IReadOnlyList<SearchHit>[] lists) => lists.Select((l, q) => l.Count > 0 && $"d{int.Parse(queries[q].Id[1..])}" == l[0].Id ? 1 : 0).Sum();
+            Assert.True(Hits(after) >= Hits(before) - 1, $"{kind}: {Hits(after)} top-1 hits after reranking, {Hits(before)} before");
+
+            // A catalog change reaches the retriever and the items the features read.
+            Assert.True(stage.Upsert([new Document("new1", "purple drill for home", "")]).Added >= 1); // counted per part of the fusion
+            Assert.Contains(reranked.Search([new Query("x", "purple drill")], 10)[0], h => h.Id == "new1");
+        }
+    }
+
+    [Fact]
+    public void CrossFittedListsComeFromEachFoldsOwnModel()
+    {
+        using var beir = new TinyBeir();
+        var set = BeirDataset.Open(beir.Path);
+        string a = Path.Combine(beir.Path, "a"), b = Path.Combine(beir.Path, "b");
+        var options = Unified() with { Trainer = SmallTrainer with { BatchSize = 16, Epochs = 1 } };
+        UnifiedTraining.Run(set, a, options);
+        UnifiedTraining.Run(set, b, options with { Seed = 2 });
+        var train = RankingLists.Build(set, "train", a, null, "bm25+dense", 5, null).Lists;
+        var dev = RankingLists.Build(set, "dev", b, null, "bm25+dense", 5, null).Lists;
+        var folds = RankingLists.Build(set, "ignored", new Dictionary<string, string> { ["train"] = a, ["dev"] = b }, a, null, "bm25+dense", 5, null);
+        Assert.Equal(train.Count + dev.Count, folds.Count);
+        // Folds go in split-name order: dev's lists first, with b's similarities (not a's), then train's with a's.
+        Assert.Equal(dev.SelectMany(l => l.Features), folds.Take(dev.Count).SelectMany(l => l.Features));
+        Assert.Equal(train.SelectMany(l => l.Features), folds.Skip(dev.Count).SelectMany(l => l.Features));
+        Assert.NotEqual(RankingLists.Build(set, "dev", a, null, "bm25+dense", 5, null).Lists.SelectMany(l => l.Features), dev.SelectMany(l => l.Features));
+    }
+
+    [Fact]
+    public void RankerOfAnotherFeatureListIsRefusedByName()
+    {
+        using var beir = new TinyBeir();
+        string dir = Path.Combine(beir.Path, "ranker");
+        Directory.CreateDirectory(dir);
+        new ModelDirectory(dir).WriteConfig(new LambdaMartConfig(LambdaMartFormat.Name, ["bm25", "colour"], null, null, "bm25", 100, 1, null));
+        var e = Assert.Throws<InvalidDataException>(() => RankerFormats.Open(dir));
+        Assert.Contains("config.json: the ranker reads features [bm25, colour]", e.Message);
+    }
+}
