@@ -76,7 +76,8 @@ public static class RankingLists
         return lists;
     }
 
-    private static Bm25 Bm25Index(BeirDataset set, Action<string>? note)
+    /// <summary>BM25 over the data set's corpus, scored with its chosen parameters (as eval and search score it).</summary>
+    internal static Bm25 Bm25Index(BeirDataset set, Action<string>? note)
     {
         var index = Bm25.Build(set.Corpus(), new Bm25Options());
         var chosen = Bm25Parameters.Choose(set, new Bm25Options(), index, note);

@@ -139,7 +139,9 @@ public static class SettingsChecks
         c.Above("temperature", o.Temperature, 0);
         c.AtLeast("kl_weight", o.KlWeight, 0);
         c.Above("dpo_beta", o.DpoBeta, 0);
-        c.Above("feedback_weight", o.FeedbackWeight, 0);
+        c.AtLeast("feedback_weight", o.FeedbackWeight, 0);
+        c.AtLeast("system_weight", o.SystemWeight, 0);
+        if (o.Ranker is null && o.FeedbackWeight == 0) c.Problems.Add("feedback_weight is 0 and no ranker is given: there is no reward");
         c.AtLeast("min_positive_grade", o.MinPositiveGrade, 1);
         c.AtLeast("dense_learning_rate_scale", o.DenseLearningRateScale, 0);
         foreach (var (signal, weight) in o.SignalWeights)

@@ -35,6 +35,13 @@ public sealed record SpoTrainingOptions
     /// <summary>beta of DPO (dpo mode).</summary>
     public float DpoBeta { get; init; } = 0.1f;
     /// <summary>
+    /// A ranking model's directory (<c>--model sid-coord</c> or <c>lambdamart</c>) whose scores are the system
+    /// reward R_system, z-normalised within each group; null: no system reward (g1 = 0).
+    /// </summary>
+    public string? Ranker { get; init; }
+    /// <summary>g1: weight of the system reward when <see cref="Ranker"/> is given.</summary>
+    public float SystemWeight { get; init; } = 1f;
+    /// <summary>
     /// g2: weight of the feedback reward. With a search log (interactions.jsonl), an item's feedback for a
     /// query is the weighted sum of its logged signals (<see cref="SignalWeights"/>); judged items add
     /// grade / max grade. homedepot has no log: its graded judgments are the feedback proxy.
@@ -69,7 +76,8 @@ public sealed record SpoTrainingOptions
 /// <summary>
 /// Search Preference Optimization over a trained unified model (DESIGN.md 6): the policy is the model's
 /// own item score s(q, i) = log P(ID | q) + w (sim(q, d) - 1), the score serving ranks by, normalised over
-/// a query's candidates. The reward is R = g2 * feedback (see <see cref="SpoTrainingOptions.FeedbackWeight"/>).
+/// a query's candidates. The reward is R = g1 * R_system + g2 * feedback: R_system a ranking model's
+/// scores of the group (<see cref="SpoTrainingOptions.Ranker"/>), feedback as <see cref="SpoTrainingOptions.FeedbackWeight"/> says.
 /// Candidates come from the model being trained, searching the catalog as the model encoded it at the
 /// start of the epoch (as training re-encodes it each epoch; and once more when the run ends); the
 /// reference is a frozen copy read from the same directory. Writes a unified model directory. A run
@@ -106,7 +114,11 @@ public static class SpoTraining
         var pairs = options.Mode == "dpo" ? DpoPairs(data) : [];
         int examples = options.Mode == "dpo" ? pairs.Length : queries.Length;
         if (examples == 0) throw new InvalidDataException($"{set.Directory}: no training {(options.Mode == "dpo" ? "pairs of differently judged items" : "queries with a relevant item")} for SPO");
-        note?.Invoke($"SPO ({options.Mode}) over {fromDir}: {examples:N0} {(options.Mode == "dpo" ? "pairs" : "queries")}, reward = {options.FeedbackWeight} x feedback");
+        if (options.Ranker is not null && options.Mode == "dpo") throw new ArgumentException("ranker: DPO learns from logged pairs only; a system reward needs mode policy");
+        var reranker = options.Ranker is null ? null : Serving.Ranking.Reranker.Open(options.Ranker, RankingLists.Bm25Index(set, note),
+            set.Corpus().ToDictionary(d => d.Id, StringComparer.Ordinal).GetValueOrDefault);
+        note?.Invoke($"SPO ({options.Mode}) over {fromDir}: {examples:N0} {(options.Mode == "dpo" ? "pairs" : "queries")}, reward = " +
+                     (reranker is null ? "" : $"{options.SystemWeight} x {reranker.Ranker.Kind} ranker {options.Ranker} + ") + $"{options.FeedbackWeight} x feedback");
 
         Directory.CreateDirectory(outDir);
         var dir = new ModelDirectory(outDir);
@@ -184,11 +196,13 @@ public static class SpoTraining
             model.Train();
             // Every group holds the beam's best N; a query whose beam returned fewer (a small catalog) sits the step out.
             int N = options.GroupSize;
-            var groups = new List<(int Query, int[] Items)>();
+            var groups = new List<(int Query, int[] Items, float[] System)>();
             for (int b = 0; b < batchQueries.Length; b++)
             {
-                var items = hits[b].Select(h => catalogIndex.TryGetValue(h.Id, out int i) ? i : -1).Where(i => i >= 0).ToArray();
-                if (items.Length == N) groups.Add((batchQueries[b], items));
+                var kept = hits[b].Where(h => catalogIndex.ContainsKey(h.Id)).ToArray();
+                if (kept.Length != N) continue;
+                float[] system = reranker is null ? [] : PreferenceLosses.GroupAdvantages(reranker.Ranker.Score(records[b], kept, reranker.Features.Extract(records[b], kept)), N);
+                groups.Add((batchQueries[b], kept.Select(h => catalogIndex[h.Id]).ToArray(), system));
             }
             if (groups.Count == 0)
                 throw new InvalidDataException($"the beam returned fewer than group_size = {N} candidates for every query of a batch; lower group_size (the catalog has {data.ItemIds.Length:N0} items)");
@@ -199,7 +213,27 @@ public static class SpoTraining
             var known = new bool[G * N];
             for (int r = 0; r < rewards.Length; r++)
                 if (feedback.TryGetValue((rowQ[r], rowI[r]), out float f)) { rewards[r] = options.FeedbackWeight * f; known[r] = true; }
-            var advantages = options.Unjudged == "negative" ? PreferenceLosses.GroupAdvantages(rewards, N) : PreferenceLosses.GroupAdvantages(rewards, N, known);
+            float[] advantages;
+            if (reranker is null)
+                advantages = options.Unjudged == "negative" ? PreferenceLosses.GroupAdvantages(rewards, N) : PreferenceLosses.GroupAdvantages(rewards, N, known);
+            else
+            {
+                // R = g1 z(ranker) + g2 feedback; with unjudged "unknown", a candidate without feedback takes its
+                // group's mean feedback, so only the ranker tells it from the others.
+                for (int g = 0; g < G; g++)
+                {
+                    var span = rewards.AsSpan(g * N, N);
+                    int count = 0; float sum = 0;
+                    for (int i = 0; i < N; i++) if (known[g * N + i]) { sum += span[i]; count++; }
+                    float mean = count == 0 ? 0 : sum / count;
+                    for (int i = 0; i < N; i++)
+                    {
+                        if (!known[g * N + i] && options.Unjudged == "unknown") span[i] = mean;
+                        span[i] += options.SystemWeight * groups[g].System[i];
+                    }
+                }
+                advantages = PreferenceLosses.GroupAdvantages(rewards, N);
+            }
             var policyScores = Scores(model, rowQ, rowI).Reshape(G, N).Scale(1f / options.Temperature);
             var tempered = ReferenceScores(rowQ, rowI).Select(x => x / options.Temperature).ToArray();
             parts.Add("policy", PreferenceLosses.GroupPolicyGradient(policyScores, advantages, tempered, options.KlWeight));

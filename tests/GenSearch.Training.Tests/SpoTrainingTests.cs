@@ -77,6 +77,27 @@ public class SpoTrainingTests
     }
 
     [Fact]
+    public void ARankingModelsScoresAreTheSystemReward()
+    {
+        // R = g1 z(ranker) with no feedback at all: the ranker alone must still teach the first hit.
+        using var beir = new TinyBeir();
+        var set = BeirDataset.Open(beir.Path);
+        string unified = Path.Combine(beir.Path, "unified"), ranker = Path.Combine(beir.Path, "lambdamart"), aligned = Path.Combine(beir.Path, "spo");
+        UnifiedTraining.Run(set, unified, Unified(2));
+        LambdaMartTraining.Run(set, unified, ranker, new LambdaMartTrainingOptions { Retriever = "bm25+dense", Depth = 10, Trees = 10, Leaves = 4, MinLeafExamples = 2 });
+        var notes = new List<string>();
+        SpoTraining.Run(set, unified, aligned, Spo("policy", 4) with { Ranker = ranker, FeedbackWeight = 0f }, note: notes.Add);
+        Assert.Contains(notes, n => n.Contains("1 x lambdamart ranker") && n.Contains("0 x feedback"));
+        Assert.Equal("unified", ModelFormats.KindOf(new ModelDirectory(aligned)));
+        Assert.True(TopOneOnTrain(aligned, beir.Path) >= 0.5, "the ranker-rewarded model still finds the grade-4 item first for most train queries");
+
+        var none = Assert.Throws<InvalidDataException>(() => ModelKinds.Get("spo").Settings(System.Text.Json.Nodes.JsonNode.Parse("""{"feedback_weight": 0}""")!.AsObject(), "opts.json"));
+        Assert.Contains("there is no reward", none.Message);
+        var missing = Assert.ThrowsAny<Exception>(() => SpoTraining.Run(set, unified, Path.Combine(beir.Path, "spo2"), Spo("policy", 1) with { Ranker = Path.Combine(beir.Path, "nothing") }));
+        Assert.Contains("nothing", missing.Message);
+    }
+
+    [Fact]
     public void DpoOnLoggedPairsResumesExactlyAfterAKill()
     {
         using var beir = new TinyBeir();
