@@ -107,7 +107,12 @@ public static class SpoTraining
         var catalogIndex = new Dictionary<string, int>(data.ItemIds.Length, StringComparer.Ordinal);
         for (int i = 0; i < data.ItemIds.Length; i++) catalogIndex[data.ItemIds[i]] = i;
         var itemRows = data.ItemTexts.Select(features.Encode).ToArray();
-        var queryRecords = set.Queries().ToDictionary(q => q.Text, StringComparer.Ordinal);
+        // Each judged query as the retriever takes it, its user's history (when the data has one) as context.
+        var queryRecords = Enumerable.Range(0, data.QueryTexts.Length).Select(q => new Query($"train-{q}", data.QueryTexts[q])
+        {
+            Context = data.QueryContexts?[q] is { } history
+                ? [.. history.Queries.Select(t => "q:" + t), .. history.Items.Select(i => "i:" + data.ItemIds[i])] : null,
+        }).ToArray();
         var feedback = Feedback(set, data, catalogIndex, options);
         var queries = Enumerable.Range(0, data.QueryTexts.Length)
             .Where(q => data.Judgments[q].Any(j => j.Grade >= options.MinPositiveGrade)).ToArray();
@@ -142,13 +147,11 @@ public static class SpoTraining
             resumed = false;
             var (latents, codes) = model.EncodeItems(itemRows);
             var sids = Quantization.SemanticIds.Build(codes, itemRows.Length, Enumerable.Repeat(model.Config.Codes, L).ToArray());
-            var sizes = sids.TokenSizes.ToArray();
-            sizes[^1] = Math.Max(2 * sizes[^1], 1024); // room as UnifiedFormat leaves it
-            current = new UnifiedRetriever(model, features, new SidVocabulary(sizes), Enumerable.Range(0, itemRows.Length).Select(i => sids.Row(i).ToArray()).ToList(),
+            current = UnifiedFormat.Retriever(model, features, [.. sids.TokenSizes], Enumerable.Range(0, itemRows.Length).Select(i => sids.Row(i).ToArray()).ToList(),
                 data.ItemIds, latents, new UnifiedSearchOptions { BeamSize = options.BeamSize, LatentWeight = w, SteerByItems = baseConfig.SteerByItems });
         };
 
-        UserContextInput? ContextOf(int query) => queryRecords.TryGetValue(data.QueryTexts[query], out var record) ? current.ContextOf(record) : null;
+        UserContextInput? ContextOf(int query) => current.ContextOf(queryRecords[query]);
         int[] CodesOf(int item) => current.Item(data.ItemIds[item])?.Codes
             ?? throw new InvalidDataException($"{from.ItemIdsPath}: item '{data.ItemIds[item]}' of {set.Directory} is not in the model's catalog; SPO needs the catalog it was trained on");
 
@@ -175,22 +178,20 @@ public static class SpoTraining
             var parts = new TrainingLoss();
             if (options.Mode == "dpo")
             {
+                // Rows: every pair's better item, then every pair's worse one.
                 var chosen = batch.Select(i => pairs[i]).ToArray();
-                var rowQueries = chosen.SelectMany(x => new[] { x.Query, x.Query }).ToArray();
-                var rowItems = chosen.SelectMany(x => new[] { x.Better, x.Worse }).ToArray();
-                var scores = Scores(model, rowQueries, rowItems).Reshape(chosen.Length, 2);
+                int P = chosen.Length;
+                var rowQueries = chosen.Select(x => x.Query).Concat(chosen.Select(x => x.Query)).ToArray();
+                var rowItems = chosen.Select(x => x.Better).Concat(chosen.Select(x => x.Worse)).ToArray();
+                var scores = Scores(model, rowQueries, rowItems);
                 var referenceScores = ReferenceScores(rowQueries, rowItems);
-                var better = Tensor.Mul(scores, Tensor.FromArray(Enumerable.Range(0, chosen.Length).SelectMany(_ => new[] { 1f, 0f }).ToArray(), chosen.Length, 2)).Sum(1);
-                var worse = Tensor.Mul(scores, Tensor.FromArray(Enumerable.Range(0, chosen.Length).SelectMany(_ => new[] { 0f, 1f }).ToArray(), chosen.Length, 2)).Sum(1);
-                parts.Add("dpo", PreferenceLosses.Dpo(better, worse,
-                    Enumerable.Range(0, chosen.Length).Select(i => referenceScores[2 * i]).ToArray(),
-                    Enumerable.Range(0, chosen.Length).Select(i => referenceScores[2 * i + 1]).ToArray(), options.DpoBeta));
+                parts.Add("dpo", PreferenceLosses.Dpo(scores.Slice(0, 0, P), scores.Slice(0, P, P), referenceScores[..P], referenceScores[P..], options.DpoBeta));
                 return parts;
             }
 
             // Policy mode: candidates from the model's own beam, as it is now.
             var batchQueries = batch.Select(i => queries[i]).ToArray();
-            var records = batchQueries.Select(q => queryRecords.TryGetValue(data.QueryTexts[q], out var r) ? r : new Query($"train-{q}", data.QueryTexts[q])).ToArray();
+            var records = batchQueries.Select(q => queryRecords[q]).ToArray();
             IReadOnlyList<SearchHit>[] hits;
             using (Tensor.NoGrad()) hits = current.Search(records, options.GroupSize);
             model.Train();

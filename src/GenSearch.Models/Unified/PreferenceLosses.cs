@@ -87,9 +87,7 @@ public static class PreferenceLosses
         for (int i = 0; i < pairs; i++) referenceMargin[i] = referenceBetter[i] - referenceWorse[i];
         var margin = (better.Reshape(pairs, 1) - worse.Reshape(pairs, 1) - Tensor.FromArray(referenceMargin, pairs, 1)).Scale(beta);
         // log sigmoid(x) = log softmax([x, 0])_0: stable for any x.
-        var logSigmoid = Tensor.Concat([margin, Tensor.Zeros(pairs, 1)], 1).LogSoftmax();
-        var first = new float[pairs * 2];
-        for (int i = 0; i < pairs; i++) first[2 * i] = 1f;
-        return Tensor.Mul(logSigmoid, Tensor.FromArray(first, pairs, 2)).SumAll().Scale(-1f / pairs);
+        var logSigmoid = Tensor.Concat([margin, Tensor.Zeros(pairs, 1)], 1).LogSoftmax().Slice(1, 0, 1);
+        return logSigmoid.SumAll().Scale(-1f / pairs);
     }
 }

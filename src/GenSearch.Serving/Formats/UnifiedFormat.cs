@@ -82,16 +82,26 @@ public sealed class UnifiedFormat : Ranking.IScorerFormat
         var codes = Enumerable.Range(0, ids.Length).Select(i => flat.AsSpan(i * width, width).ToArray()).ToList();
         var (latents, _, columns) = dir.ItemMatrix("latents", ids.Length);
         if (columns != config.Model.Dim) throw new InvalidDataException($"{dir.ItemsPath}: 'latents' are {columns} wide, the model {config.Model.Dim}");
+        int beam = options.BeamSize ?? config.BeamSize;
+        if (beam <= 0) throw new ArgumentOutOfRangeException(nameof(options), $"the beam size must be positive, got {beam}");
+        return Retriever(model, features, config.TokenSizes, codes, ids, latents,
+            new UnifiedSearchOptions { BeamSize = beam, LatentWeight = config.LatentWeight, SteerByItems = config.SteerByItems });
+    }
+
+    /// <summary>
+    /// A generative retriever over a catalog the model encoded: full IDs <paramref name="codes"/> (codes per
+    /// level, the collision token last), with <paramref name="tokenSizes"/> per ID position as saved.
+    /// </summary>
+    public static UnifiedRetriever Retriever(UnifiedModel model, NgramVocabulary features, IReadOnlyList<int> tokenSizes, IReadOnlyList<int[]> codes,
+        string[] ids, float[] latents, UnifiedSearchOptions options)
+    {
         // Room for new items in crowded leaves: the collision range is at least twice the largest group
         // and 1,024 (the scorer reads only the tokens the trie allows, so a wide range costs a wider
         // output row, not work). The range a model saved (largest group, or 64) filled at once on
         // homedepot: a tenth of the catalog added to a model trained without it met a leaf of 301 items.
-        int longestGroup = codes.Max(c => c[^1]) + 1;
-        var tokenSizes = config.TokenSizes.ToArray();
-        tokenSizes[^1] = Math.Max(tokenSizes[^1], Math.Max(2 * longestGroup, 1024));
-        int beam = options.BeamSize ?? config.BeamSize;
-        if (beam <= 0) throw new ArgumentOutOfRangeException(nameof(options), $"the beam size must be positive, got {beam}");
-        return new UnifiedRetriever(model, features, new SidVocabulary(tokenSizes), codes, ids, latents,
-            new UnifiedSearchOptions { BeamSize = beam, LatentWeight = config.LatentWeight, SteerByItems = config.SteerByItems });
+        int longestGroup = codes.Count == 0 ? 0 : codes.Max(c => c[^1]) + 1;
+        var sizes = tokenSizes.ToArray();
+        sizes[^1] = Math.Max(sizes[^1], Math.Max(2 * longestGroup, 1024));
+        return new UnifiedRetriever(model, features, new SidVocabulary(sizes), codes, ids, latents, options);
     }
 }
