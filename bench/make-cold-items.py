@@ -7,11 +7,12 @@ every judgment of them (so no judged or indexing pair reaches them); dev keeps a
     ./gensearch train --data /tmp/hd-cold --model unified --out runs/unified-cold
     ./gensearch eval --data /tmp/hd-cold --split dev --model runs/unified-cold --add-items /tmp/hd-cold/held-out-items.jsonl
 """
-import hashlib, json, os, sys
+import json, os, sys
+from beircopy import md5, start, write_manifest
 
 src, out = sys.argv[1], sys.argv[2]
-os.makedirs(os.path.join(out, "qrels"), exist_ok=True)
-held = lambda i: int(hashlib.md5(i.encode()).hexdigest(), 16) % 10 == 0
+start(src, out, links=("queries.jsonl",))
+held = lambda i: md5(i) % 10 == 0
 out_ids = set()
 with open(os.path.join(src, "corpus.jsonl")) as corpus, open(os.path.join(out, "corpus.jsonl"), "w") as kept, \
         open(os.path.join(out, "held-out-items.jsonl"), "w") as cold:
@@ -23,13 +24,7 @@ with open(os.path.join(src, "corpus.jsonl")) as corpus, open(os.path.join(out, "
             out_ids.add(item); cold.write(line)
         else:
             kept.write(line)
-for name in ("queries.jsonl",):
-    if not os.path.lexists(os.path.join(out, name)):
-        os.symlink(os.path.abspath(os.path.join(src, name)), os.path.join(out, name))
-manifest = json.load(open(os.path.join(src, "dataset.json"))) if os.path.exists(os.path.join(src, "dataset.json")) else \
-    {"relevance_threshold": 3, "grades": [0, 4], "bm25": {"k1": 0.3, "b": 0.85}} if os.path.basename(os.path.normpath(src)) == "homedepot" else {}
-manifest["description"] = f"{os.path.abspath(src)} with a tenth of its items (MD5(id) % 10 == 0) held out of the corpus and of train judgments"
-json.dump(manifest, open(os.path.join(out, "dataset.json"), "w"), indent=1)
+write_manifest(src, out, f"{os.path.abspath(src)} with a tenth of its items (MD5(id) % 10 == 0) held out of the corpus and of train judgments")
 for split in os.listdir(os.path.join(src, "qrels")):
     lines = open(os.path.join(src, "qrels", split)).read().splitlines()
     with open(os.path.join(out, "qrels", split), "w") as f:

@@ -10,24 +10,13 @@ The same tenth as bench/make-holdout.py, so a model trained on its output's trai
 
     bench/make-ranking-splits.py ../shared/data/homedepot /tmp/hd-rank
 """
-import hashlib, json, os, sys
+import os, sys
+from beircopy import md5, start, write_manifest
 
 src, out = sys.argv[1], sys.argv[2]
-os.makedirs(os.path.join(out, "qrels"), exist_ok=True)
-for name in ("corpus.jsonl", "queries.jsonl", "interactions.jsonl"):
-    target = os.path.join(out, name)
-    if os.path.exists(os.path.join(src, name)) and not os.path.lexists(target):
-        os.symlink(os.path.abspath(os.path.join(src, name)), target)
-manifest = {}
-if os.path.exists(os.path.join(src, "dataset.json")):
-    manifest = json.load(open(os.path.join(src, "dataset.json")))
-elif os.path.basename(os.path.normpath(src)) == "homedepot":
-    # The built-in entry of DatasetManifest.Known, which a renamed copy would lose.
-    manifest = {"relevance_threshold": 3, "grades": [0, 4], "bm25": {"k1": 0.3, "b": 0.85}}
-manifest["description"] = (f"{os.path.abspath(src)}: train = 9/10 of train (retrieval models), heldout = the other tenth "
-                           "(rankers), heldout-a/-b its halves (MD5(id) % 20 == 0 / 10), dev = the data set's dev")
-json.dump(manifest, open(os.path.join(out, "dataset.json"), "w"), indent=1)
-md5 = lambda q: int(hashlib.md5(q.encode()).hexdigest(), 16)
+start(src, out)
+write_manifest(src, out, f"{os.path.abspath(src)}: train = 9/10 of train (retrieval models), heldout = the other tenth "
+               "(rankers), heldout-a/-b its halves (MD5(id) % 20 == 0 / 10), dev = the data set's dev")
 lines = open(os.path.join(src, "qrels", "train.tsv")).read().splitlines()
 header, rows = lines[0], lines[1:]
 files = {n: open(os.path.join(out, "qrels", n + ".tsv"), "w") for n in ("train", "heldout", "heldout-a", "heldout-b")}
