@@ -10,12 +10,7 @@ namespace GenSearch.Training.Tests;
 
 public class SpoTrainingTests
 {
-    private static UnifiedTrainingOptions Unified(int epochs) => new()
-    {
-        Dim = 16, Codes = 4, DecoderHidden = 16, BeamSize = 20,
-        Trainer = new TrainerOptions { BatchSize = 16, Epochs = epochs, LearningRate = 0.05f, WarmupSteps = 2, MinLearningRate = 0.005f, WeightDecay = 0f, ClipNorm = 0f, CheckpointEvery = 3 },
-        DenseLearningRateScale = 0.2f,
-    };
+    private static UnifiedTrainingOptions Unified(int epochs) => UnifiedTrainingTests.Options(epochs);
 
     private static SpoTrainingOptions Spo(string mode, int epochs) => new()
     {

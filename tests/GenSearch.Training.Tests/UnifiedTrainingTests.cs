@@ -8,7 +8,8 @@ namespace GenSearch.Training.Tests;
 
 public class UnifiedTrainingTests
 {
-    private static UnifiedTrainingOptions Options(int epochs) => new()
+    /// <summary>A unified model small enough for the tiny catalog (also what SPO's tests align).</summary>
+    internal static UnifiedTrainingOptions Options(int epochs) => new()
     {
         Dim = 16, Codes = 4, DecoderHidden = 16, BeamSize = 20,
         Trainer = new TrainerOptions { BatchSize = 16, Epochs = epochs, LearningRate = 0.05f, WarmupSteps = 2, MinLearningRate = 0.005f, WeightDecay = 0f, ClipNorm = 0f, CheckpointEvery = 3 },
