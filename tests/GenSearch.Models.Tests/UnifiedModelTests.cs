@@ -127,4 +127,33 @@ public class UnifiedModelTests
         var withContext = model.EncodeQueries(rows, [new UserContextInput([4, 5], [0, 1, 2]), null]).Data;
         Assert.Equal(plain, withContext);
     }
+
+    [Fact]
+    public void ServingDecoderGivesTheLevelLogitsLogSoftmax()
+    {
+        // The twin of the serving decoder (prefix tables, query part once per query) is the model's own
+        // LevelLogits over [q; P]. The output layers start at zero, which would hide half the function: filled here.
+        var model = Model(dim: 6, codes: 4, levels: 3);
+        var rng = new Rng(11);
+        for (int n = 0; n < 3; n++)
+        {
+            R(rng, 6, 5).Data.CopyTo(model.DecoderOutLayer(n).Weight.Data, 0);
+            R(rng, 6).Data.CopyTo(model.DecoderOutLayer(n).Bias!.Data, 0);
+        }
+        using var _ = Tensor.NoGrad();
+        var books = Enumerable.Range(0, 3).Select(n => model.Codebook(n).Detach()).ToArray();
+        var decoder = new ServingDecoder(model, books);
+        const int rows = 5;
+        var q = R(rng, rows, 6);
+        var codes = new int[rows * 3];
+        for (int i = 0; i < codes.Length; i++) codes[i] = rng.NextInt(4);
+        for (int level = 0; level < 3; level++)
+        {
+            var prefix = model.PrefixSum(codes, rows, level);
+            var expected = model.LevelLogits(q, prefix, level, books[level]).LogSoftmax().Data;
+            var actual = new float[rows * 4];
+            decoder.LogProbabilities(q.Data, decoder.QueryPart(q.Data, level), codes, prefix.Data, level, actual);
+            for (int i = 0; i < actual.Length; i++) Assert.Equal(expected[i], actual[i], 4);
+        }
+    }
 }

@@ -110,6 +110,12 @@ public sealed class UnifiedModel : Module
         return t;
     }
 
+    /// <summary>Level <paramref name="level"/>'s decoder hidden layer [H, 2p] over [q; P] (<see cref="ServingDecoder"/> splits it).</summary>
+    public Linear DecoderHiddenLayer(int level) => _decoderHidden[level];
+
+    /// <summary>Level <paramref name="level"/>'s decoder output layer [p, H].</summary>
+    public Linear DecoderOutLayer(int level) => _decoderOut[level];
+
     /// <summary>Level <paramref name="level"/>'s quantizer.</summary>
     public ResidualVectorQuantizer Quantizer(int level) => _quantizers[level];
 

@@ -244,6 +244,14 @@ public sealed class CompactSidTrie : ISidIndex
         return _items.AsSpan(lo, hi - lo).ToArray();
     }
 
+    /// <inheritdoc/>
+    public void ItemsUnder(int state, List<int> items)
+    {
+        if (ItemCount == 0) return;
+        var (lo, hi) = EntryRange(state);
+        items.AddRange(_items.AsSpan(lo, hi - lo));
+    }
+
     /// <summary>The entries (items in ID order) under <paramref name="state"/>: lo .. hi-1.</summary>
     internal (int Lo, int Hi) EntryRange(int state)
     {

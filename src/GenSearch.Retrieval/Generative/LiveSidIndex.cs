@@ -195,6 +195,37 @@ public sealed class LiveSidIndex : ISidIndex
     }
 
     /// <inheritdoc/>
+    public void ItemsUnder(int state, List<int> items)
+    {
+        int start = items.Count;
+        if (state >= _deltaOffset) AddDeltaUnder(state - _deltaOffset, items);
+        else
+        {
+            if (_base.ItemCount > 0 && LiveInBase(state))
+            {
+                var (lo, hi) = _base.EntryRange(state);
+                int dead = LowerBound(_deadEntries, lo);
+                for (int e = lo; e < hi; e++)
+                {
+                    if (dead < _deadEntries.Length && _deadEntries[dead] == e) { dead++; continue; }
+                    items.Add(_base.ItemAt(e));
+                }
+            }
+            if (_twin.TryGetValue(state, out int twin)) AddDeltaUnder(twin, items);
+        }
+        if (_removedSlots.Length > 0)
+            for (int k = start; k < items.Count; k++) items[k] -= LowerBound(_removedSlots, items[k]);
+    }
+
+    /// <summary>Appends the slots of the delta's items under delta state <paramref name="state"/>.</summary>
+    private void AddDeltaUnder(int state, List<int> items)
+    {
+        int from = items.Count;
+        _delta.ItemsUnder(state, items);
+        for (int k = from; k < items.Count; k++) items[k] = _deltaSlots[items[k]];
+    }
+
+    /// <inheritdoc/>
     public int[] ItemsAt(int state)
     {
         var slots = new List<int>();

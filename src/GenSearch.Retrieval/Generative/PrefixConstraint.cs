@@ -46,6 +46,13 @@ public interface ISidIndex : IPrefixConstraint
 
     /// <summary>Items whose ID ends exactly at <paramref name="state"/>, ascending.</summary>
     int[] ItemsAt(int state);
+
+    /// <summary>
+    /// Appends to <paramref name="items"/> every item whose ID starts with the prefix of
+    /// <paramref name="state"/> (ends at it or below), in no set order, allocating nothing: what
+    /// <see cref="PrefixConstraints.ItemsUnderByWalking"/> finds, read off the index's own layout.
+    /// </summary>
+    void ItemsUnder(int state, List<int> items);
 }
 
 /// <summary>Helpers over any <see cref="IPrefixConstraint"/>.</summary>
@@ -61,6 +68,16 @@ public static class PrefixConstraints
             if (state < 0) return -1;
         }
         return state;
+    }
+
+    /// <summary>
+    /// The slow twin of <see cref="ISidIndex.ItemsUnder"/>: the items at <paramref name="state"/> and at
+    /// every state below it, found by walking the allowed tokens.
+    /// </summary>
+    public static void ItemsUnderByWalking(this ISidIndex index, int state, List<int> items)
+    {
+        items.AddRange(index.ItemsAt(state));
+        foreach (int token in index.AllowedTokens(state)) index.ItemsUnderByWalking(index.Advance(state, token), items);
     }
 
     /// <summary>The tokens allowed after <paramref name="state"/>, as a new array (tests and slow paths).</summary>

@@ -178,6 +178,13 @@ public sealed class SidTrie : ISidIndex
 
     int[] ISidIndex.ItemsAt(int state) => ItemsAt(state).ToArray();
 
+    /// <inheritdoc/>
+    public void ItemsUnder(int state, List<int> items)
+    {
+        items.AddRange(ItemsAt(state));
+        for (int e = _edgeStart[state]; e < _edgeStart[state + 1]; e++) ItemsUnder(_edgeChild[e], items);
+    }
+
     /// <summary>The state reached by <paramref name="id"/>, or -1 when no item's ID starts with it.</summary>
     public int Find(ReadOnlySpan<int> id)
     {

@@ -5,7 +5,7 @@ namespace GenSearch.Retrieval.Tests.Generative;
 /// <summary>Compares two ID indexes by what they answer (state numbers may differ): walks both from the root together.</summary>
 internal static class SidIndexAssert
 {
-    /// <summary>Same tokens allowed, same completeness and same items at every prefix either holds, and -1 for a token neither allows.</summary>
+    /// <summary>Same tokens allowed, same completeness, same items at and under every prefix either holds (each index's <see cref="ISidIndex.ItemsUnder"/> against the walk), and -1 for a token neither allows.</summary>
     public static void Same(ISidIndex expected, ISidIndex actual)
     {
         Assert.Equal(expected.ItemCount, actual.ItemCount);
@@ -21,6 +21,16 @@ internal static class SidIndexAssert
         Assert.True(expected.IsComplete(e) == actual.IsComplete(a), $"{at}: IsComplete differs");
         Assert.True(expected.ItemsAt(e).SequenceEqual(actual.ItemsAt(a)), $"{at}: items [{string.Join(",", expected.ItemsAt(e))}] expected, " +
                                                                           $"[{string.Join(",", actual.ItemsAt(a))}] given");
+        var under = new List<int>();
+        expected.ItemsUnderByWalking(e, under);
+        under.Sort();
+        foreach (var (index, state) in new[] { (expected, e), (actual, a) })
+        {
+            var fast = new List<int>();
+            index.ItemsUnder(state, fast); // the fast path of each index against the walk
+            fast.Sort();
+            Assert.True(under.SequenceEqual(fast), $"{at}: items under [{string.Join(",", under)}] expected, [{string.Join(",", fast)}] from {index.GetType().Name}");
+        }
         // A token just past the allowed ones, and one between, lead nowhere in both.
         int outside = tokens.Length == 0 ? 1 : tokens[^1] + 1;
         Assert.Equal(-1, actual.Advance(a, outside));
