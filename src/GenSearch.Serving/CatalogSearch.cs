@@ -27,7 +27,7 @@ public sealed class CatalogSearch
 {
     private readonly IRetriever _retriever;
     private readonly Bm25? _bm25;
-    private readonly GenerativeRetriever? _generative;
+    private readonly ISidExplainer? _generative;
     private readonly ConcurrentDictionary<string, string> _titles;
 
     /// <summary>Serves <paramref name="opened"/> over <paramref name="corpus"/> (the data set's items, for their titles).</summary>
@@ -36,7 +36,7 @@ public sealed class CatalogSearch
         if (resultWindow <= 0) throw new ArgumentOutOfRangeException(nameof(resultWindow), "the result window must be positive");
         _retriever = opened.Retriever;
         _bm25 = opened.Bm25;
-        _generative = opened.Parts.OfType<GenerativeRetriever>().FirstOrDefault();
+        _generative = opened.Parts.OfType<ISidExplainer>().FirstOrDefault();
         _titles = new ConcurrentDictionary<string, string>(corpus.Select(d => KeyValuePair.Create(d.Id, d.Title)), StringComparer.Ordinal);
         ResultWindow = resultWindow;
         Name = _retriever.Name;

@@ -37,8 +37,22 @@ public class UnifiedTrainingTests
         (hits, total) = beir.DevQueriesFound(dense, 5);
         Assert.True(hits >= total * 0.6, $"dense: {hits} of {total} dev queries find their item in the top 5");
 
-        // A new item: encoded by the item encoder, quantized by the model's codebooks, put in the trie.
+        // Explain: each hit's SID path (code levels' log-probabilities, then the item's w (sim - 1) at the
+        // collision token) sums to the score search gave it, and names the ID the catalog holds.
         var unified = (UnifiedRetriever)generative;
+        var query = new Query("q", "cordless drill");
+        var top = unified.Search([query], 10)[0];
+        var paths = unified.Explain(query, [.. top.Select(h => h.Id), "no-such-item"]);
+        Assert.Null(paths[^1]);
+        for (int i = 0; i < top.Count; i++)
+        {
+            var path = paths[i]!;
+            Assert.Equal(unified.SidOf(top[i].Id), path.Codes);
+            Assert.Equal(path.Codes.Length, path.LevelScores.Length);
+            Assert.True(Math.Abs(path.Score - top[i].Score) < 1e-3 * Math.Max(1, Math.Abs(top[i].Score)), $"{top[i].Id}: explained {path.Score}, searched {top[i].Score}");
+        }
+
+        // A new item: encoded by the item encoder, quantized by the model's codebooks, put in the trie.
         var item = new Document("new1", "purple drill for home", "");
         Assert.Equal(1, unified.Upsert([item]).Added);
         Assert.NotNull(unified.Item("new1"));

@@ -28,13 +28,27 @@ public sealed record GenerativeSearchOptions
 /// <summary>
 /// How generative retrieval scored one item: its semantic ID (codes per level, the collision token
 /// last) and, per level, the generator's log-probability of that level's token given the query and
-/// the levels before it. Their sum is the score search gives the item (with
+/// the levels before it (the unified model: the item's own w (sim(q, d) - 1) at the collision token).
+/// Their sum is the score search gives the item (two-stage: with
 /// <see cref="GenerativeSearchOptions.FreeForcedTokens"/> off, the default).
 /// </summary>
 public sealed record SidPath(string ItemId, int[] Codes, float[] LevelScores)
 {
     /// <summary>The sum of the levels' log-probabilities.</summary>
     public float Score => LevelScores.Sum();
+}
+
+/// <summary>
+/// A retriever that writes semantic IDs and can say which ID an item has and how each of its tokens
+/// scored for a query (the server's <c>sid</c> and <c>explain</c>): the two-stage generator and the unified model.
+/// </summary>
+public interface ISidExplainer
+{
+    /// <summary>The semantic ID of <paramref name="itemId"/> (codes per level, the collision token last), or null when the catalog does not hold it.</summary>
+    int[]? SidOf(string itemId);
+
+    /// <summary>Each item's SID path for <paramref name="query"/>, whose level scores sum to the item's search score; null for an id the catalog does not hold.</summary>
+    SidPath?[] Explain(Query query, IReadOnlyList<string> itemIds);
 }
 
 /// <summary>
@@ -48,7 +62,7 @@ public sealed record SidPath(string ItemId, int[] Codes, float[] LevelScores)
 /// search reads the catalog snapshot once and decodes against its trie.
 /// </para>
 /// </summary>
-public sealed class GenerativeRetriever : IUpdatableRetriever
+public sealed class GenerativeRetriever : IUpdatableRetriever, ISidExplainer
 {
     private readonly SidGenerator _generator;
     private readonly WordPieceTokenizer _tokenizer;

@@ -40,7 +40,7 @@ public sealed record UnifiedItem(float[] Latent, int[] Codes);
 /// quantized by the model's codebooks and inserted into the trie (<see cref="GenerativeCatalog"/>),
 /// with no retraining.
 /// </summary>
-public sealed class UnifiedRetriever : IUpdatableRetriever
+public sealed class UnifiedRetriever : IUpdatableRetriever, ISidExplainer
 {
     private readonly UnifiedModel _model;
     private readonly NgramVocabulary _features;
@@ -191,19 +191,26 @@ public sealed class UnifiedRetriever : IUpdatableRetriever
     /// <summary>
     /// log P(ID | q) of each item in <paramref name="ids"/> under the generator, its codes level by level
     /// (the collision token, which the model does not predict, left out), for query vector <paramref name="q"/> [p];
-    /// NaN for an item not in the catalog. Candidates sharing a prefix share its decoder step, so 100
-    /// candidates cost one row at level 1 and at most one per distinct prefix below.
+    /// NaN for an item not in the catalog.
     /// </summary>
     public float[] IdLogProbabilities(ReadOnlySpan<float> q, IReadOnlyList<string> ids)
+        => LevelLogProbabilities(q, ids).Select(levels => levels is null ? float.NaN : levels.Sum()).ToArray();
+
+    /// <summary>
+    /// Per item of <paramref name="ids"/>, log P(code n | q, codes before it) for each code level n (null for an
+    /// item not in the catalog). Candidates sharing a prefix share its decoder step, so 100 candidates
+    /// cost one row at level 1 and at most one per distinct prefix below.
+    /// </summary>
+    public float[]?[] LevelLogProbabilities(ReadOnlySpan<float> q, IReadOnlyList<string> ids)
     {
         int p = _model.Config.Dim, L = _model.Config.Levels, K = _model.Config.Codes;
         if (q.Length != p) throw new ArgumentException($"a query vector of {q.Length} values; the model's are {p} wide");
-        var result = new float[ids.Count];
+        var result = new float[]?[ids.Count];
         var codes = new int[]?[ids.Count];
         for (int i = 0; i < ids.Count; i++)
         {
             codes[i] = Item(ids[i])?.Codes;
-            if (codes[i] is null) result[i] = float.NaN;
+            if (codes[i] is not null) result[i] = new float[L];
         }
         using var _ = Tensor.NoGrad();
         var rowOf = new Dictionary<long, int>();
@@ -221,7 +228,7 @@ public sealed class UnifiedRetriever : IUpdatableRetriever
                 {
                     row = rowOf[key] = rowOf.Count;
                     var sum = new float[p];
-                    for (int m = 0; m < n; m++) System.Numerics.Tensors.TensorPrimitives.Add(sum, _codebooks[m].Data.AsSpan(c[m] * p, p), sum);
+                    for (int m = 0; m < n; m++) TensorPrimitives.Add(sum, _codebooks[m].Data.AsSpan(c[m] * p, p), sum);
                     prefixSums.AddRange(sum);
                 }
                 candidateRow[i] = row;
@@ -232,7 +239,39 @@ public sealed class UnifiedRetriever : IUpdatableRetriever
             for (int r = 0; r < rows; r++) q.CopyTo(queries.AsSpan(r * p, p));
             var logProbs = _model.LevelLogits(new Tensor(queries, rows, p), new Tensor([.. prefixSums], rows, p), n, _codebooks[n]).LogSoftmax().Data;
             for (int i = 0; i < ids.Count; i++)
-                if (codes[i] is { } c) result[i] += logProbs[candidateRow[i] * K + c[n]];
+                if (codes[i] is { } c) result[i]![n] = logProbs[candidateRow[i] * K + c[n]];
+        }
+        return result;
+    }
+
+    /// <inheritdoc/>
+    public int[]? SidOf(string itemId)
+    {
+        var catalog = _catalog.Current;
+        int item = catalog.IndexOf(itemId);
+        return item < 0 ? null : catalog.Codes(item).ToArray();
+    }
+
+    /// <summary>
+    /// Each item's SID path for <paramref name="query"/> (its user context included): the codes with the
+    /// collision token last, and as level scores log P(code n | q, codes before it) for each code level,
+    /// then, at the collision token, the item's own w (sim(q, d) - 1). They sum to the score search gives
+    /// the item (with steering, the last code level carries the leaf's best w (sim - 1) during search and the
+    /// collision level the rest; the sum is the same). Null for an id the catalog does not hold.
+    /// </summary>
+    public SidPath?[] Explain(Query query, IReadOnlyList<string> itemIds)
+    {
+        _model.Eval();
+        var catalog = _catalog.Current;
+        var q = EncodeQueries([query]);
+        var levels = LevelLogProbabilities(q, itemIds);
+        var result = new SidPath?[itemIds.Count];
+        for (int i = 0; i < itemIds.Count; i++)
+        {
+            int item = catalog.IndexOf(itemIds[i]);
+            if (item < 0 || levels[i] is not { } scores || Item(itemIds[i]) is not { } known) continue;
+            float latent = _options.LatentWeight * (Similarity(q, known.Latent) - 1f);
+            result[i] = new SidPath(itemIds[i], catalog.Codes(item).ToArray(), [.. scores, latent]);
         }
         return result;
     }
