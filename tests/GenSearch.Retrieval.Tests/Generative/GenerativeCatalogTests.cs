@@ -30,6 +30,8 @@ public class GenerativeCatalogTests
         var scratch = SidTrie.Build(tokens);
         SidIndexAssert.Same(scratch, s.Trie);
         for (int i = 0; i < s.Count; i++) Assert.Contains(i, s.Trie.ItemsAt(s.Trie.Find(tokens[i])));
+        for (int i = 0; i < s.Count; i++) Assert.Equal(i, s.IndexOf(s.ItemIds[i])); // base map, tail map, removed slots
+        Assert.Equal(-1, s.IndexOf("never-in-the-catalog"));
     }
 
     [Fact]
@@ -50,6 +52,7 @@ public class GenerativeCatalogTests
 
         // Removing b frees token 1; the next colliding item takes it.
         Assert.Equal(new CatalogChange(0, 0, 1, 1), catalog.Remove(["b", "nope"]));
+        Assert.Equal(-1, catalog.Current.IndexOf("b"));
         catalog.Upsert([new Document("w", "0 0", "")]);
         Assert.Equal([0, 0, 1], Ids(catalog.Current)["w"]);
         AssertTrieAsFromScratch(catalog.Current);
