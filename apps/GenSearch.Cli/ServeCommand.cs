@@ -32,16 +32,11 @@ internal static class ServeCommand
             Description = "Threads one search's kernels (matrix products) may use (default: the processor count).",
             DefaultValueFactory = _ => Environment.ProcessorCount,
         };
-        var searchThreads = new Option<int>("--search-threads")
-        {
-            Description = "Threads that run searches, off the request threads so catalog writes do not queue behind them (default: the processor count).",
-            DefaultValueFactory = _ => Environment.ProcessorCount,
-        };
         var rerank = CliSupport.RerankOption();
         var rerankDepth = CliSupport.RerankDepthOption();
         var command = new Command("serve", "Serve search over HTTP: /search, live catalog changes (/items), feedback (/feedback), /health, /metrics, OpenAPI at /openapi/v1.json and /scalar.")
         {
-            data, model, retriever, beam, hnsw, store, urls, apiKey, writes, searches, kernelThreads, searchThreads, rerank, rerankDepth,
+            data, model, retriever, beam, hnsw, store, urls, apiKey, writes, searches, kernelThreads, rerank, rerankDepth,
         };
         command.SetAction(parse => CliSupport.Guard(() =>
         {
@@ -50,7 +45,6 @@ internal static class ServeCommand
             CliSupport.Range("--writes-per-second", parse.GetValue(writes), 0);
             CliSupport.Range("--searches-per-second", parse.GetValue(searches), 0);
             CliSupport.Range("--kernel-threads", parse.GetValue(kernelThreads), 1, 1024);
-            CliSupport.Range("--search-threads", parse.GetValue(searchThreads), 1, 1024);
             // 1 was expected to help under load (each request its own unit of parallelism), but measured
             // 41 ms of server CPU a generative search against 37 ms with 2 (bench/run serve, RESULTS ## serve).
             GenSearch.Tensors.Kernels.KernelThreads.Count = parse.GetValue(kernelThreads);
@@ -62,7 +56,7 @@ internal static class ServeCommand
                 Hnsw = parse.GetValue(hnsw), Store = parse.GetValue(store), Rerank = parse.GetValue(rerank), RerankDepth = parse.GetValue(rerankDepth),
                 Urls = parse.GetValue(urls) is { Length: > 0 } given ? given : [ServerOptions.DefaultUrl],
                 ApiKey = parse.GetValue(apiKey) ?? (Environment.GetEnvironmentVariable("GENSEARCH_API_KEY") is { Length: > 0 } env ? env : null),
-                WritesPerSecond = parse.GetValue(writes), SearchesPerSecond = parse.GetValue(searches), SearchThreads = parse.GetValue(searchThreads),
+                WritesPerSecond = parse.GetValue(writes), SearchesPerSecond = parse.GetValue(searches),
             };
             return Run(options);
         }));

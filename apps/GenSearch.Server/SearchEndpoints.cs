@@ -30,19 +30,18 @@ public sealed record SearchResponse(double TookMs, int Total, IReadOnlyList<Sear
 /// <summary>GET and POST /search.</summary>
 internal static class SearchEndpoints
 {
-    public static void Map(IEndpointRouteBuilder app, ServedCatalog served, ServerOptions options, SearchWorkers workers, string? rateLimitPolicy)
+    public static void Map(IEndpointRouteBuilder app, ServedCatalog served, ServerOptions options, string? rateLimitPolicy)
     {
         var get = app.MapGet("/search", (HttpContext context, string? q, string? user, int? size, int? from, bool? explain) =>
             {
                 if (!QueryText.IsValidUtf8(context.Request.QueryString.Value))
                     throw new ApiException(400, "the query string is not valid UTF-8 (percent-escapes must encode UTF-8 bytes)");
-                var request = new SearchRequest(q, user, size, from, explain);
-                return workers.RunAsync(() => Search(served.Catalog, options, request), context.RequestAborted);
+                return Search(served.Catalog, options, new SearchRequest(q, user, size, from, explain));
             })
             .WithName("SearchGet").WithSummary("Search the catalog")
             .WithDescription("q: query text; user: who searches; size (default 10), from (default 0): the page; explain: why each hit scored so.")
             .Produces<SearchResponse>().Produces<ApiError>(400);
-        var post = app.MapPost("/search", (HttpContext context, SearchRequest request) => workers.RunAsync(() => Search(served.Catalog, options, request), context.RequestAborted))
+        var post = app.MapPost("/search", (SearchRequest request) => Search(served.Catalog, options, request))
             .WithName("SearchPost").WithSummary("Search the catalog (JSON body)")
             .Produces<SearchResponse>().Produces<ApiError>(400);
         if (rateLimitPolicy is not null) { get.RequireRateLimiting(rateLimitPolicy); post.RequireRateLimiting(rateLimitPolicy); }

@@ -41,12 +41,11 @@ public sealed class SearchServer : IAsyncDisposable
     private readonly ISearchStore _store;
     private readonly CancellationTokenSource _stopFollowing;
     private readonly Task _following;
-    private readonly SearchWorkers _workers;
     private bool _disposed;
 
-    private SearchServer(WebApplication app, ISearchStore store, IReadOnlyList<string> urls, CancellationTokenSource stopFollowing, Task following, SearchWorkers workers)
+    private SearchServer(WebApplication app, ISearchStore store, IReadOnlyList<string> urls, CancellationTokenSource stopFollowing, Task following)
     {
-        _app = app; _store = store; Urls = urls; _stopFollowing = stopFollowing; _following = following; _workers = workers;
+        _app = app; _store = store; Urls = urls; _stopFollowing = stopFollowing; _following = following;
     }
 
     /// <summary>The addresses it listens on (with the port taken when port 0 was asked for).</summary>
@@ -102,7 +101,6 @@ public sealed class SearchServer : IAsyncDisposable
         var app = builder.Build();
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("GenSearch.Server");
         ISearchStore? store = null;
-        SearchWorkers? workers = null;
         try
         {
             store = await SearchStores.OpenAsync(ServerOptions.StoreFor(options.Store, options.DataDir), cancel);
@@ -124,11 +122,7 @@ public sealed class SearchServer : IAsyncDisposable
             app.MapMetrics("/metrics", registry);
             var api = app.MapGroup("").AddEndpointFilter(ApiErrors.Filter);
             HealthEndpoints.Map(api, served);
-            workers = new SearchWorkers(options.SearchThreads);
-            var queued = metrics.CreateGauge("gensearch_search_queue", "Searches waiting for a search thread.");
-            var searchWorkers = workers;
-            registry.AddBeforeCollectCallback(() => queued.Set(searchWorkers.Queued));
-            SearchEndpoints.Map(api, served, options, workers, options.SearchesPerSecond > 0 ? SearchPolicy : null);
+            SearchEndpoints.Map(api, served, options, options.SearchesPerSecond > 0 ? SearchPolicy : null);
             ModelEndpoints.Map(api, served, options);
             var writes = api.MapGroup("").AddEndpointFilter(new ApiKey(options.ApiKey));
             if (options.WritesPerSecond > 0) writes.RequireRateLimiting(WritePolicy);
@@ -144,12 +138,11 @@ public sealed class SearchServer : IAsyncDisposable
             var stopFollowing = new CancellationTokenSource();
             var following = Task.Run(() => served.FollowAsync(e => log.LogWarning("following the store's catalog changes failed (retrying in 1 s): {Error}", e.Message),
                 stopFollowing.Token));
-            return new SearchServer(app, store, urls, stopFollowing, following, workers);
+            return new SearchServer(app, store, urls, stopFollowing, following);
         }
         catch
         {
             await app.DisposeAsync();
-            workers?.Dispose();
             if (store is not null) await store.DisposeAsync();
             throw;
         }
@@ -169,7 +162,6 @@ public sealed class SearchServer : IAsyncDisposable
         _disposed = true;
         await _app.StopAsync();
         await _app.DisposeAsync();
-        _workers.Dispose(); // after the requests in flight: their searches have run
         await _stopFollowing.CancelAsync();
         await _following;
         _stopFollowing.Dispose();

@@ -35,8 +35,6 @@ public sealed record ServerOptions
     /// a limiter's bucket is a lock every search would take, and a load test comes from one address.
     /// </summary>
     public int SearchesPerSecond { get; init; }
-    /// <summary>Threads that run searches (off the thread pool, so writes and I/O do not queue behind them; see SearchWorkers).</summary>
-    public int SearchThreads { get; init; } = Environment.ProcessorCount;
     /// <summary>Largest request body, except bulk loads (bytes).</summary>
     public long MaxBodyBytes { get; init; } = 1 << 20;
     /// <summary>Largest bulk NDJSON body (bytes).</summary>
