@@ -8,7 +8,7 @@ namespace GenSearch.Bench.Serve;
 
 /// <summary>What the catalog churn did: adds and removals made, how long until each added item was found, failures.</summary>
 internal sealed record ChurnResult(int Added, int Removed, double Seconds, int Errors, int NotFound, int RemovedReturned,
-    double FindP50Ms, double FindP99Ms, double FindMaxMs, int FoundLate)
+    double FindP50Ms, double FindP99Ms, double FindMaxMs, int FoundLate, double PutP50Ms, double PutP99Ms, double SearchesPerFind)
 {
     public double AddedPerSecond => Added / Seconds;
     public double RemovedPerSecond => Removed / Seconds;
@@ -47,6 +47,8 @@ internal static class LoadClients
     {
         using var http = Client(apiKey);
         var findMs = new ConcurrentBag<double>();
+        var putMs = new ConcurrentBag<double>();
+        int findSearches = 0;
         int added = 0, removed = 0, errors = 0, notFound = 0, removedReturned = 0;
         using var inFlight = new SemaphoreSlim(512);
         var tasks = new List<Task>();
@@ -66,9 +68,11 @@ internal static class LoadClients
                     var started = Stopwatch.StartNew();
                     using (var put = await http.PutAsJsonAsync($"{url}/items/{id}", new { title }))
                         if (put.StatusCode != HttpStatusCode.Created) { Interlocked.Increment(ref errors); return; }
+                    putMs.Add(started.Elapsed.TotalMilliseconds);
                     Interlocked.Increment(ref added);
                     while (true)
                     {
+                        Interlocked.Increment(ref findSearches);
                         var ids = await Ids(http, url, title, 10);
                         if (ids is null) { Interlocked.Increment(ref errors); return; }
                         if (ids.Contains(id)) { findMs.Add(started.Elapsed.TotalMilliseconds); break; }
@@ -91,9 +95,11 @@ internal static class LoadClients
         double elapsed = clock.Elapsed.TotalSeconds;
         await Task.WhenAll(tasks);
         var sorted = findMs.Order().ToArray();
-        double P(double q) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
-        return new ChurnResult(added, removed, elapsed, errors, notFound, removedReturned, P(0.5), P(0.99),
-            sorted.Length == 0 ? double.NaN : sorted[^1], sorted.Count(ms => ms > 1000));
+        var puts = putMs.Order().ToArray();
+        static double P(double[] sorted, double q) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
+        return new ChurnResult(added, removed, elapsed, errors, notFound, removedReturned, P(sorted, 0.5), P(sorted, 0.99),
+            sorted.Length == 0 ? double.NaN : sorted[^1], sorted.Count(ms => ms > 1000), P(puts, 0.5), P(puts, 0.99),
+            added == 0 ? double.NaN : (double)findSearches / added);
     }
 
     /// <summary>

@@ -92,6 +92,7 @@ public sealed class ServeBenchmark : IBenchmark
                 Add($"{prefix}_write_errors", c.Errors); Add($"{prefix}_not_found", c.NotFound); Add($"{prefix}_found_after_1s", c.FoundLate);
                 Add($"{prefix}_removed_returned", c.RemovedReturned);
                 Add($"{prefix}_first_find_p50_ms", c.FindP50Ms); Add($"{prefix}_first_find_p99_ms", c.FindP99Ms); Add($"{prefix}_first_find_max_ms", c.FindMaxMs);
+                Add($"{prefix}_put_p50_ms", c.PutP50Ms); Add($"{prefix}_put_p99_ms", c.PutP99Ms); Add($"{prefix}_searches_per_find", c.SearchesPerFind);
             }
 
             // BM25: the ceiling, the load, the load with churn; then kill -9 during a feedback burst (SQLite).
