@@ -43,10 +43,11 @@ public sealed record UnifiedTrainingOptions
     public float NtpWeight { get; init; } = 1f;
     /// <summary>
     /// UniSearch's residual coarse-to-fine contrastive loss: InfoNCE at every level on sg(d(1) + .. +
-    /// d(n-1)) + d(n). Off (the default): one InfoNCE on the whole latent d. Chosen on queries no other
-    /// choice was made on: on the held-out tenth of train (4 epochs each) one InfoNCE gave MRR@10 +5.6%
-    /// (p = 0.03) and NDCG@10 +0.005; on dev +0.009 NDCG@10 at 4 epochs and +0.010 at 20 (p = 0.10); the
-    /// coarse levels' beam survival and the codebooks' use are the same (bench/RESULTS.md, ## unified).
+    /// d(n-1)) + d(n). Off (the default): one InfoNCE on the whole latent d. On the held-out tenth of
+    /// train one InfoNCE gave MRR@10 +5.6% (p = 0.03) at 4 epochs and tied at 20 (NDCG@10 +0.0006); on dev
+    /// +0.009 NDCG@10 at 4 epochs and +0.010 at 20 (p = 0.10); a step computes one distance softmax instead
+    /// of three (16% of training CPU); the coarse levels' beam survival and the codebooks' use are the
+    /// same (bench/RESULTS.md, ## unified).
     /// </summary>
     public bool ResidualContrast { get; init; }
     /// <summary>
