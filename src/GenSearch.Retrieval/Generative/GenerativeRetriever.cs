@@ -106,12 +106,7 @@ public sealed class GenerativeRetriever : IUpdatableRetriever, ISidExplainer
     public CatalogChange Remove(IReadOnlyList<string> ids) => _catalog.Remove(ids);
 
     /// <summary>The semantic ID of <paramref name="itemId"/> (codes per level), or null when the catalog does not hold it.</summary>
-    public int[]? SidOf(string itemId)
-    {
-        var catalog = _catalog.Current;
-        int item = catalog.IndexOf(itemId);
-        return item < 0 ? null : catalog.Codes(item).ToArray();
-    }
+    public int[]? SidOf(string itemId) => _catalog.Current.SidOf(itemId);
 
     /// <summary>
     /// Each item's SID path for <paramref name="query"/>: the generator is fed each item's ID token by

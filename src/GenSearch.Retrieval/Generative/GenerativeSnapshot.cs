@@ -62,21 +62,10 @@ public sealed class GenerativeSnapshot
             }
             if (!tail.TryGetValue(id, out slot)) return -1;
         }
-        return slot - LowerBound(Removed, slot);
+        return slot - LiveSidIndex.LowerBound(Removed, slot); // positions close up over removed slots
     }
 
     private bool IsRemoved(int slot) => Array.BinarySearch(Removed, slot) >= 0;
-
-    private static int LowerBound(int[] sorted, int value)
-    {
-        int lo = 0, hi = sorted.Length;
-        while (lo < hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            if (sorted[mid] < value) lo = mid + 1; else hi = mid;
-        }
-        return lo;
-    }
 
     /// <summary>The index of the items' IDs (vocabulary tokens); its item numbers are positions in <see cref="ItemIds"/>.</summary>
     public LiveSidIndex Trie { get; }
@@ -86,6 +75,9 @@ public sealed class GenerativeSnapshot
     public int Count { get; }
     /// <summary>Per-item prior used to order items that share an ID (null: catalog order only); added items have 0.</summary>
     public IReadOnlyList<float>? Prior { get; }
+    /// <summary>The ID of corpus id <paramref name="id"/> as codes per level, the collision token last; null when the snapshot does not hold it.</summary>
+    public int[]? SidOf(string id) => IndexOf(id) is var item and >= 0 ? Codes(item).ToArray() : null;
+
     /// <summary>Item <paramref name="item"/>'s ID as codes per level, the collision token last.</summary>
     public ReadOnlySpan<int> Codes(int item) => SlotCodes(Slot(item));
 

@@ -120,7 +120,8 @@ public sealed class LiveSidIndex : ISidIndex
         return LowerBound(_deadEntries, hi) - LowerBound(_deadEntries, lo);
     }
 
-    private static int LowerBound(int[] sorted, int value)
+    /// <summary>The first index of <paramref name="sorted"/> whose value is at least <paramref name="value"/> (its length when none is).</summary>
+    internal static int LowerBound(int[] sorted, int value)
     {
         int lo = 0, hi = sorted.Length;
         while (lo < hi)

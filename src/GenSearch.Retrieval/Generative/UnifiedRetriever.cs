@@ -245,12 +245,7 @@ public sealed class UnifiedRetriever : IUpdatableRetriever, ISidExplainer
     }
 
     /// <inheritdoc/>
-    public int[]? SidOf(string itemId)
-    {
-        var catalog = _catalog.Current;
-        int item = catalog.IndexOf(itemId);
-        return item < 0 ? null : catalog.Codes(item).ToArray();
-    }
+    public int[]? SidOf(string itemId) => _catalog.Current.SidOf(itemId);
 
     /// <summary>
     /// Each item's SID path for <paramref name="query"/> (its user context included): the codes with the
