@@ -20,6 +20,8 @@ public sealed record LambdaMartTrainingOptions
     public string Split { get; init; } = "train";
     /// <summary>Cross-fitting instead of <see cref="Split"/> (see <see cref="SidCoordTrainingOptions.FoldModels"/>).</summary>
     public IReadOnlyDictionary<string, string>? FoldModels { get; init; }
+    /// <summary>Train on judgments the feature models were trained on (refused by default: see <see cref="RankingLists.CheckUnseen"/>).</summary>
+    public bool AllowSeenQueries { get; init; }
     /// <summary>A unified model directory whose generator's log P(ID | q) is a feature; null = --from's generator, when --from is unified.</summary>
     public string? GeneratorModel { get; init; }
     /// <summary>Boosting rounds (trees).</summary>
@@ -51,6 +53,7 @@ public static class LambdaMartTraining
         Directory.CreateDirectory(outDir);
         string featureModel = Path.GetFullPath(from);
         string? generatorModel = options.GeneratorModel is null ? null : Path.GetFullPath(options.GeneratorModel);
+        if (!options.AllowSeenQueries) RankingLists.CheckUnseen(set, options.Split, options.FoldModels, featureModel, generatorModel);
         var lists = RankingLists.Build(set, options.Split, options.FoldModels, featureModel, generatorModel, options.Retriever, options.Depth, note);
         if (lists.Count == 0) throw new InvalidDataException($"{set.QrelsPath(options.Split)}: no {options.Split} query has a judged item above grade 0 among its candidates");
         var (trees, _) = Train(lists, options, note);

@@ -135,13 +135,13 @@ public static class TrainingRun
             result.Add(path.StartsWith("data.", StringComparison.Ordinal) ? $"{path[5..]} changed" : $"{path}: {Show(a)} -> {Show(b)}");
     }
 
-    private static JsonNode? Read(string path)
+    internal static JsonNode? Read(string path)
     {
         try { return JsonNode.Parse(File.ReadAllText(path)); }
         catch (JsonException e) { throw new InvalidDataException($"{path}: line {e.LineNumber + 1}: {e.Message}", e); }
     }
 
-    private static string Sha256(string path)
+    internal static string Sha256(string path)
     {
         if (!File.Exists(path)) return "(absent)";
         using var stream = File.OpenRead(path);

@@ -155,4 +155,28 @@ public class RankerTrainingTests
         var e = Assert.Throws<InvalidDataException>(() => RankerFormats.Open(dir));
         Assert.Contains("config.json: the ranker reads features [bm25, colour]", e.Message);
     }
+
+    [Fact]
+    public void ARankerIsRefusedTheJudgmentsItsFeatureModelTrainedOnUnlessAllowed()
+    {
+        // A unified model trained through the registry records its training judgments in fingerprint.json;
+        // a ranker asked to train on those same judgments is refused by name, and trains when allowed.
+        using var beir = new TinyBeir();
+        var set = BeirDataset.Open(beir.Path);
+        string unifiedDir = Path.Combine(beir.Path, "unified");
+        var unified = ModelKinds.Get("unified");
+        unified.Train(new TrainingRequest(set, unifiedDir), Unified() with { Trainer = SmallTrainer with { BatchSize = 16, Epochs = 1 } });
+        Assert.True(File.Exists(Path.Combine(unifiedDir, TrainingRun.FingerprintFile)));
+        var options = new LambdaMartTrainingOptions { Retriever = "bm25+dense", Depth = 10, Trees = 5, Leaves = 4, MinLeafExamples = 2 };
+        var refused = Assert.Throws<InvalidDataException>(() => LambdaMartTraining.Run(set, unifiedDir, Path.Combine(beir.Path, "lm"), options));
+        Assert.Contains("train.tsv", refused.Message);
+        Assert.Contains(TrainingRun.FingerprintFile, refused.Message);
+        Assert.Contains("allow_seen_queries", refused.Message);
+        var sidRefused = Assert.Throws<InvalidDataException>(() => SidCoordTraining.Run(set, unifiedDir, Path.Combine(beir.Path, "sc"),
+            new SidCoordTrainingOptions { Retriever = "bm25+dense", Depth = 10, Dim = 8, Hidden = 8, ItemBuckets = 101, WordBuckets = 31, Trainer = SmallTrainer }));
+        Assert.Contains("train.tsv", sidRefused.Message);
+        // Judgments the model never saw (dev here) are fine, and so is an explicit allowance.
+        LambdaMartTraining.Run(set, unifiedDir, Path.Combine(beir.Path, "lm-dev"), options with { Split = "dev" });
+        LambdaMartTraining.Run(set, unifiedDir, Path.Combine(beir.Path, "lm-seen"), options with { AllowSeenQueries = true });
+    }
 }
