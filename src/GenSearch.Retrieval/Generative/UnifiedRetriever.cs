@@ -203,7 +203,7 @@ public sealed class UnifiedRetriever : IUpdatableRetriever, ISidExplainer
     /// </summary>
     public float[]?[] LevelLogProbabilities(ReadOnlySpan<float> q, IReadOnlyList<string> ids)
     {
-        int p = _model.Config.Dim, L = _model.Config.Levels, K = _model.Config.Codes;
+        int p = _model.Config.Dim, L = _model.Config.Levels, K = _model.Config.Codes, H = _model.Config.DecoderHidden;
         if (q.Length != p) throw new ArgumentException($"a query vector of {q.Length} values; the model's are {p} wide");
         var result = new float[]?[ids.Count];
         var codes = new int[]?[ids.Count];
@@ -212,13 +212,14 @@ public sealed class UnifiedRetriever : IUpdatableRetriever, ISidExplainer
             codes[i] = Item(ids[i])?.Codes;
             if (codes[i] is not null) result[i] = new float[L];
         }
-        using var _ = Tensor.NoGrad();
+        // The decoder search uses (ServingDecoder), so these are the log-probabilities beam search added.
         var rowOf = new Dictionary<long, int>();
         var candidateRow = new int[ids.Count];
         for (int n = 0; n < L; n++)
         {
             rowOf.Clear();
             var prefixSums = new List<float>();
+            var prefixCodes = new List<int>();
             for (int i = 0; i < ids.Count; i++)
             {
                 if (codes[i] is not { } c) continue;
@@ -230,14 +231,22 @@ public sealed class UnifiedRetriever : IUpdatableRetriever, ISidExplainer
                     var sum = new float[p];
                     for (int m = 0; m < n; m++) TensorPrimitives.Add(sum, _codebooks[m].Data.AsSpan(c[m] * p, p), sum);
                     prefixSums.AddRange(sum);
+                    prefixCodes.AddRange(c.AsSpan(0, L));
                 }
                 candidateRow[i] = row;
             }
             int rows = rowOf.Count;
             if (rows == 0) break;
             var queries = new float[rows * p];
-            for (int r = 0; r < rows; r++) q.CopyTo(queries.AsSpan(r * p, p));
-            var logProbs = _model.LevelLogits(new Tensor(queries, rows, p), new Tensor([.. prefixSums], rows, p), n, _codebooks[n]).LogSoftmax().Data;
+            var queryPart = _decoder.QueryPart(q, n);
+            var queryParts = new float[rows * H];
+            for (int r = 0; r < rows; r++)
+            {
+                q.CopyTo(queries.AsSpan(r * p, p));
+                queryPart.CopyTo(queryParts.AsSpan(r * H, H));
+            }
+            var logProbs = new float[rows * K];
+            _decoder.LogProbabilities(queries, queryParts, [.. prefixCodes], [.. prefixSums], n, logProbs);
             for (int i = 0; i < ids.Count; i++)
                 if (codes[i] is { } c) result[i]![n] = logProbs[candidateRow[i] * K + c[n]];
         }
@@ -340,7 +349,7 @@ internal sealed class UnifiedStepScorer : IStepScorer
                 _codes[r * _levels + _level] = code;
                 var book = _codebooks[_level].Data;
                 var dst = _prefix.AsSpan(r * _p, _p);
-                System.Numerics.Tensors.TensorPrimitives.Add(dst, book.AsSpan(code * _p, _p), dst);
+                TensorPrimitives.Add(dst, book.AsSpan(code * _p, _p), dst);
             }
         }
         _level++;
