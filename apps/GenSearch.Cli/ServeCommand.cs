@@ -29,8 +29,10 @@ internal static class ServeCommand
         var searches = new Option<int>("--searches-per-second") { Description = "Search requests per second per client address (0, the default: unlimited).", DefaultValueFactory = _ => 0 };
         var kernelThreads = new Option<int>("--kernel-threads")
         {
-            Description = "Threads one search's kernels (matrix products) may use (default: the processor count).",
-            DefaultValueFactory = _ => Environment.ProcessorCount,
+            // 1: concurrent requests already keep every core busy, and a kernel's helper threads only
+            // spin and hand off (generative churn: 448 against 320 searches/s with 2; bench/RESULTS.md, ## serve).
+            Description = "Threads one search's kernels (matrix products) may use (default 1: concurrent requests are the parallelism).",
+            DefaultValueFactory = _ => 1,
         };
         var rerank = CliSupport.RerankOption();
         var rerankDepth = CliSupport.RerankDepthOption();

@@ -39,7 +39,8 @@ internal static class LoadClients
     /// <summary>
     /// For <paramref name="seconds"/>: <paramref name="perSecond"/> new items a second, each PUT under a new id
     /// with the title of a catalog item (so every retriever has a way to it), searched for by its title
-    /// (size 10) until it is found (time to first find, from the PUT's start; given up after 5 s),
+    /// (size 100: whether the index holds it, not how a model ranks it among items of similar titles)
+    /// until it is found (time to first find, from the PUT's start; given up after 5 s),
     /// DELETEd a second after it was added, and then searched for again (size 100): it must not come back.
     /// Items in flight are capped at 512; when writes are slower than the schedule, the achieved rate says so.
     /// </summary>
@@ -73,10 +74,15 @@ internal static class LoadClients
                     while (true)
                     {
                         Interlocked.Increment(ref findSearches);
-                        var ids = await Ids(http, url, title, 10);
+                        var ids = await Ids(http, url, title, 100);
                         if (ids is null) { Interlocked.Increment(ref errors); return; }
                         if (ids.Contains(id)) { findMs.Add(started.Elapsed.TotalMilliseconds); break; }
-                        if (started.Elapsed > TimeSpan.FromSeconds(5)) { Interlocked.Increment(ref notFound); break; }
+                        if (started.Elapsed > TimeSpan.FromSeconds(5))
+                        {
+                            Interlocked.Increment(ref notFound);
+                            Console.Error.WriteLine($"# serve: {id} ('{title}') not found in 5 s");
+                            break;
+                        }
                         await Task.Delay(10);
                     }
                     var remaining = TimeSpan.FromSeconds(1) - started.Elapsed;

@@ -298,6 +298,7 @@ public sealed class GenerativeCatalog
         if (s.Removed.Length > 0) // else every slot is its position already
             for (int j = s.Removed[0] - RemovedBefore(s.Removed, s.Removed[0]); j < n; j++) CollectionsMarshal.GetValueRefOrNullRef(_slotOf, ids[j]) = j;
         var @base = new CatalogBase(ids, codes, prior, CompactSidTrie.Build(_vocabulary, codes));
+        @base.SlotOf(""); // its id map now, by the writer, rather than by every search that meets the new base at once
         return new GenerativeSnapshot(@base);
     }
 

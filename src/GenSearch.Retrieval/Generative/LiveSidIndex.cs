@@ -199,23 +199,30 @@ public sealed class LiveSidIndex : ISidIndex
     public void ItemsUnder(int state, List<int> items)
     {
         int start = items.Count;
-        if (state >= _deltaOffset) AddDeltaUnder(state - _deltaOffset, items);
-        else
-        {
-            if (_base.ItemCount > 0 && LiveInBase(state))
-            {
-                var (lo, hi) = _base.EntryRange(state);
-                int dead = LowerBound(_deadEntries, lo);
-                for (int e = lo; e < hi; e++)
-                {
-                    if (dead < _deadEntries.Length && _deadEntries[dead] == e) { dead++; continue; }
-                    items.Add(_base.ItemAt(e));
-                }
-            }
-            if (_twin.TryGetValue(state, out int twin)) AddDeltaUnder(twin, items);
-        }
+        SlotsUnder(state, items);
         if (_removedSlots.Length > 0)
             for (int k = start; k < items.Count; k++) items[k] -= LowerBound(_removedSlots, items[k]);
+    }
+
+    /// <summary>
+    /// Appends the slots (not positions: no removed slot is counted off) of the live items at or below
+    /// <paramref name="state"/>, for a reader whose per-item data is kept by slot, which a change does
+    /// not renumber (<see cref="UnifiedRetriever"/>'s latents).
+    /// </summary>
+    internal void SlotsUnder(int state, List<int> slots)
+    {
+        if (state >= _deltaOffset) { AddDeltaUnder(state - _deltaOffset, slots); return; }
+        if (_base.ItemCount > 0 && LiveInBase(state))
+        {
+            var (lo, hi) = _base.EntryRange(state);
+            int dead = LowerBound(_deadEntries, lo);
+            for (int e = lo; e < hi; e++)
+            {
+                if (dead < _deadEntries.Length && _deadEntries[dead] == e) { dead++; continue; }
+                slots.Add(_base.ItemAt(e));
+            }
+        }
+        if (_twin.TryGetValue(state, out int twin)) AddDeltaUnder(twin, slots);
     }
 
     /// <summary>Appends the slots of the delta's items under delta state <paramref name="state"/>.</summary>

@@ -47,10 +47,13 @@ public sealed class UnifiedRetriever : IUpdatableRetriever, ISidExplainer
     private readonly GenerativeCatalog _catalog;
     private readonly UnifiedSearchOptions _options;
     private readonly ConcurrentDictionary<string, UnifiedItem> _items = new(StringComparer.Ordinal);
-    // Each snapshot's latents by catalog position, filled as searches first touch them: looking an item
-    // up by its id string was a tenth of a beam-50 search (profile, 2026-11-30). A change publishes a
-    // new snapshot and so starts a new table; an item's entry is written after its latent (Assign).
-    private readonly ConditionalWeakTable<GenerativeSnapshot, float[]?[]> _latentsByPosition = new();
+    // The base's latents by slot, built once per base (a fold makes a new one, about every 5 s under
+    // 200 changes a second): a table per snapshot, filled by id lookups as searches touched it, was
+    // rebuilt on every change under churn, and with its 440 KB allocation it made 100 adds and 100
+    // removals a second cost three quarters of the searches (765 to 147 a second; profile 2026-11-30:
+    // the lookups, array stores and GCs were 40% of the server's time).
+    // Lazy: the searches that meet a new base wait for one build instead of each making its own.
+    private readonly ConditionalWeakTable<CatalogBase, Lazy<float[]?[]>> _baseLatents = new();
 
     /// <summary>
     /// A retriever over items <paramref name="itemIds"/> whose full IDs (codes per level, the collision
@@ -97,6 +100,12 @@ public sealed class UnifiedRetriever : IUpdatableRetriever, ISidExplainer
     /// <summary>The model served.</summary>
     public UnifiedModel Model => _model;
 
+    /// <summary>The text features the model reads.</summary>
+    internal NgramVocabulary Features => _features;
+
+    /// <summary>The search options.</summary>
+    internal UnifiedSearchOptions Options => _options;
+
     /// <summary>The item's latent and codes, when it is in the catalog.</summary>
     public UnifiedItem? Item(string id) => _items.TryGetValue(id, out var item) ? item : null;
 
@@ -114,13 +123,19 @@ public sealed class UnifiedRetriever : IUpdatableRetriever, ISidExplainer
     }
 
     /// <inheritdoc/>
-    public CatalogChange Upsert(IReadOnlyList<Document> items) => _catalog.Upsert(items);
+    public CatalogChange Upsert(IReadOnlyList<Document> items)
+    {
+        var change = _catalog.Upsert(items);
+        LatentsOf(_catalog.Current.Base); // after a fold: the writer builds the new base's table, not the searches that meet it
+        return change;
+    }
 
     /// <inheritdoc/>
     public CatalogChange Remove(IReadOnlyList<string> ids)
     {
         var change = _catalog.Remove(ids);
         foreach (var id in ids) _items.TryRemove(id, out _); // an id the catalog did not hold has no entry either
+        LatentsOf(_catalog.Current.Base);
         return change;
     }
 
@@ -169,8 +184,7 @@ public sealed class UnifiedRetriever : IUpdatableRetriever, ISidExplainer
             return results;
         }
         var beam = new BeamSearchOptions { BeamSize = _options.BeamSize, MaxLength = catalog.Trie.LongestId, StartToken = SidVocabulary.Start };
-        var table = _latentsByPosition.GetValue(catalog, s => new float[]?[s.Count]);
-        float[]? latents(int i) => table[i] ??= _items.TryGetValue(catalog.ItemIds[i], out var it) ? it.Latent : null;
+        var latents = new SlotLatents(catalog, LatentsOf(catalog.Base), _items);
         for (int start = 0; start < queries.Count; start += _options.QueryBatch)
         {
             int count = Math.Min(_options.QueryBatch, queries.Count - start);
@@ -186,6 +200,16 @@ public sealed class UnifiedRetriever : IUpdatableRetriever, ISidExplainer
             }
         }
         return results;
+    }
+
+    /// <summary>The latent of each base slot (null where the item is gone: a removed slot is never asked for).</summary>
+    private float[]?[] LatentsOf(CatalogBase @base) => _baseLatents.GetValue(@base, b => new Lazy<float[]?[]>(() => BaseLatents(b))).Value;
+
+    private float[]?[] BaseLatents(CatalogBase @base)
+    {
+        var table = new float[]?[@base.Ids.Length];
+        for (int s = 0; s < table.Length; s++) table[s] = _items.TryGetValue(@base.Ids[s], out var item) ? item.Latent : null;
+        return table;
     }
 
     /// <summary>
@@ -303,7 +327,7 @@ internal sealed class UnifiedStepScorer : IStepScorer
     private readonly SidVocabulary _vocabulary;
     private readonly GenerativeSnapshot _catalog;
     private readonly float[] _queries;
-    private readonly Func<int, float[]?> _latent;
+    private readonly SlotLatents _latents;
     private readonly UnifiedSearchOptions _options;
     private readonly List<HashSet<int>>[]? _trace;
     private readonly int _p, _levels;
@@ -321,9 +345,9 @@ internal sealed class UnifiedStepScorer : IStepScorer
     private readonly List<int> _under = [];
 
     public UnifiedStepScorer(UnifiedModel model, ServingDecoder decoder, Tensor[] codebooks, SidVocabulary vocabulary, GenerativeSnapshot catalog, float[] queries, int count,
-        Func<int, float[]?> latent, UnifiedSearchOptions options, List<HashSet<int>>[]? trace)
+        SlotLatents latents, UnifiedSearchOptions options, List<HashSet<int>>[]? trace)
     {
-        _model = model; _decoder = decoder; _codebooks = codebooks; _vocabulary = vocabulary; _catalog = catalog; _queries = queries; _latent = latent; _options = options; _trace = trace;
+        _model = model; _decoder = decoder; _codebooks = codebooks; _vocabulary = vocabulary; _catalog = catalog; _queries = queries; _latents = latents; _options = options; _trace = trace;
         _p = model.Config.Dim; _levels = model.Config.Levels;
         _query = Enumerable.Range(0, count).ToArray();
         _state = Enumerable.Repeat(catalog.Trie.Root, count).ToArray();
@@ -417,10 +441,10 @@ internal sealed class UnifiedStepScorer : IStepScorer
         if (_best.TryGetValue(key, out float known)) return known;
         var query = _queries.AsSpan(queryIndex * _p, _p);
         _under.Clear();
-        _catalog.Trie.ItemsUnder(state, _under);
+        _catalog.Trie.SlotsUnder(state, _under);
         float best = float.NegativeInfinity;
-        foreach (int item in _under)
-            if (_latent(item) is { } d) best = Math.Max(best, UnifiedRetriever.Similarity(query, d));
+        foreach (int slot in _under)
+            if (_latents.Of(slot) is { } d) best = Math.Max(best, UnifiedRetriever.Similarity(query, d));
         return _best[key] = best;
     }
 
@@ -438,5 +462,18 @@ internal sealed class UnifiedStepScorer : IStepScorer
             _codes.AsSpan(rows[i] * _levels, _levels).CopyTo(codes.AsSpan(i * _levels));
         }
         _query = query; _state = state; _prefix = prefix; _codes = codes;
+    }
+}
+
+/// <summary>
+/// The item latents of one catalog snapshot by slot (slots, unlike positions, survive changes): a base
+/// slot the snapshot has not moved reads the base's table; a moved or added item is looked up by its id.
+/// </summary>
+internal sealed class SlotLatents(GenerativeSnapshot snapshot, float[]?[] baseLatents, ConcurrentDictionary<string, UnifiedItem> items)
+{
+    public float[]? Of(int slot)
+    {
+        if (slot < baseLatents.Length && !snapshot.Moved.ContainsKey(slot)) return baseLatents[slot];
+        return items.TryGetValue(snapshot.SlotId(slot), out var item) ? item.Latent : null;
     }
 }
