@@ -34,11 +34,16 @@ internal static class ServeCommand
             Description = "Threads one search's kernels (matrix products) may use (default 1: concurrent requests are the parallelism).",
             DefaultValueFactory = _ => 1,
         };
+        var searchConcurrency = new Option<int>("--search-concurrency")
+        {
+            Description = "Searches run at once; more wait in line without holding a thread, so writes do not queue behind them (default: twice the processor count; 0: no limit).",
+            DefaultValueFactory = _ => 2 * Environment.ProcessorCount,
+        };
         var rerank = CliSupport.RerankOption();
         var rerankDepth = CliSupport.RerankDepthOption();
         var command = new Command("serve", "Serve search over HTTP: /search, live catalog changes (/items), feedback (/feedback), /health, /metrics, OpenAPI at /openapi/v1.json and /scalar.")
         {
-            data, model, retriever, beam, hnsw, store, urls, apiKey, writes, searches, kernelThreads, rerank, rerankDepth,
+            data, model, retriever, beam, hnsw, store, urls, apiKey, writes, searches, searchConcurrency, kernelThreads, rerank, rerankDepth,
         };
         command.SetAction(parse => CliSupport.Guard(() =>
         {
@@ -47,8 +52,7 @@ internal static class ServeCommand
             CliSupport.Range("--writes-per-second", parse.GetValue(writes), 0);
             CliSupport.Range("--searches-per-second", parse.GetValue(searches), 0);
             CliSupport.Range("--kernel-threads", parse.GetValue(kernelThreads), 1, 1024);
-            // 1 was expected to help under load (each request its own unit of parallelism), but measured
-            // 41 ms of server CPU a generative search against 37 ms with 2 (bench/run serve, RESULTS ## serve).
+            CliSupport.Range("--search-concurrency", parse.GetValue(searchConcurrency), 0, 1024);
             GenSearch.Tensors.Kernels.KernelThreads.Count = parse.GetValue(kernelThreads);
             string dataDir = parse.GetValue(data)!;
             CliSupport.OpenData(dataDir); // the data set's errors as the other commands give them, before anything else
@@ -58,7 +62,7 @@ internal static class ServeCommand
                 Hnsw = parse.GetValue(hnsw), Store = parse.GetValue(store), Rerank = parse.GetValue(rerank), RerankDepth = parse.GetValue(rerankDepth),
                 Urls = parse.GetValue(urls) is { Length: > 0 } given ? given : [ServerOptions.DefaultUrl],
                 ApiKey = parse.GetValue(apiKey) ?? (Environment.GetEnvironmentVariable("GENSEARCH_API_KEY") is { Length: > 0 } env ? env : null),
-                WritesPerSecond = parse.GetValue(writes), SearchesPerSecond = parse.GetValue(searches),
+                WritesPerSecond = parse.GetValue(writes), SearchesPerSecond = parse.GetValue(searches), SearchConcurrency = parse.GetValue(searchConcurrency),
             };
             return Run(options);
         }));

@@ -32,19 +32,28 @@ internal static class SearchEndpoints
 {
     public static void Map(IEndpointRouteBuilder app, ServedCatalog served, ServerOptions options, string? rateLimitPolicy)
     {
+        var gate = options.SearchConcurrency > 0 ? new SemaphoreSlim(options.SearchConcurrency) : null;
         var get = app.MapGet("/search", (HttpContext context, string? q, string? user, int? size, int? from, bool? explain) =>
             {
                 if (!QueryText.IsValidUtf8(context.Request.QueryString.Value))
                     throw new ApiException(400, "the query string is not valid UTF-8 (percent-escapes must encode UTF-8 bytes)");
-                return Search(served.Catalog, options, new SearchRequest(q, user, size, from, explain));
+                return Search(gate, served.Catalog, options, new SearchRequest(q, user, size, from, explain), context.RequestAborted);
             })
             .WithName("SearchGet").WithSummary("Search the catalog")
             .WithDescription("q: query text; user: who searches; size (default 10), from (default 0): the page; explain: why each hit scored so.")
             .Produces<SearchResponse>().Produces<ApiError>(400);
-        var post = app.MapPost("/search", (SearchRequest request) => Search(served.Catalog, options, request))
+        var post = app.MapPost("/search", (SearchRequest request, HttpContext context) => Search(gate, served.Catalog, options, request, context.RequestAborted))
             .WithName("SearchPost").WithSummary("Search the catalog (JSON body)")
             .Produces<SearchResponse>().Produces<ApiError>(400);
         if (rateLimitPolicy is not null) { get.RequireRateLimiting(rateLimitPolicy); post.RequireRateLimiting(rateLimitPolicy); }
+    }
+
+    private static async Task<SearchResponse> Search(SemaphoreSlim? gate, CatalogSearch catalog, ServerOptions options, SearchRequest request, CancellationToken cancel)
+    {
+        if (gate is null) return Search(catalog, options, request);
+        await gate.WaitAsync(cancel);
+        try { return Search(catalog, options, request); }
+        finally { gate.Release(); }
     }
 
     private static SearchResponse Search(CatalogSearch catalog, ServerOptions options, SearchRequest request)

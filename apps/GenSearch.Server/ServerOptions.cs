@@ -35,6 +35,14 @@ public sealed record ServerOptions
     /// a limiter's bucket is a lock every search would take, and a load test comes from one address.
     /// </summary>
     public int SearchesPerSecond { get; init; }
+    /// <summary>
+    /// Searches run at once; more wait in line (first come, first served) without holding a thread, so
+    /// catalog writes and other requests do not queue behind them for a thread. 0: no limit. Default:
+    /// twice the processor count. Measured (generative, 64 connections, 100 items/s added and 100
+    /// removed, 60 s runs): with 4 on 2 cores a PUT took 25 ms at the median (219 ms without a limit),
+    /// and a new item was first found at 197 ms (p50) / 373 ms (p99) against 429 / 665 ms.
+    /// </summary>
+    public int SearchConcurrency { get; init; } = 2 * Environment.ProcessorCount;
     /// <summary>Largest request body, except bulk loads (bytes).</summary>
     public long MaxBodyBytes { get; init; } = 1 << 20;
     /// <summary>Largest bulk NDJSON body (bytes).</summary>

@@ -21,8 +21,9 @@ namespace GenSearch.Bench.Serve;
 /// directory for generative retrieval (its <c>--retriever model</c>; none: that part is skipped);
 /// GENSEARCH_BENCH_POSTGRES, an admin connection string (bench/run starts a throwaway cluster);
 /// GENSEARCH_SERVE_SECONDS (default 60) per load run; GENSEARCH_SERVE_PARTS, a comma list of
-/// bm25, generative, kill, replicas (default all); GENSEARCH_SERVE_KERNEL_THREADS, the servers'
-/// <c>--kernel-threads</c> (default: the server's default).
+/// bm25, generative, kill, replicas (default all); GENSEARCH_SERVE_KERNEL_THREADS and
+/// GENSEARCH_SERVE_SEARCH_CONCURRENCY, the servers' <c>--kernel-threads</c> and <c>--search-concurrency</c>
+/// (default: the server's defaults).
 /// </para>
 /// </summary>
 public sealed class ServeBenchmark : IBenchmark
@@ -65,14 +66,17 @@ public sealed class ServeBenchmark : IBenchmark
         // Churn titles: those fewer than 5 catalog items share, so that a search for one holds every
         // item of that title and the new one well inside its size (one title is 11 items' here: with
         // size-10 probes its new copy could not be found whatever the index did; 3 of 6,000 BM25 probes drew it).
-        var titles = dataset.Corpus().Select(d => d.Title).Where(t => t.Length > 0).GroupBy(t => t, StringComparer.Ordinal)
-            .Where(g => g.Count() < 5).SelectMany(g => g).ToList();
+        var idsByTitle = dataset.Corpus().Where(d => d.Title.Length > 0).GroupBy(d => d.Title, StringComparer.Ordinal)
+            .Where(g => g.Count() < 5).ToDictionary(g => g.Key, g => g.Select(d => d.Id).ToArray(), StringComparer.Ordinal);
+        var titles = idsByTitle.SelectMany(t => t.Value.Select(_ => t.Key)).ToList();
         string work = Directory.CreateTempSubdirectory("gensearch-serve-bench-").FullName;
         Note($"{paths.Count} dev queries; work folder {work}; {Connections} connections, {seconds} s a run");
         Add("load_average_1m_start", LoadAverage());
         try
         {
-            string[] threads = Environment.GetEnvironmentVariable("GENSEARCH_SERVE_KERNEL_THREADS") is { Length: > 0 } k ? ["--kernel-threads", k] : [];
+            string[] threads = [
+                .. Environment.GetEnvironmentVariable("GENSEARCH_SERVE_KERNEL_THREADS") is { Length: > 0 } k ? ["--kernel-threads", k] : Array.Empty<string>(),
+                .. Environment.GetEnvironmentVariable("GENSEARCH_SERVE_SEARCH_CONCURRENCY") is { Length: > 0 } c ? ["--search-concurrency", c] : Array.Empty<string>()];
             string[] Common(string store) => ["--data", data, "--store", store, "--api-key", ApiKey, "--writes-per-second", "0", .. threads];
             Task<WrkResult> Load(string url, int secs, IReadOnlyList<string>? p = null)
                 => Wrk.RunAsync(url, p ?? paths, Connections, secs, work, WrkTimeout);
@@ -84,6 +88,15 @@ public sealed class ServeBenchmark : IBenchmark
                 Add($"{prefix}_server_cpu_ms_per_request", 1e3 * (server.CpuSeconds() - cpu) / Math.Max(1, result.Requests));
                 return result;
             }
+            // 5 s of the same churn beside 5 s of the same load, not counted, so the measured run starts with
+            // the churn client's connections open and the write path run (compiled) before. Without it the first seconds of a measured run held most of its late finds
+            // (one 40 s run: 283 of 287 items found after 1 s were put in its first 5 s).
+            async Task WarmChurn(HttpClient client, string url)
+            {
+                var warm = LoadClients.ChurnAsync(client, url, titles, idsByTitle, 100, 5);
+                await Load(url, 5);
+                await warm;
+            }
             void Report(string prefix, WrkResult r)
             {
                 Add($"{prefix}_qps", r.PerSecond); Add($"{prefix}_p50_ms", r.P50Ms); Add($"{prefix}_p99_ms", r.P99Ms);
@@ -93,7 +106,7 @@ public sealed class ServeBenchmark : IBenchmark
             void ReportChurn(string prefix, ChurnResult c)
             {
                 Add($"{prefix}_added_per_s", c.AddedPerSecond); Add($"{prefix}_removed_per_s", c.RemovedPerSecond);
-                Add($"{prefix}_write_errors", c.Errors); Add($"{prefix}_not_found", c.NotFound); Add($"{prefix}_found_after_1s", c.FoundLate);
+                Add($"{prefix}_write_errors", c.Errors); Add($"{prefix}_not_found", c.NotFound); Add($"{prefix}_title_unfindable", c.Unfindable); Add($"{prefix}_found_after_1s", c.FoundLate);
                 Add($"{prefix}_removed_returned", c.RemovedReturned);
                 Add($"{prefix}_first_find_p50_ms", c.FindP50Ms); Add($"{prefix}_first_find_p99_ms", c.FindP99Ms); Add($"{prefix}_first_find_max_ms", c.FindMaxMs);
                 Add($"{prefix}_put_p50_ms", c.PutP50Ms); Add($"{prefix}_put_p99_ms", c.PutP99Ms); Add($"{prefix}_searches_per_find", c.SearchesPerFind);
@@ -115,7 +128,9 @@ public sealed class ServeBenchmark : IBenchmark
                         var bm25 = await Measured("bm25", server, seconds);
                         Report("bm25", bm25);
                         Add("bm25_qps_over_health_live", bm25.PerSecond / health.PerSecond);
-                        var churn = LoadClients.ChurnAsync(server.Url, ApiKey, titles, 100, seconds);
+                        using var churnClient = LoadClients.Client(ApiKey);
+                        await WarmChurn(churnClient, server.Url);
+                        var churn = LoadClients.ChurnAsync(churnClient, server.Url, titles, idsByTitle, 100, seconds);
                         var under = await Load(server.Url, seconds);
                         Report("bm25_churn", under);
                         ReportChurn("bm25_churn", await churn);
@@ -146,7 +161,9 @@ public sealed class ServeBenchmark : IBenchmark
                     }
                     var gen = await Measured("generative", server, seconds);
                     Report("generative", gen);
-                    var churn = LoadClients.ChurnAsync(server.Url, ApiKey, titles, 100, seconds);
+                    using var churnClient = LoadClients.Client(ApiKey);
+                    await WarmChurn(churnClient, server.Url);
+                    var churn = LoadClients.ChurnAsync(churnClient, server.Url, titles, idsByTitle, 100, seconds);
                     Report("generative_churn", await Load(server.Url, seconds));
                     ReportChurn("generative_churn", await churn);
                 }
