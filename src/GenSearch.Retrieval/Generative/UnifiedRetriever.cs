@@ -18,7 +18,7 @@ public sealed record UnifiedSearchOptions
     /// sim = 1 - ||q - d||^2 (the subtracted 1 keeps every step's addition at most 0, which beam search's
     /// early stop needs).
     /// </summary>
-    public float LatentWeight { get; init; } = 100f;
+    public float LatentWeight { get; init; } = 300f;
     /// <summary>
     /// Whether the last code level's scores already carry the best w (sim - 1) of the items under each
     /// code (a document-level score steering the beam, as PAG does), so the beam keeps leaves for the
