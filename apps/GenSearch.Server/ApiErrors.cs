@@ -40,6 +40,13 @@ internal static class ApiErrors
         app.UseExceptionHandler(error => error.Run(async context =>
         {
             var exception = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+            if (exception is OperationCanceledException && context.RequestAborted.IsCancellationRequested)
+            {
+                // The client went away while its request waited (the search gate, the store's write
+                // lock) or ran: no one to answer, and not a bug to log. 499 as nginx logs it.
+                context.Response.StatusCode = 499;
+                return;
+            }
             var (status, message) = Describe(exception);
             if (status >= 500)
                 app.Logger.LogError(exception, "internal error on {Method} {Path}", context.Request.Method, context.Request.Path.Value);
