@@ -3,13 +3,14 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using GenSearch.Data;
 
 namespace GenSearch.Bench.Serve;
 
 /// <summary>
 /// What the catalog churn did: adds and removals made, how long until each added item was found, failures.
-/// Unfindable: items not found in 5 s whose catalog twins (the items of the same title) the same search
-/// does not return either, so the retriever cannot find that title, whatever the index holds.
+/// Unfindable: items not found in 5 s whose original (the catalog item they copy) the same search does
+/// not return either, so the retriever cannot find that title, whatever the index holds.
 /// </summary>
 internal sealed record ChurnResult(int Added, int Removed, double Seconds, int Errors, int NotFound, int Unfindable, int RemovedReturned,
     double FindP50Ms, double FindP99Ms, double FindMaxMs, int FoundLate, double PutP50Ms, double PutP99Ms, double SearchesPerFind)
@@ -42,16 +43,17 @@ internal static class LoadClients
 
     /// <summary>
     /// For <paramref name="seconds"/>: <paramref name="perSecond"/> new items a second, each PUT under a new id
-    /// with the title of a catalog item (so every retriever has a way to it), searched for by its title
-    /// (size 100: whether the index holds it, not how a model ranks it among items of similar titles)
-    /// until it is found (time to first find, from the PUT's start; given up after 5 s),
-    /// DELETEd a second after it was added, and then searched for again (size 100): it must not come back.
-    /// Items in flight are capped at 512; when writes are slower than the schedule, the achieved rate says so.
-    /// <paramref name="http"/> (from <see cref="Client"/>) keeps its connections from run to run, so a
-    /// warm-up run opens them before the measured one.
+    /// as a copy (title and text) of a catalog item of <paramref name="probes"/> (so every retriever has a way
+    /// to it), searched for by its title (size 100: whether the index holds it, not how a model ranks it
+    /// among items of similar titles) until it is found (time to first find, from the PUT's start; given up
+    /// after 5 s), DELETEd a second after it was added, and then searched for again (size 100): it must not
+    /// come back. An item not found in 5 s whose original is not in that search's results either is counted
+    /// as unfindable (the copy scores as its original, so no search for that title can return it), else as
+    /// not found. Items in flight are capped at 512; when writes are slower than the schedule, the achieved
+    /// rate says so. <paramref name="http"/> (from <see cref="Client"/>) keeps its connections from run to
+    /// run, so a warm-up run opens them before the measured one; <paramref name="label"/> marks its notes.
     /// </summary>
-    public static async Task<ChurnResult> ChurnAsync(HttpClient http, string url, IReadOnlyList<string> titles, IReadOnlyDictionary<string, string[]> idsByTitle,
-        int perSecond, int seconds)
+    public static async Task<ChurnResult> ChurnAsync(HttpClient http, string url, IReadOnlyList<Document> probes, string label, int perSecond, int seconds)
     {
         var findMs = new ConcurrentBag<double>();
         var putMs = new ConcurrentBag<double>();
@@ -68,14 +70,18 @@ internal static class LoadClients
             var due = TimeSpan.FromSeconds((double)n / perSecond);
             if (due > clock.Elapsed) await Task.Delay(due - clock.Elapsed);
             await inFlight.WaitAsync();
-            string id = $"churn-{run}-{n}", title = titles[rng.Next(titles.Count)];
+            string id = $"churn-{run}-{n}";
+            var original = probes[rng.Next(probes.Count)];
+            string title = original.Title;
             tasks.Add(Task.Run(async () =>
             {
+                bool isIn = false; // put and not yet deleted: deleted on the way out whatever happens
                 try
                 {
                     var started = Stopwatch.StartNew();
-                    using (var put = await http.PutAsJsonAsync($"{url}/items/{id}", new { title }))
+                    using (var put = await http.PutAsJsonAsync($"{url}/items/{id}", new { title, text = original.Text }))
                         if (put.StatusCode != HttpStatusCode.Created) { Interlocked.Increment(ref errors); return; }
+                    isIn = true;
                     putMs.Add(started.Elapsed.TotalMilliseconds);
                     Interlocked.Increment(ref added);
                     while (true)
@@ -83,18 +89,19 @@ internal static class LoadClients
                         Interlocked.Increment(ref findSearches);
                         var ids = await Ids(http, url, title, 100);
                         if (ids is null) { Interlocked.Increment(ref errors); return; }
+                        var waited = started.Elapsed;
                         if (ids.Contains(id))
                         {
-                            findMs.Add(started.Elapsed.TotalMilliseconds);
-                            if (started.Elapsed > TimeSpan.FromSeconds(1)) late.Add(clock.Elapsed.TotalSeconds - started.Elapsed.TotalSeconds);
+                            findMs.Add(waited.TotalMilliseconds);
+                            if (waited.TotalMilliseconds > 1000) late.Add(clock.Elapsed.TotalSeconds - waited.TotalSeconds);
                             break;
                         }
-                        if (started.Elapsed > TimeSpan.FromSeconds(5))
+                        if (waited > TimeSpan.FromSeconds(5))
                         {
-                            bool twinFound = idsByTitle.TryGetValue(title, out var twins) && twins.Any(ids.Contains);
-                            if (twinFound) Interlocked.Increment(ref notFound); else Interlocked.Increment(ref unfindable);
-                            Console.Error.WriteLine($"# serve: {id} ('{title}') not found in 5 s; " +
-                                                    (twinFound ? "its catalog twin is" : "nor is any catalog item of that title: the retriever cannot find the title"));
+                            bool originalFound = ids.Contains(original.Id);
+                            if (originalFound) Interlocked.Increment(ref notFound); else Interlocked.Increment(ref unfindable);
+                            Console.Error.WriteLine($"# serve: {label}: {id} (a copy of '{original.Id}', '{title}') not found in 5 s; " +
+                                                    (originalFound ? "its original is" : "nor is its original: the retriever cannot find that title"));
                             break;
                         }
                         await Task.Delay(10);
@@ -103,19 +110,25 @@ internal static class LoadClients
                     if (remaining > TimeSpan.Zero) await Task.Delay(remaining);
                     using (var delete = await http.DeleteAsync($"{url}/items/{id}"))
                         if (delete.StatusCode != HttpStatusCode.OK) { Interlocked.Increment(ref errors); return; }
+                    isIn = false;
                     Interlocked.Increment(ref removed);
                     var after = await Ids(http, url, title, 100);
                     if (after is null) Interlocked.Increment(ref errors);
                     else if (after.Contains(id)) Interlocked.Increment(ref removedReturned);
                 }
                 catch (Exception e) when (e is HttpRequestException or TaskCanceledException) { Interlocked.Increment(ref errors); }
-                finally { inFlight.Release(); }
+                finally
+                {
+                    if (isIn) // an error left it in the catalog: take it out so it cannot outlive its run
+                        try { (await http.DeleteAsync($"{url}/items/{id}")).Dispose(); } catch (Exception e) when (e is HttpRequestException or TaskCanceledException) { }
+                    inFlight.Release();
+                }
             }));
         }
         double elapsed = clock.Elapsed.TotalSeconds;
         await Task.WhenAll(tasks);
         if (!late.IsEmpty) // clustered in a few seconds: a stall; spread: queueing
-            Console.Error.WriteLine($"# serve: items found after 1 s, by the second of their PUT: " +
+            Console.Error.WriteLine($"# serve: {label}: items found after 1 s, by the second of their PUT: " +
                                     string.Join(", ", late.GroupBy(t => (int)t).OrderBy(g => g.Key).Select(g => $"{g.Key}s: {g.Count()}")));
         var sorted = findMs.Order().ToArray();
         var puts = putMs.Order().ToArray();

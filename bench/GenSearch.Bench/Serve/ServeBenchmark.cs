@@ -63,12 +63,11 @@ public sealed class ServeBenchmark : IBenchmark
         var dataset = BeirDataset.Open(data);
         var queryIds = File.ReadLines(dataset.QrelsPath("dev")).Skip(1).Select(l => l.Split('\t')[0]).ToHashSet();
         var paths = dataset.Queries().Where(q => queryIds.Contains(q.Id)).Select(q => $"/search?q={Uri.EscapeDataString(q.Text)}&size=10").ToList();
-        // Churn titles: those fewer than 5 catalog items share, so that a search for one holds every
+        // Churn probes: copies of items whose title fewer than 5 catalog items share, so that a search for one holds every
         // item of that title and the new one well inside its size (one title is 11 items' here: with
         // size-10 probes its new copy could not be found whatever the index did; 3 of 6,000 BM25 probes drew it).
-        var idsByTitle = dataset.Corpus().Where(d => d.Title.Length > 0).GroupBy(d => d.Title, StringComparer.Ordinal)
-            .Where(g => g.Count() < 5).ToDictionary(g => g.Key, g => g.Select(d => d.Id).ToArray(), StringComparer.Ordinal);
-        var titles = idsByTitle.SelectMany(t => t.Value.Select(_ => t.Key)).ToList();
+        var probes = dataset.Corpus().Where(d => d.Title.Length > 0).GroupBy(d => d.Title, StringComparer.Ordinal)
+            .Where(g => g.Count() < 5).SelectMany(g => g).ToList();
         string work = Directory.CreateTempSubdirectory("gensearch-serve-bench-").FullName;
         Note($"{paths.Count} dev queries; work folder {work}; {Connections} connections, {seconds} s a run");
         Add("load_average_1m_start", LoadAverage());
@@ -93,7 +92,7 @@ public sealed class ServeBenchmark : IBenchmark
             // (one 40 s run: 283 of 287 items found after 1 s were put in its first 5 s).
             async Task WarmChurn(HttpClient client, string url)
             {
-                var warm = LoadClients.ChurnAsync(client, url, titles, idsByTitle, 100, 5);
+                var warm = LoadClients.ChurnAsync(client, url, probes, "warm-up", 100, 5);
                 await Load(url, 5);
                 await warm;
             }
@@ -130,7 +129,7 @@ public sealed class ServeBenchmark : IBenchmark
                         Add("bm25_qps_over_health_live", bm25.PerSecond / health.PerSecond);
                         using var churnClient = LoadClients.Client(ApiKey);
                         await WarmChurn(churnClient, server.Url);
-                        var churn = LoadClients.ChurnAsync(churnClient, server.Url, titles, idsByTitle, 100, seconds);
+                        var churn = LoadClients.ChurnAsync(churnClient, server.Url, probes, "measured", 100, seconds);
                         var under = await Load(server.Url, seconds);
                         Report("bm25_churn", under);
                         ReportChurn("bm25_churn", await churn);
@@ -155,7 +154,7 @@ public sealed class ServeBenchmark : IBenchmark
                     using (var http = LoadClients.Client(ApiKey))
                     {
                         var warm = Stopwatch.StartNew();
-                        (await http.PutAsJsonAsync($"{server.Url}/items/warm-up", new { title = titles[0] })).EnsureSuccessStatusCode();
+                        (await http.PutAsJsonAsync($"{server.Url}/items/warm-up", new { title = probes[0].Title })).EnsureSuccessStatusCode();
                         (await http.DeleteAsync($"{server.Url}/items/warm-up")).EnsureSuccessStatusCode();
                         Add("generative_first_put_ms", warm.Elapsed.TotalMilliseconds);
                     }
@@ -163,7 +162,7 @@ public sealed class ServeBenchmark : IBenchmark
                     Report("generative", gen);
                     using var churnClient = LoadClients.Client(ApiKey);
                     await WarmChurn(churnClient, server.Url);
-                    var churn = LoadClients.ChurnAsync(churnClient, server.Url, titles, idsByTitle, 100, seconds);
+                    var churn = LoadClients.ChurnAsync(churnClient, server.Url, probes, "measured", 100, seconds);
                     Report("generative_churn", await Load(server.Url, seconds));
                     ReportChurn("generative_churn", await churn);
                 }

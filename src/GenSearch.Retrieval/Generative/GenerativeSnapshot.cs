@@ -125,18 +125,18 @@ public sealed class GenerativeSnapshot
 /// <summary>The immutable base of a catalog: ids, IDs packed by level, priors and their compact trie (item i is slot i).</summary>
 internal sealed record CatalogBase(string[] Ids, LevelCodes Codes, float[]? Prior, CompactSidTrie Trie)
 {
-    private Dictionary<string, int>? _slotOf;
+    // Lazy: the searches that meet a new base wait for one build of the map instead of each making its
+    // own (a map of every id: about 5 ms at 55k items, seconds at 10M).
+    private readonly Lazy<Dictionary<string, int>> _slotOf = new(() =>
+    {
+        var map = new Dictionary<string, int>(Ids.Length, StringComparer.Ordinal);
+        for (int i = 0; i < Ids.Length; i++) map[Ids[i]] = i;
+        return map;
+    });
 
     /// <summary>The slot of base id <paramref name="id"/> (live or not), or -1; the map is built on first use.</summary>
-    public int SlotOf(string id)
-    {
-        var map = _slotOf;
-        if (map is null)
-        {
-            map = new Dictionary<string, int>(Ids.Length, StringComparer.Ordinal);
-            for (int i = 0; i < Ids.Length; i++) map[Ids[i]] = i;
-            _slotOf = map; // two threads may both build it: the same map, one wins
-        }
-        return map.GetValueOrDefault(id, -1);
-    }
+    public int SlotOf(string id) => _slotOf.Value.GetValueOrDefault(id, -1);
+
+    /// <summary>Builds the id map now (a writer does, after a fold, outside its lock), so that no search waits for it.</summary>
+    public void BuildIdMap() => _ = _slotOf.Value;
 }

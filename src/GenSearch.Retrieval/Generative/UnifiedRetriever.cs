@@ -125,7 +125,19 @@ public sealed class UnifiedRetriever : IUpdatableRetriever, ISidExplainer
     /// <inheritdoc/>
     public CatalogChange Upsert(IReadOnlyList<Document> items)
     {
-        var change = _catalog.Upsert(items);
+        // The assigner (Assign) writes each item's latent and codes before the catalog checks the batch;
+        // a refused batch (a full collision group) must leave them as they were, or a search, explain and
+        // the next fold's latent table would read the refused item's latent against its old ID.
+        var before = new Dictionary<string, UnifiedItem?>(StringComparer.Ordinal);
+        foreach (var item in items) before.TryAdd(item.Id, Item(item.Id));
+        CatalogChange change;
+        try { change = _catalog.Upsert(items); }
+        catch
+        {
+            foreach (var (id, old) in before)
+                if (old is null) _items.TryRemove(id, out _); else _items[id] = old;
+            throw;
+        }
         LatentsOf(_catalog.Current.Base); // after a fold: the writer builds the new base's table, not the searches that meet it
         return change;
     }
