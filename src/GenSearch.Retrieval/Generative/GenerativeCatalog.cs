@@ -87,13 +87,6 @@ public sealed class GenerativeCatalog
     /// <summary>Adds or replaces items; see the class summary for their IDs.</summary>
     public CatalogChange Upsert(IReadOnlyList<Document> items)
     {
-        var change = UpsertItems(items);
-        _current.Base.BuildIdMap(); // after a fold: by the writer, outside the lock, before searches need it
-        return change;
-    }
-
-    private CatalogChange UpsertItems(IReadOnlyList<Document> items)
-    {
         if (_assignIds is null)
             throw new NotSupportedException($"{_name}: this retriever was built without a semantic-ID assigner, so it cannot give IDs to " +
                                             "items to upsert (pass assignIds to the constructor)");
@@ -239,13 +232,6 @@ public sealed class GenerativeCatalog
 
     /// <summary>Removes items by id; the rest keep their order (their positions close up). Unknown ids are counted.</summary>
     public CatalogChange Remove(IReadOnlyList<string> ids)
-    {
-        var change = RemoveItems(ids);
-        _current.Base.BuildIdMap();
-        return change;
-    }
-
-    private CatalogChange RemoveItems(IReadOnlyList<string> ids)
     {
         var batch = CatalogBatch.DistinctIds(ids);
         lock (_writeLock)

@@ -100,10 +100,20 @@ public sealed class GenerativeRetriever : IUpdatableRetriever, ISidExplainer
     public GenerativeCatalog Catalog => _catalog;
 
     /// <inheritdoc/>
-    public CatalogChange Upsert(IReadOnlyList<Document> items) => _catalog.Upsert(items);
+    public CatalogChange Upsert(IReadOnlyList<Document> items)
+    {
+        var change = _catalog.Upsert(items);
+        _catalog.Current.Base.BuildIdMap(); // after a fold: the writer builds the new base's id map, not the searches that meet it
+        return change;
+    }
 
     /// <inheritdoc/>
-    public CatalogChange Remove(IReadOnlyList<string> ids) => _catalog.Remove(ids);
+    public CatalogChange Remove(IReadOnlyList<string> ids)
+    {
+        var change = _catalog.Remove(ids);
+        _catalog.Current.Base.BuildIdMap();
+        return change;
+    }
 
     /// <summary>The semantic ID of <paramref name="itemId"/> (codes per level), or null when the catalog does not hold it.</summary>
     public int[]? SidOf(string itemId) => _catalog.Current.SidOf(itemId);

@@ -137,6 +137,6 @@ internal sealed record CatalogBase(string[] Ids, LevelCodes Codes, float[]? Prio
     /// <summary>The slot of base id <paramref name="id"/> (live or not), or -1; the map is built on first use.</summary>
     public int SlotOf(string id) => _slotOf.Value.GetValueOrDefault(id, -1);
 
-    /// <summary>Builds the id map now (a writer does, after a fold, outside its lock), so that no search waits for it.</summary>
+    /// <summary>Builds the id map now (a serving retriever's writer does, after a change, outside the catalog's lock), so that no search waits for it.</summary>
     public void BuildIdMap() => _ = _slotOf.Value;
 }

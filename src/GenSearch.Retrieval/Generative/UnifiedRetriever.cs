@@ -138,7 +138,7 @@ public sealed class UnifiedRetriever : IUpdatableRetriever, ISidExplainer
                 if (old is null) _items.TryRemove(id, out _); else _items[id] = old;
             throw;
         }
-        LatentsOf(_catalog.Current.Base); // after a fold: the writer builds the new base's table, not the searches that meet it
+        WarmBase();
         return change;
     }
 
@@ -147,8 +147,16 @@ public sealed class UnifiedRetriever : IUpdatableRetriever, ISidExplainer
     {
         var change = _catalog.Remove(ids);
         foreach (var id in ids) _items.TryRemove(id, out _); // an id the catalog did not hold has no entry either
-        LatentsOf(_catalog.Current.Base);
+        WarmBase();
         return change;
+    }
+
+    /// <summary>After a fold: the writer builds the new base's latent table and id map, not the searches that meet it.</summary>
+    private void WarmBase()
+    {
+        var @base = _catalog.Current.Base;
+        LatentsOf(@base);
+        @base.BuildIdMap();
     }
 
     /// <summary>The query vectors q [n, p] of <paramref name="queries"/>, their user context included.</summary>
