@@ -83,6 +83,12 @@ public sealed record UnifiedTrainingOptions
     public PseudoQueryOptions? PseudoQueries { get; init; } = new() { WholeTitleShare = 0f };
     /// <summary>Learning-rate multiplier of everything but the feature table (heads, codebooks, decoder, context).</summary>
     public float DenseLearningRateScale { get; init; } = 0.02f;
+    /// <summary>
+    /// An n-gram two-tower model directory trained on the same data whose feature table starts this
+    /// model's (a warm start of the text embedder; its n-gram features must be this data set's, byte for
+    /// byte). Null (the default): a random table.
+    /// </summary>
+    public string? InitTableFrom { get; init; }
     /// <summary>Beams at search time (the model's default).</summary>
     public int BeamSize { get; init; } = 100;
     /// <summary>
@@ -118,6 +124,21 @@ public static class UnifiedTraining
     /// <summary>Per-epoch codebook health and ID churn.</summary>
     public const string HealthLogFile = "codebook-health.tsv";
 
+    /// <summary>Copies the feature table of the n-gram towers in <paramref name="from"/> into <paramref name="model"/>'s, after checking they read the same features.</summary>
+    private static void InitTable(UnifiedModel model, string from, string featuresPath, Action<string>? note)
+    {
+        var dir = new ModelDirectory(from);
+        string theirs = Path.Combine(from, NgramTowerFormat.FeaturesFile);
+        if (!File.Exists(theirs)) throw new InvalidDataException($"init_table_from: {from} holds no {NgramTowerFormat.FeaturesFile} (an n-gram two-tower model directory is needed)");
+        if (!File.ReadAllBytes(theirs).AsSpan().SequenceEqual(File.ReadAllBytes(featuresPath)))
+            throw new InvalidDataException($"init_table_from: {theirs} is not this data set's n-gram features ({featuresPath}): the towers were trained on other data");
+        var (towers, _) = NgramTowerFormat.Model(dir);
+        if (!towers.Table.Shape.SequenceEqual(model.Table.Shape))
+            throw new InvalidDataException($"init_table_from: {dir.WeightsPath} has a feature table of [{string.Join(", ", towers.Table.Shape)}], this model's is [{string.Join(", ", model.Table.Shape)}] (set dim to the towers')");
+        towers.Table.Data.AsSpan().CopyTo(model.Table.Data);
+        note?.Invoke($"feature table from {dir.WeightsPath}");
+    }
+
     /// <summary>Trains and writes the model to <paramref name="outDir"/>; returns the final mean loss.</summary>
     public static float Run(BeirDataset set, string outDir, UnifiedTrainingOptions options,
         Action<string>? note = null, Action<TrainerProgress>? progress = null, CancellationToken cancel = default)
@@ -149,6 +170,7 @@ public static class UnifiedTraining
         };
         var rng = new Rng(options.Seed);
         var model = new UnifiedModel(config, rng);
+        if (options.InitTableFrom is { } from) InitTable(model, from, featuresPath, note);
         note?.Invoke($"model: {model.ParameterCount():N0} parameters; {pairs.Count:N0} pairs an epoch; IDs {L} x {options.Codes} + a collision token");
         var trainerOptions = options.Trainer with
         {

@@ -110,6 +110,38 @@ public class UnifiedTrainingTests
     }
 
     [Fact]
+    public void AFeatureTableFromTowersTrainedOnTheSameDataStartsTheModelAndOtherDataIsRefused()
+    {
+        using var beir = new TinyBeir();
+        var set = BeirDataset.Open(beir.Path);
+        string towers = Path.Combine(beir.Path, "towers");
+        NgramTowerTraining.Run(set, towers, new NgramTowerTrainingOptions
+        {
+            Dim = 16, Trainer = new TrainerOptions { BatchSize = 16, Epochs = 3, LearningRate = 0.05f, WarmupSteps = 2, WeightDecay = 0f, ClipNorm = 0f },
+        });
+        var towerTable = GenSearch.Tensors.IO.SafeTensors.Load(new ModelDirectory(towers).WeightsPath)["features"].AsF32();
+        float Distance(string dir) // mean |row difference| between the unified model's table and the towers'
+        {
+            var table = GenSearch.Tensors.IO.SafeTensors.Load(new ModelDirectory(dir).WeightsPath)["features"].AsF32();
+            return table.Zip(towerTable, (a, b) => MathF.Abs(a - b)).Average();
+        }
+        var notes = new List<string>();
+        string warm = Path.Combine(beir.Path, "warm"), cold = Path.Combine(beir.Path, "cold");
+        // A learning rate so small that the table stays where it started (Adam's steps are about the rate).
+        var still = Options(1) with { Trainer = Options(1).Trainer with { LearningRate = 1e-6f, MinLearningRate = 1e-7f } };
+        UnifiedTraining.Run(set, warm, still with { InitTableFrom = towers }, note: notes.Add);
+        UnifiedTraining.Run(set, cold, still);
+        Assert.Contains(notes, n => n.StartsWith("feature table from", StringComparison.Ordinal));
+        Assert.True(Distance(warm) < 1e-3f && Distance(cold) > 0.05f, $"warm start {Distance(warm)} from the towers' table, cold {Distance(cold)}");
+
+        using var other = new TinyBeir();
+        File.AppendAllText(Path.Combine(other.Path, "corpus.jsonl"), "{\"_id\": \"extra\", \"title\": \"copper kettle\", \"text\": \"\"}\n");
+        var e = Assert.Throws<InvalidDataException>(() =>
+            UnifiedTraining.Run(BeirDataset.Open(other.Path), Path.Combine(other.Path, "m"), Options(1) with { InitTableFrom = towers }));
+        Assert.Contains("trained on other data", e.Message);
+    }
+
+    [Fact]
     public void ARefusedUpsertLeavesTheItemsAsTheyWere()
     {
         // A batch the catalog refuses (here: more copies of one text than its leaf has collision tokens)
