@@ -16,6 +16,14 @@ public class UnifiedTrainingTests
         DenseLearningRateScale = 0.2f,
     };
 
+    /// <summary>A unified model trained on <paramref name="beir"/> for <paramref name="epochs"/>, opened for generative search.</summary>
+    private static UnifiedRetriever TrainedRetriever(TinyBeir beir, int epochs)
+    {
+        string outDir = Path.Combine(beir.Path, "model");
+        UnifiedTraining.Run(BeirDataset.Open(beir.Path), outDir, Options(epochs));
+        return (UnifiedRetriever)ModelFormats.Open(outDir, new ModelOpenOptions { Mode = "generative" });
+    }
+
     [Fact]
     public void TrainsAModelThatSearchesGenerativelyAndDenselyAndPlacesNewItemsWithoutRetraining()
     {
@@ -71,9 +79,7 @@ public class UnifiedTrainingTests
         // scratch over the documents the catalog then holds, each encoded anew by the model. The live one
         // keeps item latents by slot across changes; a stale one (a replaced item's old latent) changes a score.
         using var beir = new TinyBeir();
-        string outDir = Path.Combine(beir.Path, "model");
-        UnifiedTraining.Run(BeirDataset.Open(beir.Path), outDir, Options(2));
-        var live = (UnifiedRetriever)ModelFormats.Open(outDir, new ModelOpenOptions { Mode = "generative" });
+        var live = TrainedRetriever(beir, epochs: 2);
         live.Catalog.FoldLimitForTests = 7;
         var held = BeirDataset.Open(beir.Path).Corpus().ToDictionary(d => d.Id);
         var queries = TinyBeir.Things.SelectMany(t => TinyBeir.Colors.Select(c => $"{c} {t}")).Select((text, i) => new Query($"q{i}", text)).ToArray();
@@ -147,9 +153,7 @@ public class UnifiedTrainingTests
         // A batch the catalog refuses (here: more copies of one text than its leaf has collision tokens)
         // must leave every item's latent and codes as they were, the replaced item's included.
         using var beir = new TinyBeir();
-        string outDir = Path.Combine(beir.Path, "model");
-        UnifiedTraining.Run(BeirDataset.Open(beir.Path), outDir, Options(1));
-        var live = (UnifiedRetriever)ModelFormats.Open(outDir, new ModelOpenOptions { Mode = "generative" });
+        var live = TrainedRetriever(beir, epochs: 1);
         var kept = live.Item("d0")!;
         int tokens = live.Catalog.Vocabulary.LevelSizes[^1], count = live.Count;
         var batch = Enumerable.Range(0, tokens + 1).Select(i => new Document($"copy{i}", "red drill for home", ""))
