@@ -33,6 +33,7 @@ public static class SettingsChecks
         c.AtLeast("hidden", o.Hidden, 1);
         c.AtLeast("item_buckets", o.ItemBuckets, 1);
         c.AtLeast("word_buckets", o.WordBuckets, 1);
+        c.AtLeast("memory_folds", o.MemoryFolds, 1);
         if (!Enum.IsDefined(o.Items)) c.Problems.Add($"items is {o.Items}; it must be one of {string.Join(", ", Enum.GetNames<GenSearch.Models.Ranking.ItemRepresentation>())}");
         return c.Problems.Concat(Trainer(o.Trainer));
     }

@@ -105,7 +105,7 @@ public class SidCoordTests
     public void WholeModelLossGradientMatchesFiniteDifferences(ItemRepresentation items)
     {
         var rng = new Rng(6);
-        var model = new SidCoordModel(Small(items), rng);
+        var model = Learnt(new SidCoordModel(Small(items), rng), rng);
         var batch = Batch(rng);
         var grades = new[] { 3f, 0f, 1f, 0f, 0f, 4f, 2f, float.NaN };
         // Pad the second list (three candidates) to four with a repeated candidate whose grade is NaN.
@@ -121,6 +121,14 @@ public class SidCoordTests
         Assert.Contains(parameters, p => p.Grad!.Any(g => g != 0)); // not vacuous
     }
 
+    /// <summary>Fills every item-ID table (they start at zero) with random rows, as training would.</summary>
+    private static SidCoordModel Learnt(SidCoordModel model, Rng rng)
+    {
+        foreach (var (name, p) in model.NamedParameters())
+            if (name.StartsWith("items", StringComparison.Ordinal)) rng.FillNormal(p.Data, 0, 0.5f);
+        return model;
+    }
+
     [Fact]
     public void AblationsReadOnlyTheirRepresentation()
     {
@@ -129,15 +137,102 @@ public class SidCoordTests
         var otherIds = batch with { ItemBuckets = [6, 5, 4, 3, 2, 1, 0] };
         var otherSids = batch with { Sids = [.. batch.Sids.Select(c => (c + 1) % 4)] };
         using var _ = Tensor.NoGrad();
-        var ids = new SidCoordModel(Small(ItemRepresentation.ItemId), new Rng(8));
+        var ids = Learnt(new SidCoordModel(Small(ItemRepresentation.ItemId), new Rng(8)), rng);
         Assert.Equal(ids.Forward(batch).Data, ids.Forward(otherSids).Data);
         Assert.NotEqual(ids.Forward(batch).Data, ids.Forward(otherIds).Data);
         var sids = new SidCoordModel(Small(ItemRepresentation.Sids), new Rng(8));
         Assert.Equal(sids.Forward(batch).Data, sids.Forward(otherIds).Data);
         Assert.NotEqual(sids.Forward(batch).Data, sids.Forward(otherSids).Data);
-        var both = new SidCoordModel(Small(), new Rng(8));
+        var both = Learnt(new SidCoordModel(Small(), new Rng(8)), rng);
         Assert.NotEqual(both.Forward(batch).Data, both.Forward(otherIds).Data);
         Assert.NotEqual(both.Forward(batch).Data, both.Forward(otherSids).Data);
+    }
+
+    // Out-of-fold item memory: two folds, the first query's candidates in fold 0, the second's in fold 1.
+    private static readonly float[] FoldGrades = [3f, 0f, 1f, 0f, 0f, 4f, 2f];
+    private static RankingBatch FoldBatch(Rng rng) => Batch(rng) with { Folds = [0, 0, 0, 0, 1, 1, 1] };
+
+    [Theory]
+    [InlineData(ItemRepresentation.Both)]
+    [InlineData(ItemRepresentation.ItemId)]
+    [InlineData(ItemRepresentation.Sids)]
+    public void OutOfFoldMemoryTrainsEachFoldsTablesOnlyByItsOwnListsAndTheScorerOnlyByTheOthers(ItemRepresentation items)
+    {
+        var rng = new Rng(11);
+        var model = Learnt(new SidCoordModel(Small(items) with { MemoryFolds = 2 }, rng), rng);
+        var batch = FoldBatch(rng);
+        var named = model.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter);
+        bool IsTable(string name) => name.StartsWith("items", StringComparison.Ordinal) || name.StartsWith("sid", StringComparison.Ordinal);
+        bool OfFold1(string name) => name.Contains("_f1", StringComparison.Ordinal);
+        var tables = named.Where(p => IsTable(p.Key)).ToArray();
+        var scorer = named.Where(p => !IsTable(p.Key)).ToArray();
+        Assert.Contains(tables, t => OfFold1(t.Key));
+
+        // The main loss reaches the scorer and no table; the memory loss reaches the tables and nothing else.
+        model.ZeroGrad();
+        SidCoordModel.ListwiseLoss(model.Score(batch).Scores, FoldGrades, 1, 7).Backward();
+        Assert.All(tables, t => Assert.True(t.Value.Grad is null || t.Value.Grad.All(g => g == 0), $"{t.Key} got a gradient from the main loss"));
+        Assert.Contains(scorer, p => p.Value.Grad?.Any(g => g != 0) == true);
+        model.ZeroGrad();
+        SidCoordModel.ListwiseLoss(model.Score(batch).Memory!, FoldGrades, 1, 7).Backward();
+        Assert.All(scorer, p => Assert.True(p.Value.Grad is null || p.Value.Grad.All(g => g == 0), $"{p.Key} got a gradient from the memory loss"));
+
+        // Each fold's table rows learn only from the candidates of that fold's query.
+        if (items != ItemRepresentation.Sids)
+        {
+            var fold0 = named["items.weight"].Grad!;
+            var fold1 = named["items_f1.weight"].Grad!;
+            int e = model.Config.Dim;
+            for (int row = 0; row < model.Config.ItemBuckets; row++)
+            {
+                bool in0 = batch.ItemBuckets[..4].Contains(row), in1 = batch.ItemBuckets[4..].Contains(row);
+                Assert.Equal(in0, fold0.AsSpan(row * e, e).IndexOfAnyExcept(0f) >= 0);
+                Assert.Equal(in1, fold1.AsSpan(row * e, e).IndexOfAnyExcept(0f) >= 0);
+            }
+        }
+
+        // Both gradients are right where they flow: the main loss in the scorer, the memory loss in the tables.
+        Assert.Empty(GradientCheck.Run(_ => SidCoordModel.ListwiseLoss(model.Score(batch).Scores, FoldGrades, 1, 7), [.. scorer.Select(p => p.Value)]));
+        Assert.Empty(GradientCheck.Run(_ => SidCoordModel.ListwiseLoss(model.Score(batch).Memory!, FoldGrades, 1, 7), [.. tables.Select(p => p.Value)]));
+    }
+
+    [Fact]
+    public void OutOfFoldScoresReadTheOtherFoldsTablesAndServingTheFoldsThatLearntTheItem()
+    {
+        var rng = new Rng(12);
+        var one = new SidCoordModel(Small(ItemRepresentation.ItemId), new Rng(13));
+        var two = new SidCoordModel(Small(ItemRepresentation.ItemId) with { MemoryFolds = 2 }, new Rng(13));
+        var batch = FoldBatch(rng);
+        var p1 = one.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter);
+        var p2 = two.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter);
+        foreach (var (name, p) in p1) p.Data.AsSpan().CopyTo(p2[name].Data); // the same scorer
+        int e = one.Config.Dim;
+        var a = new float[e]; var b = new float[e];
+        rng.FillNormal(a, 0, 1); rng.FillNormal(b, 0, 1);
+        // Item row 0 learnt by fold 0 only, row 5 by fold 1 only, row 2 by both (a and b), the rest by neither.
+        a.CopyTo(p2["items.weight"].Data, 0); b.CopyTo(p2["items_f1.weight"].Data, 5 * e);
+        a.CopyTo(p2["items.weight"].Data, 2 * e); b.CopyTo(p2["items_f1.weight"].Data, 2 * e);
+        using var _ = Tensor.NoGrad();
+        float[] With(int row, float[] value)
+        {
+            p1["items.weight"].Data.AsSpan().Clear();
+            value.CopyTo(p1["items.weight"].Data, row * e);
+            return one.Forward(batch with { Folds = null }).Data;
+        }
+        var serving = two.Forward(batch with { Folds = null }).Data;
+        var mean = a.Zip(b, (x, y) => (x + y) / 2).ToArray();
+        // Serving: row 0 as fold 0 learnt it, row 5 as fold 1 did, row 2 the mean of both.
+        var expected = With(0, a)[0];
+        Assert.Equal(expected, serving[0], 5);
+        Assert.Equal(With(5, b)[5], serving[5], 5);
+        Assert.Equal(With(2, mean)[2], serving[2], 5);
+        Assert.Equal(With(1, new float[e])[1], serving[1], 5); // a row nobody learnt adds nothing
+        // Training: fold 0's candidates (rows 0..3) read fold 1's table: row 0 is unknown there, row 2 is b.
+        var trained = two.Score(batch).Scores.Data;
+        Assert.Equal(With(1, new float[e])[0], trained[0], 5);
+        Assert.Equal(With(2, b)[2], trained[2], 5);
+        // ...and fold 1's candidates (rows 4..6) read fold 0's: row 5 is unknown there.
+        Assert.Equal(With(1, new float[e])[5], trained[5], 5);
     }
 
     [Fact]

@@ -92,9 +92,14 @@ public class RankerTrainingTests
         var set = BeirDataset.Open(beir.Path);
         string unifiedDir = Path.Combine(beir.Path, "unified"), sidCoordDir = Path.Combine(beir.Path, "sid-coord"), lambdaDir = Path.Combine(beir.Path, "lambdamart");
         UnifiedTraining.Run(set, unifiedDir, Unified() with { Trainer = SmallTrainer with { BatchSize = 16, Epochs = 3 } });
-        SidCoordTraining.Run(set, unifiedDir, sidCoordDir, new SidCoordTrainingOptions { Retriever = "bm25+dense", Depth = 10, Dim = 8, Hidden = 8, ItemBuckets = 101, WordBuckets = 31, Trainer = SmallTrainer });
+        SidCoordTraining.Run(set, unifiedDir, sidCoordDir, new SidCoordTrainingOptions { Retriever = "bm25+dense", Depth = 10, Dim = 8, Hidden = 8, ItemBuckets = 101, WordBuckets = 31, Trainer = SmallTrainer, ValidationShare = 0.2 });
         LambdaMartTraining.Run(set, unifiedDir, lambdaDir, new LambdaMartTrainingOptions { Retriever = "bm25+dense", Depth = 10, Trees = 10, Leaves = 4, MinLeafExamples = 2 });
         Assert.False(File.Exists(new ModelDirectory(sidCoordDir).CheckpointPath));
+        // The held-out lists were scored: the model's order and the retriever's, each an NDCG in [0, 1].
+        var validation = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(sidCoordDir, "validation.json")))!;
+        Assert.InRange((int)validation["lists"]!, 1, 1000);
+        Assert.InRange((double)validation["NDCG@10"]!, 0.0, 1.0);
+        Assert.InRange((double)validation["retriever_NDCG@10"]!, 0.0, 1.0);
 
         foreach (var (dir, kind) in new[] { (sidCoordDir, SidCoordFormat.Name), (lambdaDir, LambdaMartFormat.Name) })
         {
@@ -124,6 +129,17 @@ public class RankerTrainingTests
             Assert.True(stage.Upsert([new Document("new1", "purple drill for home", "")]).Added >= 1); // counted per part of the fusion
             Assert.Contains(reranked.Search([new Query("x", "purple drill")], 10)[0], h => h.Id == "new1");
         }
+    }
+
+    [Fact]
+    public void ListNdcgMatchesAHandComputedValue()
+    {
+        // Grades 3, 0, 1 ranked [1, 0, 2]: DCG = 0 + 7 / log2 3 + 1 / log2 4; ideal = 7 + 0 + ... order 3, 1, 0: 7 + 1 / log2 3.
+        double dcg = 7 / Math.Log2(3) + 1 / Math.Log2(4), ideal = 7 + 1 / Math.Log2(3);
+        Assert.Equal(dcg / ideal, SidCoordTraining.ListNdcg([3f, 0f, 1f], [1, 0, 2], 10), 10);
+        Assert.Equal(1.0, SidCoordTraining.ListNdcg([3f, 0f, 1f], [0, 2, 1], 10), 10);
+        Assert.Equal(0.0, SidCoordTraining.ListNdcg([3f, 0f, 1f], [1, 0, 2], 1), 10); // the cut: only the unjudged first
+        Assert.Equal(0.0, SidCoordTraining.ListNdcg([0f, 0f], [0, 1], 10), 10);       // no gain: 0, not NaN
     }
 
     [Fact]
