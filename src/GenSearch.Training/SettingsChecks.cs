@@ -34,6 +34,7 @@ public static class SettingsChecks
         c.AtLeast("item_buckets", o.ItemBuckets, 1);
         c.AtLeast("word_buckets", o.WordBuckets, 1);
         c.AtLeast("memory_folds", o.MemoryFolds, 1);
+        c.Between("validation_share", o.ValidationShare, 0, 0.5);
         if (!Enum.IsDefined(o.Items)) c.Problems.Add($"items is {o.Items}; it must be one of {string.Join(", ", Enum.GetNames<GenSearch.Models.Ranking.ItemRepresentation>())}");
         return c.Problems.Concat(Trainer(o.Trainer));
     }

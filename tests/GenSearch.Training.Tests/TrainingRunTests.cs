@@ -107,6 +107,9 @@ public class TrainingRunTests
         Assert.Contains("opts.json: temperature is 0; it must be above 0", error.Message);
         Assert.Contains("trainer.epochs is 0; it must be at least 1", error.Message);
         Assert.Contains("trainer.learning_rate is -1; it must be above 0", error.Message);
+        var ranker = Assert.Throws<InvalidDataException>(() => ModelKinds.Get("sid-coord").Settings(new JsonObject { ["memory_folds"] = 0, ["validation_share"] = 1 }, "sc.json"));
+        Assert.Contains("sc.json: memory_folds is 0; it must be at least 1", ranker.Message);
+        Assert.Contains("validation_share is 1; it must lie in [0, 0.5]", ranker.Message);
         foreach (var kind in ModelKinds.All) kind.Settings(null, "defaults"); // every default is in range
     }
 
