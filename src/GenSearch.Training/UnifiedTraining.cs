@@ -52,9 +52,14 @@ public sealed record UnifiedTrainingOptions
     public bool ResidualContrast { get; init; }
     /// <summary>
     /// Coarse-to-fine negatives: level n's softmax also sees, per pair, an item sharing the positive's
-    /// first n - 1 codes (from the catalog as last encoded). Off (ablation): in-batch and judged negatives at every level.
+    /// first n - 1 codes (from the catalog as last encoded). Null (the default): with the residual loss
+    /// only, whose deeper levels they are for. In the one InfoNCE on d they are hard negatives of the whole
+    /// latent, and an item near a positive is often relevant but unjudged (judgments are pooled, about six
+    /// a query; BM25's hard negatives lowered the towers' dev NDCG@10 from 0.407 to 0.399 the same way): on
+    /// the held-out tenth of train, without them NDCG@10 +0.009 (p = 0.09), dense +0.009, and a fifth less
+    /// training time (bench/RESULTS.md, ## unified).
     /// </summary>
-    public bool PrefixNegatives { get; init; } = true;
+    public bool? PrefixNegatives { get; init; }
     /// <summary>At the start of every epoch after the first, codes no item uses are re-seeded from items' residuals (see UnifiedModel.ReseedDeadCodes).</summary>
     public bool ReseedDeadCodes { get; init; } = true;
     /// <summary>
@@ -274,7 +279,7 @@ public static class UnifiedTraining
             while (minLevel.Count < items.Count) minLevel.Add(0);
             // One per pair, at a level drawn from 2..L: an item that shares the positive's first n - 1 codes,
             // seen from level n on (one per pair and level doubled the items a step encodes).
-            if (options.PrefixNegatives && L > 1)
+            if ((options.PrefixNegatives ?? options.ResidualContrast) && L > 1)
                 for (int b = 0; b < B; b++)
                 {
                     int item = items[b], n = 1 + draw.NextInt(L - 1);
