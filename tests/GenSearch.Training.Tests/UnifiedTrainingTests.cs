@@ -214,9 +214,9 @@ public class UnifiedTrainingTests
     public void SettingsOutOfRangeAreRefusedByName()
     {
         var kind = ModelKinds.Get("unified");
-        var e = Assert.Throws<InvalidDataException>(() => kind.Settings(System.Text.Json.Nodes.JsonNode.Parse("""{"codes": 1, "decoder_temperature": 0, "freeze_ids_at": 20}""")!.AsObject(), "opts.json"));
+        var e = Assert.Throws<InvalidDataException>(() => kind.Settings(System.Text.Json.Nodes.JsonNode.Parse("""{"codes": 1, "decoder_temperature": 0, "freeze_ids_at": 30}""")!.AsObject(), "opts.json"));
         Assert.Contains("codes is 1", e.Message);
         Assert.Contains("decoder_temperature is 0", e.Message);
-        Assert.Contains("freeze_ids_at is 20", e.Message); // the default 20 epochs never start epoch 20
+        Assert.Contains("freeze_ids_at is 30", e.Message); // the default 30 epochs never start epoch 30
     }
 }

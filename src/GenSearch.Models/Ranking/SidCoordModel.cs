@@ -150,7 +150,7 @@ public sealed class SidCoordModel : Module
     /// </summary>
     public (Tensor Scores, Tensor? Memory) Score(RankingBatch batch)
     {
-        int N = batch.Count, F = Config.Features, L = Config.Levels, e = Config.Dim;
+        int N = batch.Count, F = Config.Features, L = Config.Levels;
         if (batch.Features.Length != N * F || batch.Alignment.Length != N * L || batch.Sids.Length != N * L || batch.QueryOf.Length != N)
             throw new ArgumentException($"a batch of {N} candidates needs {N * F} features, {N * L} alignments and SIDs and {N} query indexes");
         if (batch.Folds is { } folds && (folds.Length != N || folds.Any(f => (uint)f >= (uint)Config.MemoryFolds)))
