@@ -284,15 +284,15 @@ public static class SidCoordTraining
         note?.Invoke($"validation: NDCG@10 {ours:F4} on {lists.Count:N0} held-out lists (the retriever's order {given:F4})");
     }
 
-    /// <summary>NDCG@k of a list in <paramref name="order"/> (indexes into <paramref name="grades"/>), the ideal from the list's own grades.</summary>
+    /// <summary>
+    /// NDCG@k of a list in <paramref name="order"/> (indexes into <paramref name="grades"/>), the ideal from the
+    /// list's own grades: <see cref="Metrics.NdcgAt"/> over the list's positions (grades are whole judgments).
+    /// </summary>
     public static double ListNdcg(float[] grades, int[] order, int k)
     {
-        static double Gain(float g) => Math.Pow(2, g) - 1;
-        double dcg = 0, ideal = 0;
-        for (int r = 0; r < Math.Min(k, order.Length); r++) dcg += Gain(grades[order[r]]) / Math.Log2(r + 2);
-        var best = grades.OrderByDescending(g => g).ToArray();
-        for (int r = 0; r < Math.Min(k, best.Length); r++) ideal += Gain(best[r]) / Math.Log2(r + 2);
-        return ideal > 0 ? dcg / ideal : 0;
+        var judged = new Dictionary<string, int>(grades.Length);
+        for (int i = 0; i < grades.Length; i++) judged[i.ToString(System.Globalization.CultureInfo.InvariantCulture)] = (int)grades[i];
+        return Metrics.NdcgAt([.. order.Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))], judged, k);
     }
 
     /// <summary>The memory fold of a training query: a stable hash of its id.</summary>

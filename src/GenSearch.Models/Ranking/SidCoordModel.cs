@@ -160,16 +160,21 @@ public sealed class SidCoordModel : Module
         var u = Tensor.Embedding(Tensor.EmbeddingBag(_words.Weight, batch.QueryWords, batch.QueryOffsets), batch.QueryOf, N); // [N, e]
         var y = _scoreOut.Forward(_scoreHidden.Forward(h).Relu()).Reshape(N);                      // [N]
         if (Config.Items == ItemRepresentation.None) return (y, null);
+        // Each fold's rows, looked up once: [N, e] ID rows and [N, L, e] SID level rows (null when not read).
+        var ids = Config.Items is ItemRepresentation.ItemId or ItemRepresentation.Both ? _items.Select(t => t.Forward(batch.ItemBuckets, N)).ToArray() : null;
+        var levels = Config.Items is ItemRepresentation.Sids or ItemRepresentation.Both ? Enumerable.Range(0, Config.MemoryFolds).Select(f => LevelEmbeddings(batch, f)).ToArray() : null;
+        Tensor? Ids(FoldUse use) => ids is null ? null : Mix(ids, batch.Folds, 1, use);
+        Tensor? Levels(FoldUse use) => levels is null ? null : Mix(levels, batch.Folds, L, use);
         if (Config.MemoryFolds == 1 || batch.Folds is null)
         {
-            var r = Represent(u, Ids(batch, FoldUse.Serving), Levels(batch, FoldUse.Serving), _attentionQuery.Weight, _attentionQuery.Bias, _gate.Weight, _gate.Bias);
+            var r = Represent(u, Ids(FoldUse.Serving), Levels(FoldUse.Serving), _attentionQuery.Weight, _attentionQuery.Bias, _gate.Weight, _gate.Bias);
             return (y + _match.Forward(r * u).Reshape(N), null);
         }
-        var outside = Represent(u, Ids(batch, FoldUse.OtherFolds)?.Detach(), Levels(batch, FoldUse.OtherFolds)?.Detach(),
+        var outside = Represent(u, Ids(FoldUse.OtherFolds)?.Detach(), Levels(FoldUse.OtherFolds)?.Detach(),
             _attentionQuery.Weight, _attentionQuery.Bias, _gate.Weight, _gate.Bias);
         var scores = y + _match.Forward(outside * u).Reshape(N);
         var fixedU = u.Detach();
-        var own = Represent(fixedU, Ids(batch, FoldUse.OwnFold), Levels(batch, FoldUse.OwnFold),
+        var own = Represent(fixedU, Ids(FoldUse.OwnFold), Levels(FoldUse.OwnFold),
             _attentionQuery.Weight.Detach(), _attentionQuery.Bias?.Detach(), _gate.Weight.Detach(), _gate.Bias?.Detach());
         var memory = y.Detach() + Tensor.Linear(own * fixedU, _match.Weight.Detach(), null).Reshape(N);
         return (scores, memory);
@@ -190,21 +195,6 @@ public sealed class SidCoordModel : Module
             ItemRepresentation.Sids => Fused(),
             _ => Coordinate(u, m!, Fused(), gateWeight, gateBias),
         };
-    }
-
-    /// <summary>The ID rows [N, e] of the batch's items, combined over the folds as <paramref name="use"/> says; null when the model reads no ID.</summary>
-    private Tensor? Ids(RankingBatch batch, FoldUse use)
-    {
-        if (Config.Items is not (ItemRepresentation.ItemId or ItemRepresentation.Both)) return null;
-        int N = batch.Count;
-        return Mix(_items.Select(t => t.Forward(batch.ItemBuckets, N)).ToArray(), batch.Folds, 1, use);
-    }
-
-    /// <summary>The SID level rows [N, L, e], combined over the folds as <paramref name="use"/> says; null when the model reads no SIDs.</summary>
-    private Tensor? Levels(RankingBatch batch, FoldUse use)
-    {
-        if (Config.Items is not (ItemRepresentation.Sids or ItemRepresentation.Both)) return null;
-        return Mix([.. Enumerable.Range(0, Config.MemoryFolds).Select(f => LevelEmbeddings(batch, f))], batch.Folds, Config.Levels, use);
     }
 
     /// <summary>
