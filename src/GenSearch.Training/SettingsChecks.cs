@@ -124,6 +124,7 @@ public static class SettingsChecks
         c.AtLeast("dense_learning_rate_scale", o.DenseLearningRateScale, 0);
         c.Between("beam_size", o.BeamSize, 1, 10_000);
         c.AtLeast("latent_weight", o.LatentWeight, 0);
+        if (o.SteeredLevels is { } steered) c.AtLeast("steered_levels", steered, 0);
         // -1 is joint SimVQ; an epoch the run never starts would freeze nothing and is refused.
         c.Between("freeze_ids_at", o.FreezeIdsAt, -1, o.Trainer.Epochs - 1);
         Towers(c, o.Temperature, o.MinPositiveGrade, o.IndexingWeight, o.IndexingPairsPerItem, 0, 1, o.ListwiseWeight, o.ListwiseCandidates, o.PseudoQueries);

@@ -116,6 +116,49 @@ public class UnifiedTrainingTests
     }
 
     [Fact]
+    public void SteeringEveryLevelKeepsTheItemsOfTheBestSimilarityInASmallBeam()
+    {
+        // Steered at every level, a prefix scores log P(prefix) + w (best sim under it - 1), a bound on its
+        // items' scores. When w times the gap between the B-th and (B+1)-th best similarity exceeds the largest
+        // |log P(ID)|, the B best items' prefixes outrank every other prefix at every level, so a beam of B
+        // returns exactly them. Steering the last level only, the upper levels choose by log P alone and lose some.
+        using var beir = new TinyBeir();
+        var trained = TrainedRetriever(beir, epochs: 4);
+        var snapshot = trained.Catalog.Current;
+        var ids = snapshot.ItemIds.ToArray();
+        var codes = Enumerable.Range(0, ids.Length).Select(i => snapshot.Codes(i).ToArray()).ToArray();
+        var latents = ids.SelectMany(id => trained.Item(id)!.Latent).ToArray();
+        const int B = 3;
+        const float w = 1e4f;
+        UnifiedRetriever With(int steered) => new(trained.Model, trained.Features, trained.Catalog.Vocabulary, codes, ids, latents,
+            new UnifiedSearchOptions { BeamSize = B, LatentWeight = w, SteeredLevels = steered });
+        var all = With(3);
+        var lastOnly = With(1);
+        var queries = TinyBeir.Things.SelectMany(t => TinyBeir.Colors.Select(c => $"{c} {t}")).Select((text, i) => new Query($"q{i}", text)).ToArray();
+        int checkedQueries = 0, lostByLastOnly = 0;
+        foreach (var query in queries)
+        {
+            var q = all.EncodeQueries([query]);
+            var bySimilarity = ids.Select(id => (Id: id, Sim: UnifiedRetriever.Similarity(q, trained.Item(id)!.Latent))).OrderByDescending(x => x.Sim).ToArray();
+            float largestLogP = all.IdLogProbabilities(q, ids).Max(MathF.Abs);
+            var best = bySimilarity.Take(B).Select(x => x.Id).Order(StringComparer.Ordinal).ToArray();
+            var found = all.Search([query], B)[0];
+            // Scores are exact whatever the steering: each hit's path sums to log P(ID) + w (sim - 1).
+            foreach (var hit in found)
+            {
+                float expected = all.Explain(query, [hit.Id])[0]!.Score;
+                Assert.True(Math.Abs(hit.Score - expected) <= 1e-5f * Math.Abs(expected) + 1e-2f, $"{query.Text}, {hit.Id}: searched {hit.Score}, explained {expected}");
+            }
+            if (w * (bySimilarity[B - 1].Sim - bySimilarity[B].Sim) <= largestLogP) continue; // too close to call
+            checkedQueries++;
+            Assert.Equal(best, found.Select(h => h.Id).Order(StringComparer.Ordinal).ToArray());
+            if (!best.SequenceEqual(lastOnly.Search([query], B)[0].Select(h => h.Id).Order(StringComparer.Ordinal))) lostByLastOnly++;
+        }
+        Assert.True(checkedQueries >= queries.Length / 2, $"only {checkedQueries} of {queries.Length} queries have a clear gap");
+        Assert.True(lostByLastOnly > 0, "steering the last level only kept the best items of every query too: the test cannot tell the settings apart");
+    }
+
+    [Fact]
     public void AFeatureTableFromTowersTrainedOnTheSameDataStartsTheModelAndOtherDataIsRefused()
     {
         using var beir = new TinyBeir();
@@ -214,9 +257,9 @@ public class UnifiedTrainingTests
     public void SettingsOutOfRangeAreRefusedByName()
     {
         var kind = ModelKinds.Get("unified");
-        var e = Assert.Throws<InvalidDataException>(() => kind.Settings(System.Text.Json.Nodes.JsonNode.Parse("""{"codes": 1, "decoder_temperature": 0, "freeze_ids_at": 30}""")!.AsObject(), "opts.json"));
+        var e = Assert.Throws<InvalidDataException>(() => kind.Settings(System.Text.Json.Nodes.JsonNode.Parse("""{"codes": 1, "decoder_temperature": 0, "freeze_ids_at": 40}""")!.AsObject(), "opts.json"));
         Assert.Contains("codes is 1", e.Message);
         Assert.Contains("decoder_temperature is 0", e.Message);
-        Assert.Contains("freeze_ids_at is 30", e.Message); // the default 30 epochs never start epoch 30
+        Assert.Contains("freeze_ids_at is 40", e.Message); // the default 40 epochs never start epoch 40
     }
 }

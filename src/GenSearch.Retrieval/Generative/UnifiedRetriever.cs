@@ -20,11 +20,16 @@ public sealed record UnifiedSearchOptions
     /// </summary>
     public float LatentWeight { get; init; } = 300f;
     /// <summary>
-    /// Whether the last code level's scores already carry the best w (sim - 1) of the items under each
-    /// code (a document-level score steering the beam, as PAG does), so the beam keeps leaves for the
-    /// items in them and not only for their IDs. Off: the items' similarity enters at the collision level only.
+    /// How many code levels, counted from the last, carry the best w (sim - 1) of the items under each
+    /// code (a document-level score steering the beam, as PAG does), so the beam keeps prefixes for the
+    /// items under them and not only for their IDs. 0: the items' similarity enters at the collision level
+    /// only; 1: at the last code level too; the model's levels or more (the default): at every level, where a
+    /// prefix's score is log P(prefix) + w (best sim under it - 1), a bound on the score of every item under it.
+    /// Every level costs a similarity per catalog item and query (beam 50 p50 2.7 -> 11.3 ms on homedepot's
+    /// 55k items, one thread) and keeps 99.5% of the relevant items of the model's dense top 100 (96% with
+    /// the last level only; dev Recall@100 0.779 -> 0.811, NDCG@10 0.413 -> 0.420; bench/RESULTS.md, ## unified).
     /// </summary>
-    public bool SteerByItems { get; init; } = true;
+    public int SteeredLevels { get; init; } = int.MaxValue;
     /// <summary>Queries decoded together.</summary>
     public int QueryBatch { get; init; } = 8;
 }
@@ -355,6 +360,7 @@ internal sealed class UnifiedStepScorer : IStepScorer
     private float[] _prefix;
     private readonly float[]?[] _queryParts; // per level: the decoder's query part of each query (computed once, not per beam)
     private int _level = -1;
+    private readonly int _firstSteered; // the first code level whose scores carry the items' best similarity (= levels: none)
     private float[] _out = [];
     private readonly int[] _allowed;
     // The best similarity under a state, per query: the last code level scores each leaf prefix's
@@ -363,6 +369,12 @@ internal sealed class UnifiedStepScorer : IStepScorer
     // and SIMD similarities, a beam-50 search went from 9.3 to 4.5 ms of CPU (p50, same bench).
     private readonly Dictionary<long, float> _best = [];
     private readonly List<int> _under = [];
+    // Each query's sim(q, d) by catalog slot, computed once (NaN: not yet). Steering every level asks
+    // for the best under the codes of every level, so without it the items under a beam's prefixes were
+    // scored again at each level: 55k latents of 1 KB, read three to four times, were a beam-50 search's
+    // 22.8 ms (p50, `bench/run beam-unified`, one thread, 2026-12-01).
+    private readonly float[]?[] _similarities;
+    private readonly int _slots;
 
     public UnifiedStepScorer(UnifiedModel model, ServingDecoder decoder, Tensor[] codebooks, SidVocabulary vocabulary, GenerativeSnapshot catalog, float[] queries, int count,
         SlotLatents latents, UnifiedSearchOptions options, List<HashSet<int>>[]? trace)
@@ -375,6 +387,9 @@ internal sealed class UnifiedStepScorer : IStepScorer
         _codes = new int[count * _levels];
         _queryParts = new float[]?[_levels];
         _allowed = new int[Math.Max(1, catalog.Trie.MaxAllowed)];
+        _firstSteered = _levels - Math.Min(options.SteeredLevels, _levels);
+        _similarities = new float[]?[count];
+        _slots = catalog.Base.Ids.Length + catalog.TailIds.Length;
     }
 
     public int Vocabulary => _vocabulary.Size;
@@ -432,27 +447,32 @@ internal sealed class UnifiedStepScorer : IStepScorer
             for (int r = 0; r < rows; r++)
             {
                 logProbs.AsSpan(r * K, K).CopyTo(_out.AsSpan(r * V + offset, K));
-                if (_level != _levels - 1 || !_options.SteerByItems) continue;
+                if (_level < _firstSteered) continue;
+                // The parent already carries w (best under it - 1); each child adds the difference, so a
+                // prefix's score is log P(prefix) + w (best under it - 1), a bound on its items' scores.
+                float parent = _level == _firstSteered ? 1f : BestSimilarity(_query[r], _state[r]);
                 int count = trie.Allowed(_state[r], _allowed);
                 for (int t = 0; t < count; t++)
-                    _out[r * V + _allowed[t]] += w * (BestSimilarity(_query[r], trie.Advance(_state[r], _allowed[t])) - 1f);
+                    _out[r * V + _allowed[t]] += Steer(w, BestSimilarity(_query[r], trie.Advance(_state[r], _allowed[t])), parent);
             }
         }
         else
         {
             for (int r = 0; r < rows; r++)
             {
-                float best = _options.SteerByItems ? BestSimilarity(_query[r], _state[r]) : 1f;
+                float best = _firstSteered < _levels ? BestSimilarity(_query[r], _state[r]) : 1f;
                 int count = trie.Allowed(_state[r], _allowed);
                 for (int t = 0; t < count; t++)
                 {
-                    float sim = BestSimilarity(_query[r], trie.Advance(_state[r], _allowed[t]));
-                    _out[r * V + _allowed[t]] = w * (sim - best);
+                    _out[r * V + _allowed[t]] = Steer(w, BestSimilarity(_query[r], trie.Advance(_state[r], _allowed[t])), best);
                 }
             }
         }
         return _out;
     }
+
+    /// <summary>w (sim - parent): what a child adds to its parent's score; -inf for a child without an item latent under it.</summary>
+    private static float Steer(float w, float sim, float parent) => float.IsNegativeInfinity(sim) ? float.NegativeInfinity : w * (sim - parent);
 
     /// <summary>The best sim(q, d) over the items at or below <paramref name="state"/> (-inf when none has a latent).</summary>
     private float BestSimilarity(int queryIndex, int state)
@@ -462,9 +482,19 @@ internal sealed class UnifiedStepScorer : IStepScorer
         var query = _queries.AsSpan(queryIndex * _p, _p);
         _under.Clear();
         _catalog.Trie.SlotsUnder(state, _under);
+        var sims = _similarities[queryIndex];
+        if (sims is null)
+        {
+            sims = _similarities[queryIndex] = new float[_slots];
+            sims.AsSpan().Fill(float.NaN);
+        }
         float best = float.NegativeInfinity;
         foreach (int slot in _under)
-            if (_latents.Of(slot) is { } d) best = Math.Max(best, UnifiedRetriever.Similarity(query, d));
+        {
+            float sim = sims[slot];
+            if (float.IsNaN(sim)) sim = sims[slot] = _latents.Of(slot) is { } d ? UnifiedRetriever.Similarity(query, d) : float.NegativeInfinity;
+            best = Math.Max(best, sim);
+        }
         return _best[key] = best;
     }
 
@@ -493,7 +523,8 @@ internal sealed class SlotLatents(GenerativeSnapshot snapshot, float[]?[] baseLa
 {
     public float[]? Of(int slot)
     {
-        if (slot < baseLatents.Length && !snapshot.Moved.ContainsKey(slot)) return baseLatents[slot];
+        // Moved is empty between folds of a quiet catalog: steering every level reads every slot per query.
+        if (slot < baseLatents.Length && (snapshot.Moved.Count == 0 || !snapshot.Moved.ContainsKey(slot))) return baseLatents[slot];
         return items.TryGetValue(snapshot.SlotId(slot), out var item) ? item.Latent : null;
     }
 }

@@ -18,10 +18,16 @@ namespace GenSearch.Serving;
 /// <param name="BeamSize">Beams at search time.</param>
 /// <param name="LatentWeight">Weight of sim(q, d) in an item's generative score.</param>
 /// <param name="Training">The settings it was trained with.</param>
-/// <param name="SteerByItems">Whether the last code level's scores carry its items' best similarity (see
-/// <see cref="UnifiedSearchOptions.SteerByItems"/>); absent means on. A search setting, like the latent weight.</param>
+/// <param name="SteerByItems">Whether code levels' scores carry their items' best similarity; absent means on.
+/// A search setting, like the latent weight.</param>
+/// <param name="SteeredLevels">How many code levels, from the last, are steered so (see
+/// <see cref="UnifiedSearchOptions.SteeredLevels"/>); absent: 1, as models written before it searched.</param>
 public sealed record UnifiedModelConfig(string Kind, UnifiedConfig Model, int[] TokenSizes, int BeamSize, float LatentWeight, JsonObject? Training,
-    bool SteerByItems = true);
+    bool SteerByItems = true, int? SteeredLevels = null)
+{
+    /// <summary>The search's <see cref="UnifiedSearchOptions.SteeredLevels"/>.</summary>
+    public int Steering => SteerByItems ? SteeredLevels ?? 1 : 0;
+}
 
 /// <summary>
 /// "unified" (UniSearch): item encoder, SimVQ codebooks and search generator trained together
@@ -82,10 +88,11 @@ public sealed class UnifiedFormat : Ranking.IScorerFormat
         var codes = Enumerable.Range(0, ids.Length).Select(i => flat.AsSpan(i * width, width).ToArray()).ToList();
         var (latents, _, columns) = dir.ItemMatrix("latents", ids.Length);
         if (columns != config.Model.Dim) throw new InvalidDataException($"{dir.ItemsPath}: 'latents' are {columns} wide, the model {config.Model.Dim}");
+        if (config.SteeredLevels < 0) throw new InvalidDataException($"{dir.ConfigPath}: steered_levels is {config.SteeredLevels}; it counts code levels, 0 or more");
         int beam = options.BeamSize ?? config.BeamSize;
         if (beam <= 0) throw new ArgumentOutOfRangeException(nameof(options), $"the beam size must be positive, got {beam}");
         return Retriever(model, features, config.TokenSizes, codes, ids, latents,
-            new UnifiedSearchOptions { BeamSize = beam, LatentWeight = config.LatentWeight, SteerByItems = config.SteerByItems });
+            new UnifiedSearchOptions { BeamSize = beam, LatentWeight = config.LatentWeight, SteeredLevels = config.Steering });
     }
 
     /// <summary>
