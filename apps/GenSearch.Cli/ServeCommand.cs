@@ -36,7 +36,7 @@ internal static class ServeCommand
         };
         var searchConcurrency = new Option<int>("--search-concurrency")
         {
-            Description = "Searches run at once; more wait in line without holding a thread, so writes do not queue behind them (default: twice the processor count; 0: no limit).",
+            Description = "Searches run at once; more wait in line without holding a thread, so writes do not queue behind them (default: the processor count; 0: no limit).",
             DefaultValueFactory = _ => ServerOptions.DefaultSearchConcurrency,
         };
         var rerank = CliSupport.RerankOption();

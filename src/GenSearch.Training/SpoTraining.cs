@@ -148,7 +148,7 @@ public static class SpoTraining
             var (latents, codes) = model.EncodeItems(itemRows);
             var sids = Quantization.SemanticIds.Build(codes, itemRows.Length, Enumerable.Repeat(model.Config.Codes, L).ToArray());
             current = UnifiedFormat.Retriever(model, features, [.. sids.TokenSizes], Enumerable.Range(0, itemRows.Length).Select(i => sids.Row(i).ToArray()).ToList(),
-                data.ItemIds, latents, new UnifiedSearchOptions { BeamSize = options.BeamSize, LatentWeight = w, SteeredLevels = baseConfig.Steering });
+                data.ItemIds, latents, baseConfig.SearchOptions(options.BeamSize));
         };
 
         UserContextInput? ContextOf(int query) => current.ContextOf(queryRecords[query]);

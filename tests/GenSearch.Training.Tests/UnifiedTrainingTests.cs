@@ -71,15 +71,29 @@ public class UnifiedTrainingTests
         Assert.Null(unified.Item("new1"));
     }
 
-    [Fact]
-    public void ALiveCatalogSearchesAsARetrieverBuiltAfreshOverTheItemsItHolds()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ALiveCatalogSearchesAsARetrieverBuiltAfreshOverTheItemsItHolds(bool sketched)
     {
         // The twin of the live catalog: after adds, replacements (of base items and of added ones), removals,
         // re-adds of removed ids and folds, search gives the same hits and scores as a retriever built from
         // scratch over the documents the catalog then holds, each encoded anew by the model. The live one
         // keeps item latents by slot across changes; a stale one (a replaced item's old latent) changes a score.
+        // Sketched: the upper levels are steered by a 3-direction sketch (the same for both), read from the
+        // base's block by entry range, with dead entries skipped and the delta's items added one by one.
         using var beir = new TinyBeir();
-        var live = TrainedRetriever(beir, epochs: 2);
+        var trained = TrainedRetriever(beir, epochs: 2);
+        var live = trained;
+        if (sketched)
+        {
+            var snapshot0 = trained.Catalog.Current;
+            var ids0 = snapshot0.ItemIds.ToArray();
+            live = new UnifiedRetriever(trained.Model, trained.Features, trained.Catalog.Vocabulary,
+                Enumerable.Range(0, ids0.Length).Select(i => snapshot0.Codes(i).ToArray()).ToArray(), ids0,
+                ids0.SelectMany(id => trained.Item(id)!.Latent).ToArray(), trained.Options with { SketchDirections = 3, BeamSize = 6 });
+            Assert.Equal(3, live.Sketch.Directions);
+        }
         live.Catalog.FoldLimitForTests = 7;
         var held = BeirDataset.Open(beir.Path).Corpus().ToDictionary(d => d.Id);
         var queries = TinyBeir.Things.SelectMany(t => TinyBeir.Colors.Select(c => $"{c} {t}")).Select((text, i) => new Query($"q{i}", text)).ToArray();
@@ -104,7 +118,7 @@ public class UnifiedTrainingTests
             Assert.Equal(held.Keys.Order(StringComparer.Ordinal), itemIds.Order(StringComparer.Ordinal));
             var (latents, _) = live.Model.EncodeItems(itemIds.Select(id => live.Features.Encode(held[id].TitleAndText)).ToArray());
             var fresh = new UnifiedRetriever(live.Model, live.Features, live.Catalog.Vocabulary,
-                Enumerable.Range(0, itemIds.Length).Select(i => snapshot.Codes(i).ToArray()).ToArray(), itemIds, latents, live.Options);
+                Enumerable.Range(0, itemIds.Length).Select(i => snapshot.Codes(i).ToArray()).ToArray(), itemIds, latents, live.Options, live.Sketch);
             var expected = fresh.Search(queries, 20);
             var actual = live.Search(queries, 20);
             for (int q = 0; q < queries.Length; q++)
@@ -156,6 +170,17 @@ public class UnifiedTrainingTests
         }
         Assert.True(checkedQueries >= queries.Length / 2, $"only {checkedQueries} of {queries.Length} queries have a clear gap");
         Assert.True(lostByLastOnly > 0, "steering the last level only kept the best items of every query too: the test cannot tell the settings apart");
+
+        // Steered by a 2-direction sketch above the last level, the beam may keep other prefixes, but every
+        // score is still the item's own log P(ID) + w (sim - 1).
+        var sketched = new UnifiedRetriever(trained.Model, trained.Features, trained.Catalog.Vocabulary, codes, ids, latents,
+            new UnifiedSearchOptions { BeamSize = B, SketchDirections = 2 });
+        foreach (var query in queries)
+            foreach (var hit in sketched.Search([query], B)[0])
+            {
+                float expected = sketched.Explain(query, [hit.Id])[0]!.Score;
+                Assert.True(Math.Abs(hit.Score - expected) <= 1e-3f * Math.Max(1, Math.Abs(expected)), $"{query.Text}, {hit.Id}: searched {hit.Score}, explained {expected}");
+            }
     }
 
     [Fact]

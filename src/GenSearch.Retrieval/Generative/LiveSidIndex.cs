@@ -225,6 +225,24 @@ public sealed class LiveSidIndex : ISidIndex
         if (_twin.TryGetValue(state, out int twin)) AddDeltaUnder(twin, slots);
     }
 
+    /// <summary>
+    /// The base entries under <paramref name="state"/>, dead ones included ([0, 0) for a prefix only the delta
+    /// holds, or one all of whose base entries are dead): a reader with a per-entry table of the base takes the
+    /// range at once and skips <see cref="DeadEntries"/> itself; the delta's items come from <see cref="DeltaSlotsUnder"/>.
+    /// </summary>
+    internal (int Lo, int Hi) BaseEntriesUnder(int state)
+        => state < _deltaOffset && _base.ItemCount > 0 && LiveInBase(state) ? _base.EntryRange(state) : (0, 0);
+
+    /// <summary>Sorted base entries that no longer count.</summary>
+    internal ReadOnlySpan<int> DeadEntries => _deadEntries;
+
+    /// <summary>Appends the slots of the delta's items under <paramref name="state"/> (a base state's through its twin).</summary>
+    internal void DeltaSlotsUnder(int state, List<int> slots)
+    {
+        if (state >= _deltaOffset) AddDeltaUnder(state - _deltaOffset, slots);
+        else if (_twin.TryGetValue(state, out int twin)) AddDeltaUnder(twin, slots);
+    }
+
     /// <summary>Appends the slots of the delta's items under delta state <paramref name="state"/>.</summary>
     private void AddDeltaUnder(int state, List<int> items)
     {

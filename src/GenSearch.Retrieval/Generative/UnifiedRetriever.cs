@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using System.Runtime.CompilerServices;
@@ -24,18 +25,31 @@ public sealed record UnifiedSearchOptions
     /// code (a document-level score steering the beam, as PAG does), so the beam keeps prefixes for the
     /// items under them and not only for their IDs. 0: the items' similarity enters at the collision level
     /// only; 1: at the last code level too; the model's levels or more (the default): at every level, where a
-    /// prefix's score is log P(prefix) + w (best sim under it - 1), a bound on the score of every item under it.
-    /// Every level costs a similarity per catalog item and query (beam 50 p50 2.7 -> 11.3 ms on homedepot's
-    /// 55k items, one thread) and keeps 99.5% of the relevant items of the model's dense top 100 (96% with
-    /// the last level only; dev Recall@100 0.779 -> 0.811, NDCG@10 0.413 -> 0.420; bench/RESULTS.md, ## unified).
+    /// prefix's score is log P(prefix) + w (best sim under it - 1), with exact similarities a bound on the score of
+    /// every item under it (above the last code level the sketch's estimate stands in for the best sim, so a
+    /// step may then add a little: harmless, since every ID has the same length and only complete IDs compete).
+    /// Every level costs an estimate per catalog item and query (<see cref="SketchDirections"/>; beam 50 p50
+    /// about 2.7 -> 5 ms on homedepot's 55k items, one thread; exact similarities took 11.3) and keeps nearly
+    /// all the relevant items of the model's dense top 100 (96% with the last level only; bench/RESULTS.md, ## unified).
     /// </summary>
     public int SteeredLevels { get; init; } = int.MaxValue;
+    /// <summary>
+    /// Directions of the <see cref="LatentSketch"/> whose estimate of sim(q, d) steers the levels above the last
+    /// (the last code level and the items use the exact similarity; final scores are exact either way). At
+    /// or above the latent width: the exact similarity at every level. 127: sketches of 128 floats (homedepot, p =
+    /// 256, every level steered, beam 100: dev Recall@100 0.810 at 127, 0.799 at 63, 0.811 exact; beam 50 p50 about
+    /// 5.5 ms at either width, where the exact leaves take most of the time, 11.3 ms exact throughout).
+    /// </summary>
+    public int SketchDirections { get; init; } = 127;
     /// <summary>Queries decoded together.</summary>
     public int QueryBatch { get; init; } = 8;
 }
 
 /// <summary>What the unified retriever keeps of a catalog item: its latent d and its codes (the ID without the collision token).</summary>
-public sealed record UnifiedItem(float[] Latent, int[] Codes);
+/// <param name="Latent">d, the item encoder's output.</param>
+/// <param name="Codes">The item's ID without the collision token.</param>
+/// <param name="Sketch">The latent's <see cref="LatentSketch"/> (k + 1 values), which steers the upper levels.</param>
+public sealed record UnifiedItem(float[] Latent, int[] Codes, float[] Sketch);
 
 /// <summary>
 /// Generative retrieval with the <see cref="UnifiedModel"/>: the model encodes the query (and the
@@ -58,14 +72,18 @@ public sealed class UnifiedRetriever : IUpdatableRetriever, ISidExplainer
     // removals a second cost three quarters of the searches (765 to 147 a second; profile 2026-11-30:
     // the lookups, array stores and GCs were 40% of the server's time).
     // Lazy: the searches that meet a new base wait for one build instead of each making its own.
-    private readonly ConditionalWeakTable<CatalogBase, Lazy<float[]?[]>> _baseLatents = new();
+    private readonly ConditionalWeakTable<CatalogBase, Lazy<BaseTables>> _baseLatents = new();
+    // Fitted once on the catalog the retriever starts with; items added later are sketched with the same
+    // directions (any orthonormal directions keep scores exact; these estimate best for items like the catalog's).
+    private readonly LatentSketch _sketch;
 
     /// <summary>
     /// A retriever over items <paramref name="itemIds"/> whose full IDs (codes per level, the collision
-    /// token last) are <paramref name="itemCodes"/> and whose latents are <paramref name="latents"/> [n, p].
+    /// token last) are <paramref name="itemCodes"/> and whose latents are <paramref name="latents"/> [n, p];
+    /// <paramref name="sketch"/> (null: fitted on the latents) steers the upper levels.
     /// </summary>
     public UnifiedRetriever(UnifiedModel model, NgramVocabulary features, SidVocabulary vocabulary, IReadOnlyList<int[]> itemCodes,
-        string[] itemIds, float[] latents, UnifiedSearchOptions? options = null)
+        string[] itemIds, float[] latents, UnifiedSearchOptions? options = null, LatentSketch? sketch = null)
     {
         int p = model.Config.Dim, L = model.Config.Levels;
         if (vocabulary.Levels != L + 1) throw new ArgumentException($"the ID vocabulary has {vocabulary.Levels} levels; the model writes {L} codes and a collision token");
@@ -74,8 +92,11 @@ public sealed class UnifiedRetriever : IUpdatableRetriever, ISidExplainer
         _features = features;
         _options = options ?? new UnifiedSearchOptions();
         if (_options.BeamSize <= 0) throw new ArgumentOutOfRangeException(nameof(options), $"the beam size must be positive, got {_options.BeamSize}");
+        if (_options.SketchDirections <= 0) throw new ArgumentOutOfRangeException(nameof(options), $"the sketch needs at least one direction, got {_options.SketchDirections}");
+        _sketch = sketch ?? LatentSketch.Fit(latents, p, _options.SketchDirections);
+        if (_sketch.Dim != p) throw new ArgumentException($"a sketch of vectors {_sketch.Dim} wide for latents {p} wide");
         for (int i = 0; i < itemIds.Length; i++)
-            _items[itemIds[i]] = new UnifiedItem(latents.AsSpan(i * p, p).ToArray(), itemCodes[i].AsSpan(0, L).ToArray());
+            _items[itemIds[i]] = NewItem(latents.AsSpan(i * p, p), itemCodes[i].AsSpan(0, L).ToArray());
         _catalog = new GenerativeCatalog("unified", vocabulary, itemCodes, itemIds, assignIds: Assign);
         using (Tensor.NoGrad()) _codebooks = Enumerable.Range(0, L).Select(n => model.Codebook(n).Detach()).ToArray();
         _decoder = new ServingDecoder(model, _codebooks);
@@ -111,8 +132,18 @@ public sealed class UnifiedRetriever : IUpdatableRetriever, ISidExplainer
     /// <summary>The search options.</summary>
     internal UnifiedSearchOptions Options => _options;
 
+    /// <summary>The sketch steering the upper levels (fitted on the catalog the retriever started with, unless given).</summary>
+    public LatentSketch Sketch => _sketch;
+
     /// <summary>The item's latent and codes, when it is in the catalog.</summary>
     public UnifiedItem? Item(string id) => _items.TryGetValue(id, out var item) ? item : null;
+
+    private UnifiedItem NewItem(ReadOnlySpan<float> latent, int[] codes)
+    {
+        var sketch = new float[_sketch.Width];
+        _sketch.Sketch(latent, sketch);
+        return new UnifiedItem(latent.ToArray(), codes, sketch);
+    }
 
     private int[][] Assign(IReadOnlyList<Document> docs)
     {
@@ -122,7 +153,7 @@ public sealed class UnifiedRetriever : IUpdatableRetriever, ISidExplainer
         for (int i = 0; i < docs.Count; i++)
         {
             result[i] = codes.AsSpan(i * L, L).ToArray();
-            _items[docs[i].Id] = new UnifiedItem(latents.AsSpan(i * p, p).ToArray(), result[i]);
+            _items[docs[i].Id] = NewItem(latents.AsSpan(i * p, p), result[i]);
         }
         return result;
     }
@@ -209,13 +240,13 @@ public sealed class UnifiedRetriever : IUpdatableRetriever, ISidExplainer
             return results;
         }
         var beam = new BeamSearchOptions { BeamSize = _options.BeamSize, MaxLength = catalog.Trie.LongestId, StartToken = SidVocabulary.Start };
-        var latents = new SlotLatents(catalog, LatentsOf(catalog.Base), _items);
+        var latents = new SlotLatents(catalog, LatentsOf(catalog.Base), _items, _sketch);
         for (int start = 0; start < queries.Count; start += _options.QueryBatch)
         {
             int count = Math.Min(_options.QueryBatch, queries.Count - start);
             var batch = Enumerable.Range(start, count).Select(i => queries[i]).ToArray();
             var q = EncodeQueries(batch);
-            var scorer = new UnifiedStepScorer(_model, _decoder, _codebooks, _catalog.Vocabulary, catalog, q, count, latents,
+            using var scorer = new UnifiedStepScorer(_model, _decoder, _codebooks, _catalog.Vocabulary, catalog, q, count, latents,
                 _options, trace is null ? null : trace.AsSpan(start, count).ToArray());
             var hypotheses = ConstrainedBeamSearch.Search(scorer, count, catalog.Trie, beam);
             for (int j = 0; j < count; j++)
@@ -228,13 +259,19 @@ public sealed class UnifiedRetriever : IUpdatableRetriever, ISidExplainer
     }
 
     /// <summary>The latent of each base slot (null where the item is gone: a removed slot is never asked for).</summary>
-    private float[]?[] LatentsOf(CatalogBase @base) => _baseLatents.GetValue(@base, b => new Lazy<float[]?[]>(() => BaseLatents(b))).Value;
+    private BaseTables LatentsOf(CatalogBase @base) => _baseLatents.GetValue(@base, b => new Lazy<BaseTables>(() => BaseLatents(b))).Value;
 
-    private float[]?[] BaseLatents(CatalogBase @base)
+    private BaseTables BaseLatents(CatalogBase @base)
     {
         var table = new float[]?[@base.Ids.Length];
         for (int s = 0; s < table.Length; s++) table[s] = _items.TryGetValue(@base.Ids[s], out var item) ? item.Latent : null;
-        return table;
+        // The sketches in the base trie's entry order, one block read in order by every steered search: the
+        // items under a prefix are then a range of it.
+        int width = _sketch.Width, entries = @base.Trie.ItemCount;
+        var sketches = new float[entries * width];
+        for (int e = 0; e < entries; e++)
+            if (_items.TryGetValue(@base.Ids[@base.Trie.ItemAt(e)], out var item)) item.Sketch.CopyTo(sketches, e * width);
+        return new BaseTables(table, sketches);
     }
 
     /// <summary>
@@ -340,11 +377,13 @@ public sealed class UnifiedRetriever : IUpdatableRetriever, ISidExplainer
 /// <summary>
 /// The unified model seen from beam search. Rows follow their beams (<see cref="SelectRows"/>); each row
 /// keeps its trie state and the sum of its prefix's code vectors P. At code level n a row's next-token
-/// scores are the decoder's log-softmax over level n's codes; at the last code level each code also
-/// gets the best w (sim - 1) of the items under it (when steering), and at the collision level each
-/// item's token gets its own w (sim - 1) (less the best, when steering, which the parent already added).
+/// scores are the decoder's log-softmax over level n's codes; at a steered level each code also gets
+/// w (v(child) - v(parent)), v the best similarity under a prefix (exact for a whole code, the sketch's
+/// estimate for a shorter prefix, 1 above the first steered level), and at the collision level each item's token
+/// gets w (sim - v(leaf)): the terms telescope to w (sim - 1), so every item's score is exact. (Estimating the
+/// whole codes too, held-out Recall@100 fell from 0.811 to 0.778: the last level needs the exact best.)
 /// </summary>
-internal sealed class UnifiedStepScorer : IStepScorer
+internal sealed class UnifiedStepScorer : IStepScorer, IDisposable
 {
     private readonly UnifiedModel _model;
     private readonly ServingDecoder _decoder;
@@ -375,6 +414,11 @@ internal sealed class UnifiedStepScorer : IStepScorer
     // 22.8 ms (p50, `bench/run beam-unified`, one thread, 2026-12-01).
     private readonly float[]?[] _similarities;
     private readonly int _slots;
+    // Prefixes shorter than a whole code are valued by the sketch's estimate (k + 1 floats an item, read once
+    // per query in one pass over the base's block) instead of the exact best (a 1 KB latent an item).
+    private readonly float[]?[] _estimates; // per query: the estimate of each base entry
+    private readonly float[] _querySketches;
+    private readonly bool _sketched;
 
     public UnifiedStepScorer(UnifiedModel model, ServingDecoder decoder, Tensor[] codebooks, SidVocabulary vocabulary, GenerativeSnapshot catalog, float[] queries, int count,
         SlotLatents latents, UnifiedSearchOptions options, List<HashSet<int>>[]? trace)
@@ -390,6 +434,12 @@ internal sealed class UnifiedStepScorer : IStepScorer
         _firstSteered = _levels - Math.Min(options.SteeredLevels, _levels);
         _similarities = new float[]?[count];
         _slots = catalog.Base.Ids.Length + catalog.TailIds.Length;
+        var sketch = latents.Sketch;
+        _sketched = sketch.Directions < _p;
+        _estimates = new float[]?[count];
+        _querySketches = new float[count * sketch.Width];
+        if (_sketched)
+            for (int i = 0; i < count; i++) sketch.Sketch(queries.AsSpan(i * _p, _p), _querySketches.AsSpan(i * sketch.Width, sketch.Width));
     }
 
     public int Vocabulary => _vocabulary.Size;
@@ -449,11 +499,11 @@ internal sealed class UnifiedStepScorer : IStepScorer
                 logProbs.AsSpan(r * K, K).CopyTo(_out.AsSpan(r * V + offset, K));
                 if (_level < _firstSteered) continue;
                 // The parent already carries w (best under it - 1); each child adds the difference, so a
-                // prefix's score is log P(prefix) + w (best under it - 1), a bound on its items' scores.
-                float parent = _level == _firstSteered ? 1f : BestSimilarity(_query[r], _state[r]);
+                // prefix's score is log P(prefix) + w (best under it - 1) (with exact values, a bound on its items' scores).
+                float parent = _level == _firstSteered ? 1f : PrefixValue(_query[r], _state[r], _level);
                 int count = trie.Allowed(_state[r], _allowed);
                 for (int t = 0; t < count; t++)
-                    _out[r * V + _allowed[t]] += Steer(w, BestSimilarity(_query[r], trie.Advance(_state[r], _allowed[t])), parent);
+                    _out[r * V + _allowed[t]] += Steer(w, PrefixValue(_query[r], trie.Advance(_state[r], _allowed[t]), _level + 1), parent);
             }
         }
         else
@@ -474,6 +524,62 @@ internal sealed class UnifiedStepScorer : IStepScorer
     /// <summary>w (sim - parent): what a child adds to its parent's score; -inf for a child without an item latent under it.</summary>
     private static float Steer(float w, float sim, float parent) => float.IsNegativeInfinity(sim) ? float.NegativeInfinity : w * (sim - parent);
 
+    /// <summary>
+    /// v of the prefix of <paramref name="length"/> codes at <paramref name="state"/>: the best sim(q, d) under it for a
+    /// whole code, the best sketch estimate for a shorter prefix (a state is one length, so one value per state).
+    /// </summary>
+    private float PrefixValue(int queryIndex, int state, int length)
+        => _sketched && length < _levels ? BestEstimate(queryIndex, state) : BestSimilarity(queryIndex, state);
+
+    /// <summary>
+    /// The best sketch estimate of sim(q, d) over the items at or below <paramref name="state"/> (-inf when none):
+    /// the base's items under a prefix are a range of its entries, so a SIMD max over the query's estimates
+    /// by entry; the delta's (added or moved since the base) one by one.
+    /// </summary>
+    private float BestEstimate(int queryIndex, int state)
+    {
+        long key = (long)queryIndex << 32 | (uint)state;
+        if (_best.TryGetValue(key, out float known)) return known;
+        var trie = _catalog.Trie;
+        float best = float.NegativeInfinity;
+        var (lo, hi) = trie.BaseEntriesUnder(state);
+        if (hi > lo) best = TensorPrimitives.Max(EntryEstimates(queryIndex).AsSpan(lo, hi - lo));
+        _under.Clear();
+        trie.DeltaSlotsUnder(state, _under);
+        if (_under.Count > 0)
+        {
+            int width = _latents.Sketch.Width;
+            var query = _querySketches.AsSpan(queryIndex * width, width);
+            foreach (int slot in _under)
+                if (_latents.SketchOf(slot) is { IsEmpty: false } d) best = Math.Max(best, LatentSketch.Estimate(query, d));
+        }
+        return _best[key] = best;
+    }
+
+    /// <summary>
+    /// The query's estimate for every base entry, in one pass over the base's block (the first steered
+    /// level's codes cover the whole catalog, so every entry is asked for); dead entries -inf.
+    /// </summary>
+    private float[] EntryEstimates(int queryIndex)
+    {
+        if (_estimates[queryIndex] is { } known) return known;
+        int width = _latents.Sketch.Width, entries = _latents.BaseSketches.Length / width;
+        // Rented: a fresh 220 KB array per query lands on the large-object heap, whose collections are full ones.
+        var estimates = ArrayPool<float>.Shared.Rent(entries);
+        LatentSketch.EstimateRows(_querySketches.AsSpan(queryIndex * width, width), _latents.BaseSketches, estimates.AsSpan(0, entries));
+        foreach (int entry in _catalog.Trie.DeadEntries) estimates[entry] = float.NegativeInfinity;
+        return _estimates[queryIndex] = estimates;
+    }
+
+    /// <summary>Returns the rented per-query tables.</summary>
+    public void Dispose()
+    {
+        for (int i = 0; i < _estimates.Length; i++)
+            if (_estimates[i] is { } rented) { ArrayPool<float>.Shared.Return(rented); _estimates[i] = null; }
+        for (int i = 0; i < _similarities.Length; i++)
+            if (_similarities[i] is { } rented) { ArrayPool<float>.Shared.Return(rented); _similarities[i] = null; }
+    }
+
     /// <summary>The best sim(q, d) over the items at or below <paramref name="state"/> (-inf when none has a latent).</summary>
     private float BestSimilarity(int queryIndex, int state)
     {
@@ -482,13 +588,19 @@ internal sealed class UnifiedStepScorer : IStepScorer
         var query = _queries.AsSpan(queryIndex * _p, _p);
         _under.Clear();
         _catalog.Trie.SlotsUnder(state, _under);
+        float best = float.NegativeInfinity;
+        if (_sketched) // only whole codes and items ask: the leaves the beam reaches, a few hundred items
+        {
+            foreach (int slot in _under)
+                if (_latents.Of(slot) is { } d) best = Math.Max(best, UnifiedRetriever.Similarity(query, d));
+            return _best[key] = best;
+        }
         var sims = _similarities[queryIndex];
         if (sims is null)
         {
-            sims = _similarities[queryIndex] = new float[_slots];
+            sims = _similarities[queryIndex] = ArrayPool<float>.Shared.Rent(_slots);
             sims.AsSpan().Fill(float.NaN);
         }
-        float best = float.NegativeInfinity;
         foreach (int slot in _under)
         {
             float sim = sims[slot];
@@ -515,12 +627,31 @@ internal sealed class UnifiedStepScorer : IStepScorer
     }
 }
 
+/// <summary>A catalog base's latents by slot (null: gone) and their sketches in one block in the base trie's entry order [entries, k + 1].</summary>
+internal sealed record BaseTables(float[]?[] Latents, float[] Sketches);
+
 /// <summary>
-/// The item latents of one catalog snapshot by slot (slots, unlike positions, survive changes): a base
-/// slot the snapshot has not moved reads the base's table; a moved or added item is looked up by its id.
+/// The item latents (and their sketches) of one catalog snapshot by slot (slots, unlike positions, survive changes): a base
+/// slot the snapshot has not moved reads the base's tables; a moved or added item is looked up by its id.
 /// </summary>
-internal sealed class SlotLatents(GenerativeSnapshot snapshot, float[]?[] baseLatents, ConcurrentDictionary<string, UnifiedItem> items)
+internal sealed class SlotLatents(GenerativeSnapshot snapshot, BaseTables tables, ConcurrentDictionary<string, UnifiedItem> items, LatentSketch sketch)
 {
+    private readonly float[]?[] baseLatents = tables.Latents;
+
+    /// <summary>The sketches' directions.</summary>
+    public LatentSketch Sketch => sketch;
+
+    /// <summary>The base's sketches in its trie's entry order, one block [entries, k + 1] (a dead entry's row is its old item's).</summary>
+    public ReadOnlySpan<float> BaseSketches => tables.Sketches;
+
+    /// <summary>The sketch of the item at <paramref name="slot"/> (empty when the item is gone).</summary>
+    public ReadOnlySpan<float> SketchOf(int slot)
+    {
+        if (slot < baseLatents.Length && (snapshot.Moved.Count == 0 || !snapshot.Moved.ContainsKey(slot)))
+            return baseLatents[slot] is null ? default : tables.Sketches.AsSpan(slot * sketch.Width, sketch.Width);
+        return items.TryGetValue(snapshot.SlotId(slot), out var item) ? item.Sketch : default;
+    }
+
     public float[]? Of(int slot)
     {
         // Moved is empty between folds of a quiet catalog: steering every level reads every slot per query.

@@ -22,11 +22,20 @@ namespace GenSearch.Serving;
 /// A search setting, like the latent weight.</param>
 /// <param name="SteeredLevels">How many code levels, from the last, are steered so (see
 /// <see cref="UnifiedSearchOptions.SteeredLevels"/>); absent: 1, as models written before it searched.</param>
+/// <param name="SketchDirections">Directions of the sketch steering the upper levels (see
+/// <see cref="UnifiedSearchOptions.SketchDirections"/>); absent: the search's default.</param>
 public sealed record UnifiedModelConfig(string Kind, UnifiedConfig Model, int[] TokenSizes, int BeamSize, float LatentWeight, JsonObject? Training,
-    bool SteerByItems = true, int? SteeredLevels = null)
+    bool SteerByItems = true, int? SteeredLevels = null, int? SketchDirections = null)
 {
     /// <summary>The search's <see cref="UnifiedSearchOptions.SteeredLevels"/>.</summary>
     public int Steering => SteerByItems ? SteeredLevels ?? 1 : 0;
+
+    /// <summary>The search options this config asks for, with <paramref name="beam"/> beams.</summary>
+    public UnifiedSearchOptions SearchOptions(int beam) => new()
+    {
+        BeamSize = beam, LatentWeight = LatentWeight, SteeredLevels = Steering,
+        SketchDirections = SketchDirections ?? new UnifiedSearchOptions().SketchDirections,
+    };
 }
 
 /// <summary>
@@ -89,10 +98,11 @@ public sealed class UnifiedFormat : Ranking.IScorerFormat
         var (latents, _, columns) = dir.ItemMatrix("latents", ids.Length);
         if (columns != config.Model.Dim) throw new InvalidDataException($"{dir.ItemsPath}: 'latents' are {columns} wide, the model {config.Model.Dim}");
         if (config.SteeredLevels < 0) throw new InvalidDataException($"{dir.ConfigPath}: steered_levels is {config.SteeredLevels}; it counts code levels, 0 or more");
+        if (config.SketchDirections <= 0) throw new InvalidDataException($"{dir.ConfigPath}: sketch_directions is {config.SketchDirections}; the sketch needs at least one direction");
         int beam = options.BeamSize ?? config.BeamSize;
         if (beam <= 0) throw new ArgumentOutOfRangeException(nameof(options), $"the beam size must be positive, got {beam}");
         return Retriever(model, features, config.TokenSizes, codes, ids, latents,
-            new UnifiedSearchOptions { BeamSize = beam, LatentWeight = config.LatentWeight, SteeredLevels = config.Steering });
+            config.SearchOptions(beam));
     }
 
     /// <summary>
