@@ -408,10 +408,10 @@ internal sealed class UnifiedStepScorer : IStepScorer, IDisposable
     // and SIMD similarities, a beam-50 search went from 9.3 to 4.5 ms of CPU (p50, same bench).
     private readonly Dictionary<long, float> _best = [];
     private readonly List<int> _under = [];
-    // Each query's sim(q, d) by catalog slot, computed once (NaN: not yet). Steering every level asks
-    // for the best under the codes of every level, so without it the items under a beam's prefixes were
-    // scored again at each level: 55k latents of 1 KB, read three to four times, were a beam-50 search's
-    // 22.8 ms (p50, `bench/run beam-unified`, one thread, 2026-12-01).
+    // Without a sketch (sketch_directions at or above the width): each query's sim(q, d) by catalog slot,
+    // computed once (NaN: not yet). Steering every level asks for the best under the codes of every level,
+    // so without it the items under a beam's prefixes were scored again at each level: 55k latents of 1 KB,
+    // read three to four times, were a beam-50 search's 22.8 ms (p50, `bench/run beam-unified`, one thread).
     private readonly float[]?[] _similarities;
     private readonly int _slots;
     // Prefixes shorter than a whole code are valued by the sketch's estimate (k + 1 floats an item, read once
@@ -551,7 +551,7 @@ internal sealed class UnifiedStepScorer : IStepScorer, IDisposable
             int width = _latents.Sketch.Width;
             var query = _querySketches.AsSpan(queryIndex * width, width);
             foreach (int slot in _under)
-                if (_latents.SketchOf(slot) is { IsEmpty: false } d) best = Math.Max(best, LatentSketch.Estimate(query, d));
+                if (_latents.DeltaSketchOf(slot) is { IsEmpty: false } d) best = Math.Max(best, LatentSketch.Estimate(query, d));
         }
         return _best[key] = best;
     }
@@ -644,13 +644,11 @@ internal sealed class SlotLatents(GenerativeSnapshot snapshot, BaseTables tables
     /// <summary>The base's sketches in its trie's entry order, one block [entries, k + 1] (a dead entry's row is its old item's).</summary>
     public ReadOnlySpan<float> BaseSketches => tables.Sketches;
 
-    /// <summary>The sketch of the item at <paramref name="slot"/> (empty when the item is gone).</summary>
-    public ReadOnlySpan<float> SketchOf(int slot)
-    {
-        if (slot < baseLatents.Length && (snapshot.Moved.Count == 0 || !snapshot.Moved.ContainsKey(slot)))
-            return baseLatents[slot] is null ? default : tables.Sketches.AsSpan(slot * sketch.Width, sketch.Width);
-        return items.TryGetValue(snapshot.SlotId(slot), out var item) ? item.Sketch : default;
-    }
+    /// <summary>
+    /// The sketch of the delta's item (added, or moved since the base was built) at <paramref name="slot"/>, by its id
+    /// (empty when the item is gone); the base's items are read from <see cref="BaseSketches"/> by entry.
+    /// </summary>
+    public ReadOnlySpan<float> DeltaSketchOf(int slot) => items.TryGetValue(snapshot.SlotId(slot), out var item) ? item.Sketch : default;
 
     public float[]? Of(int slot)
     {
