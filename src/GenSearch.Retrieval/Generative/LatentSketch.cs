@@ -1,3 +1,6 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace GenSearch.Retrieval.Generative;
@@ -56,8 +59,8 @@ public sealed class LatentSketch
                     TensorPrimitives.MultiplyAdd(centred, centred[i], covariance.AsSpan(i * p, p), covariance.AsSpan(i * p, p));
             }
         }
-        // Subspace iteration from a fixed start: B <- orth(B C), 40 rounds (the directions are a bound's
-        // choice, not its correctness: any orthonormal rows give a valid bound, better ones a tighter one).
+        // Subspace iteration from a fixed start: B <- orth(B C), 40 rounds (the directions decide how good
+        // the estimate is, not whether search scores are exact: those never read the sketch).
         var basis = new float[k * p];
         var random = new Random(17);
         for (int i = 0; i < basis.Length; i++) basis[i] = (float)(random.NextDouble() * 2 - 1);
@@ -136,26 +139,26 @@ public sealed class LatentSketch
         int width = query.Length, n = result.Length;
         if (rows.Length != n * width) throw new ArgumentException($"{rows.Length} values are not {n} rows of {width}");
         float rhoQ = query[^1];
-        ref float q = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(query);
-        ref float d = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(rows);
-        int vectors = System.Numerics.Vector<float>.Count, whole = width - width % vectors;
+        ref float q = ref MemoryMarshal.GetReference(query);
+        ref float d = ref MemoryMarshal.GetReference(rows);
+        int vectors = Vector<float>.Count, whole = width - width % vectors;
         for (int i = 0; i < n; i++)
         {
-            ref float row = ref System.Runtime.CompilerServices.Unsafe.Add(ref d, i * width);
-            var acc = System.Numerics.Vector<float>.Zero;
+            ref float row = ref Unsafe.Add(ref d, i * width);
+            var acc = Vector<float>.Zero;
             for (int j = 0; j < whole; j += vectors)
             {
-                var diff = System.Numerics.Vector.LoadUnsafe(ref q, (nuint)j) - System.Numerics.Vector.LoadUnsafe(ref row, (nuint)j);
+                var diff = Vector.LoadUnsafe(ref q, (nuint)j) - Vector.LoadUnsafe(ref row, (nuint)j);
                 acc += diff * diff;
             }
-            float sum = System.Numerics.Vector.Sum(acc);
+            float sum = Vector.Sum(acc);
             for (int j = whole; j < width; j++)
             {
-                float diff = System.Runtime.CompilerServices.Unsafe.Add(ref q, j) - System.Runtime.CompilerServices.Unsafe.Add(ref row, j);
+                float diff = Unsafe.Add(ref q, j) - Unsafe.Add(ref row, j);
                 sum += diff * diff;
             }
             // sum counts (rho_q - rho_d)^2; the estimate wants rho_q^2 + rho_d^2
-            result[i] = 1f - sum - 2f * rhoQ * System.Runtime.CompilerServices.Unsafe.Add(ref row, width - 1);
+            result[i] = 1f - sum - 2f * rhoQ * Unsafe.Add(ref row, width - 1);
         }
     }
 }

@@ -263,15 +263,14 @@ public sealed class UnifiedRetriever : IUpdatableRetriever, ISidExplainer
 
     private BaseTables BaseLatents(CatalogBase @base)
     {
-        var table = new float[]?[@base.Ids.Length];
-        for (int s = 0; s < table.Length; s++) table[s] = _items.TryGetValue(@base.Ids[s], out var item) ? item.Latent : null;
+        var items = new UnifiedItem?[@base.Ids.Length]; // each id looked up once, for both tables
+        for (int s = 0; s < items.Length; s++) items[s] = _items.GetValueOrDefault(@base.Ids[s]);
         // The sketches in the base trie's entry order, one block read in order by every steered search: the
         // items under a prefix are then a range of it.
         int width = _sketch.Width, entries = @base.Trie.ItemCount;
         var sketches = new float[entries * width];
-        for (int e = 0; e < entries; e++)
-            if (_items.TryGetValue(@base.Ids[@base.Trie.ItemAt(e)], out var item)) item.Sketch.CopyTo(sketches, e * width);
-        return new BaseTables(table, sketches);
+        for (int e = 0; e < entries; e++) items[@base.Trie.ItemAt(e)]?.Sketch.CopyTo(sketches, e * width);
+        return new BaseTables([.. items.Select(item => item?.Latent)], sketches);
     }
 
     /// <summary>
