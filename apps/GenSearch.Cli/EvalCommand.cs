@@ -21,7 +21,7 @@ internal static class EvalCommand
         var split = new Option<string>("--split") { Description = "Which qrels to evaluate on (qrels/<split>.tsv).", DefaultValueFactory = _ => "dev" };
         var retriever = CliSupport.RetrieverOption();
         var model = CliSupport.ModelOption();
-        var beam = new Option<int?>("--beam") { Description = "Generative retrieval: beams per query (default: the model's, 50)." };
+        var beam = new BeamOptions();
         var hnsw = new Option<bool>("--hnsw") { Description = "Dense retrieval: search an HNSW graph instead of the exact index." };
         var fromRun = new Option<string?>("--from-run") { Description = "Score this TREC run file (from any tool) instead of retrieving." };
         var run = new Option<string?>("--run") { Description = "Write the run here in TREC format (qid Q0 docid rank score tag)." };
@@ -38,8 +38,9 @@ internal static class EvalCommand
         var rerankDepth = CliSupport.RerankDepthOption();
         var command = new Command("eval", "Evaluate a retriever on a split: Recall, MRR, NDCG and hit rate at 10 and 100, with breakdowns.")
         {
-            data, split, retriever, model, hnsw, beam, fromRun, run, report, k, threshold, k1, b, stop, noStem, addItems, rerank, rerankDepth, seenSplit,
+            data, split, retriever, model, hnsw, fromRun, run, report, k, threshold, k1, b, stop, noStem, addItems, rerank, rerankDepth, seenSplit,
         };
+        beam.AddTo(command);
         command.SetAction(parse => CliSupport.Guard(() =>
         {
             var set = CliSupport.OpenData(parse.GetValue(data));
@@ -48,7 +49,7 @@ internal static class EvalCommand
             CliSupport.Range("--k", topK, 1);
             if (parse.GetValue(k1) is { } k1Value) CliSupport.Range("--k1", k1Value, 0, 100);
             if (parse.GetValue(b) is { } bValue) CliSupport.Range("--b", bValue, 0, 1);
-            if (parse.GetValue(beam) is { } beams) CliSupport.Range("--beam", beams, 1, 10_000);
+            beam.Read(parse);
             string? reportPath = parse.GetValue(report);
             if (reportPath != null && !reportPath.EndsWith(".md", StringComparison.OrdinalIgnoreCase) && !reportPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
                 throw new CliException($"--report '{reportPath}': the extension picks the format, .md or .json");
@@ -74,7 +75,7 @@ internal static class EvalCommand
             {
                 var bm25Options = new Bm25Options { RemoveStopWords = parse.GetValue(stop), Stem = !parse.GetValue(noStem) };
                 (searcher, index, bm25Parameters) = CliSupport.OpenRetriever(set, parse.GetValue(retriever), parse.GetValue(model), bm25Options,
-                    new ModelOpenOptions { Hnsw = parse.GetValue(hnsw), BeamSize = parse.GetValue(beam) }, parse.GetValue(k1), parse.GetValue(b),
+                    beam.Apply(parse, new ModelOpenOptions { Hnsw = parse.GetValue(hnsw) }), parse.GetValue(k1), parse.GetValue(b),
                     parse.GetValue(rerank), parse.GetValue(rerankDepth));
                 docIds = set.Corpus().Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
                 tag = searcher.Name;

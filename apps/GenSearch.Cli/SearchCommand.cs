@@ -15,25 +15,26 @@ internal static class SearchCommand
         var k = new Option<int>("--k", "-k") { Description = "How many results to show.", DefaultValueFactory = _ => 10 };
         var retriever = CliSupport.RetrieverOption();
         var model = CliSupport.ModelOption();
-        var beam = new Option<int?>("--beam") { Description = "Generative retrieval: beams per query (default: the model's, 50)." };
+        var beam = new BeamOptions();
         var hnsw = new Option<bool>("--hnsw") { Description = "Dense retrieval: search an HNSW graph instead of the exact index." };
         var explain = new Option<bool>("--explain") { Description = "Show how BM25 scored each result, term by term (when BM25 is one of the retrievers)." };
         var rerank = CliSupport.RerankOption();
         var rerankDepth = CliSupport.RerankDepthOption();
         var command = new Command("search", "Search the catalog with BM25, any trained model, or a fusion of them; print the top results with titles and scores.")
         {
-            data, query, k, retriever, model, beam, hnsw, explain, rerank, rerankDepth,
+            data, query, k, retriever, model, hnsw, explain, rerank, rerankDepth,
         };
+        beam.AddTo(command);
         command.SetAction(parse => CliSupport.Guard(() =>
         {
             var text = parse.GetValue(query) ?? "";
             if (string.IsNullOrWhiteSpace(text)) throw new CliException("the query is empty");
             int top = parse.GetValue(k);
             CliSupport.Range("--k", top, 1);
-            if (parse.GetValue(beam) is { } beams) CliSupport.Range("--beam", beams, 1, 10_000);
+            beam.Read(parse);
             var set = CliSupport.OpenData(parse.GetValue(data));
             var (searcher, index, _) = CliSupport.OpenRetriever(set, parse.GetValue(retriever), parse.GetValue(model), new Bm25Options(),
-                new ModelOpenOptions { Hnsw = parse.GetValue(hnsw), BeamSize = parse.GetValue(beam) }, rerank: parse.GetValue(rerank), rerankDepth: parse.GetValue(rerankDepth));
+                beam.Apply(parse, new ModelOpenOptions { Hnsw = parse.GetValue(hnsw) }), rerank: parse.GetValue(rerank), rerankDepth: parse.GetValue(rerankDepth));
             if (parse.GetValue(explain) && index is null) throw new CliException("--explain shows BM25's scoring: add bm25 to --retriever");
             var titles = set.Corpus().ToDictionary(d => d.Id, d => d.Title, StringComparer.Ordinal);
             var hits = searcher.Search([new Query("q", text)], top)[0];

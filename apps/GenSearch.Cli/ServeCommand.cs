@@ -16,7 +16,7 @@ internal static class ServeCommand
         var data = new Option<string>("--data") { Description = "BEIR directory whose corpus is the catalog.", Required = true };
         var model = CliSupport.ModelOption();
         var retriever = CliSupport.RetrieverOption();
-        var beam = new Option<int?>("--beam") { Description = "Generative retrieval: beams per query (default: the model's, 50)." };
+        var beam = new BeamOptions();
         var hnsw = new Option<bool>("--hnsw") { Description = "Dense retrieval: search an HNSW graph instead of the exact index." };
         var store = new Option<string?>("--store")
         {
@@ -43,11 +43,12 @@ internal static class ServeCommand
         var rerankDepth = CliSupport.RerankDepthOption();
         var command = new Command("serve", "Serve search over HTTP: /search, live catalog changes (/items), feedback (/feedback), /health, /metrics, OpenAPI at /openapi/v1.json and /scalar.")
         {
-            data, model, retriever, beam, hnsw, store, urls, apiKey, writes, searches, searchConcurrency, kernelThreads, rerank, rerankDepth,
+            data, model, retriever, hnsw, store, urls, apiKey, writes, searches, searchConcurrency, kernelThreads, rerank, rerankDepth,
         };
+        beam.AddTo(command);
         command.SetAction(parse => CliSupport.Guard(() =>
         {
-            if (parse.GetValue(beam) is { } beams) CliSupport.Range("--beam", beams, 1, 10_000);
+            var search = beam.Read(parse);
             CliSupport.Range("--rerank-depth", parse.GetValue(rerankDepth), 1, 10_000);
             CliSupport.Range("--writes-per-second", parse.GetValue(writes), 0);
             CliSupport.Range("--searches-per-second", parse.GetValue(searches), 0);
@@ -58,7 +59,7 @@ internal static class ServeCommand
             CliSupport.OpenData(dataDir); // the data set's errors as the other commands give them, before anything else
             var options = new ServerOptions
             {
-                DataDir = dataDir, ModelDir = parse.GetValue(model), Retriever = parse.GetValue(retriever), Beam = parse.GetValue(beam),
+                DataDir = dataDir, ModelDir = parse.GetValue(model), Retriever = parse.GetValue(retriever), Beam = search.Beam, SteeredLevels = search.SteeredLevels, SketchDirections = search.SketchDirections,
                 Hnsw = parse.GetValue(hnsw), Store = parse.GetValue(store), Rerank = parse.GetValue(rerank), RerankDepth = parse.GetValue(rerankDepth),
                 Urls = parse.GetValue(urls) is { Length: > 0 } given ? given : [ServerOptions.DefaultUrl],
                 ApiKey = parse.GetValue(apiKey) ?? (Environment.GetEnvironmentVariable("GENSEARCH_API_KEY") is { Length: > 0 } env ? env : null),

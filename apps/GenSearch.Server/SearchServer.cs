@@ -196,7 +196,7 @@ public sealed class SearchServer : IAsyncDisposable
         var spec = RetrieverOpener.Resolve(options.Retriever, options.ModelDir);
         var opened = RetrieverOpener.Open(data, spec, options.ModelDir, new RetrieverOpenOptions
         {
-            Model = new ModelOpenOptions { Hnsw = options.Hnsw, BeamSize = options.Beam },
+            Model = new ModelOpenOptions { Hnsw = options.Hnsw, BeamSize = options.Beam, SteeredLevels = options.SteeredLevels, SketchDirections = options.SketchDirections },
             Rerank = options.Rerank,
             RerankDepth = options.RerankDepth,
             ChooseBm25Scoring = index =>

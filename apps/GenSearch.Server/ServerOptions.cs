@@ -13,6 +13,10 @@ public sealed record ServerOptions
     public string? Retriever { get; init; }
     /// <summary>Generative retrieval: beams per query; null: the model's.</summary>
     public int? Beam { get; init; }
+    /// <summary>Unified models: code levels, from the last, steered by the items' best similarity; null: the model's config.json.</summary>
+    public int? SteeredLevels { get; init; }
+    /// <summary>Unified models: directions of the sketch that steers the levels above the last; null: the model's config.json.</summary>
+    public int? SketchDirections { get; init; }
     /// <summary>Dense retrieval: an HNSW graph instead of the exact index.</summary>
     public bool Hnsw { get; init; }
     /// <summary>A ranker directory whose ranker reorders the retriever's top <see cref="RerankDepth"/>; null: no reranking.</summary>

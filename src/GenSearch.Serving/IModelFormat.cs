@@ -14,6 +14,13 @@ public sealed record ModelOpenOptions
     public bool Hnsw { get; init; }
     /// <summary>Generative modes: beams per query; null = the model's own setting.</summary>
     public int? BeamSize { get; init; }
+    /// <summary>
+    /// Unified models: how many code levels, from the last, the items' best similarity steers; null = the
+    /// model's config.json (every level for models trained since 2026-12-01, 1 before).
+    /// </summary>
+    public int? SteeredLevels { get; init; }
+    /// <summary>Unified models: directions of the sketch that steers the levels above the last; null = the model's config.json.</summary>
+    public int? SketchDirections { get; init; }
 }
 
 /// <summary>

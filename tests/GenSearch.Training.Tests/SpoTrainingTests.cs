@@ -30,13 +30,24 @@ public class SpoTrainingTests
         return queries.Select((q, i) => hits[i].Count > 0 && qrels.For(q.Id).TryGetValue(hits[i][0].Id, out var g) && g == 4 ? 1 : 0).Average();
     }
 
-    [Fact]
-    public void ItemScoresAreTheScoresTheRetrieverRanksBy()
+    /// <summary>
+    /// Every hit's score is the item's exact score, however the beam is steered: the steering terms
+    /// telescope. Also the settings a command line overrides (null: config.json's) reach the search.
+    /// </summary>
+    [Theory]
+    [InlineData(null, null)]
+    [InlineData(0, null)]
+    [InlineData(1, 1)]
+    [InlineData(3, 2)]
+    public void ItemScoresAreTheScoresTheRetrieverRanksBy(int? steeredLevels, int? sketchDirections)
     {
         using var beir = new TinyBeir();
         string dir = Path.Combine(beir.Path, "unified");
         UnifiedTraining.Run(BeirDataset.Open(beir.Path), dir, Unified(3));
-        var retriever = UnifiedFormat.OpenGenerative(new ModelDirectory(dir), new ModelOpenOptions());
+        var retriever = UnifiedFormat.OpenGenerative(new ModelDirectory(dir), new ModelOpenOptions { SteeredLevels = steeredLevels, SketchDirections = sketchDirections });
+        var config = new ModelDirectory(dir).ReadConfig<UnifiedModelConfig>().SearchOptions(1);
+        Assert.Equal(steeredLevels ?? config.SteeredLevels, retriever.Options.SteeredLevels);
+        Assert.Equal(sketchDirections ?? config.SketchDirections, retriever.Options.SketchDirections);
         var features = NgramVocabulary.Load(Path.Combine(dir, UnifiedFormat.FeaturesFile));
         float w = new ModelDirectory(dir).ReadConfig<UnifiedModelConfig>().LatentWeight;
         var hits = retriever.Search([new Query("q", "green fan")], 5)[0];

@@ -129,8 +129,8 @@ public sealed class UnifiedRetriever : IUpdatableRetriever, ISidExplainer
     /// <summary>The text features the model reads.</summary>
     internal NgramVocabulary Features => _features;
 
-    /// <summary>The search options.</summary>
-    internal UnifiedSearchOptions Options => _options;
+    /// <summary>The search settings it was opened with.</summary>
+    public UnifiedSearchOptions Options => _options;
 
     /// <summary>The sketch steering the upper levels (fitted on the catalog the retriever started with, unless given).</summary>
     public LatentSketch Sketch => _sketch;

@@ -101,8 +101,15 @@ public sealed class UnifiedFormat : Ranking.IScorerFormat
         if (config.SketchDirections <= 0) throw new InvalidDataException($"{dir.ConfigPath}: sketch_directions is {config.SketchDirections}; the sketch needs at least one direction");
         int beam = options.BeamSize ?? config.BeamSize;
         if (beam <= 0) throw new ArgumentOutOfRangeException(nameof(options), $"the beam size must be positive, got {beam}");
-        return Retriever(model, features, config.TokenSizes, codes, ids, latents,
-            config.SearchOptions(beam));
+        if (options.SteeredLevels < 0) throw new ArgumentOutOfRangeException(nameof(options), $"steered levels count code levels, 0 or more; got {options.SteeredLevels}");
+        if (options.SketchDirections <= 0) throw new ArgumentOutOfRangeException(nameof(options), $"the sketch needs at least one direction; got {options.SketchDirections}");
+        var search = config.SearchOptions(beam);
+        search = search with
+        {
+            SteeredLevels = options.SteeredLevels ?? search.SteeredLevels,
+            SketchDirections = options.SketchDirections ?? search.SketchDirections,
+        };
+        return Retriever(model, features, config.TokenSizes, codes, ids, latents, search);
     }
 
     /// <summary>
