@@ -118,6 +118,20 @@ internal static class CliSupport
         Description = "Rerank the retriever's top --rerank-depth with this ranker (a directory from gensearch train --model sid-coord or lambdamart).",
     };
 
+    /// <summary>--fusion NAME: how a retriever expression of several terms fuses their lists.</summary>
+    public static Option<string?> FusionOption() => new("--fusion")
+    {
+        Description = "How retrievers joined by '+' are fused: zscore (the default: each list's scores standardised per query, summed) " +
+                      "or rrf (reciprocal rank, 1 / (60 + rank); the default before 2026-12-01).",
+    };
+
+    /// <summary>The method --fusion names (null: the default); an unknown name is a one-line error.</summary>
+    public static FusionMethod Fusion(string? name)
+    {
+        try { return RetrieverSpec.ParseFusion(name ?? RetrieverSpec.FusionNames[0]); }
+        catch (ArgumentException e) { throw new CliException(e.Message); }
+    }
+
     /// <summary>--rerank-depth N.</summary>
     public static Option<int> RerankDepthOption() => new("--rerank-depth")
     {
@@ -136,12 +150,15 @@ internal static class CliSupport
     /// <paramref name="modelDir"/> (<see cref="RetrieverOpener"/>), and the BM25 index and its k1 and b when the expression uses one.
     /// </summary>
     public static (IRetriever Retriever, Bm25? Index, GenSearch.Training.Bm25Choice? Bm25Parameters) OpenRetriever(BeirDataset data, string? expression, string? modelDir,
-        Bm25Options bm25Options, ModelOpenOptions modelOptions, float? k1 = null, float? b = null, string? rerank = null, int rerankDepth = 100)
+        Bm25Options bm25Options, ModelOpenOptions modelOptions, float? k1 = null, float? b = null, string? rerank = null, int rerankDepth = 100,
+        string? fusion = null)
     {
         if (rerank is not null) Range("--rerank-depth", rerankDepth, 1, 10_000);
         RetrieverSpec spec;
+        FusionMethod fusionMethod;
         try { spec = RetrieverOpener.Resolve(expression, modelDir); }
         catch (ArgumentException e) { throw new CliException(e.Message); }
+        fusionMethod = Fusion(fusion);
         GenSearch.Training.Bm25Choice? parameters = null;
         var opened = RetrieverOpener.Open(data, spec, modelDir, new RetrieverOpenOptions
         {
@@ -156,6 +173,7 @@ internal static class CliSupport
             Note = Note,
             Rerank = rerank,
             RerankDepth = rerankDepth,
+            Fusion = fusionMethod,
         });
         return (opened.Retriever, opened.Bm25, parameters);
     }

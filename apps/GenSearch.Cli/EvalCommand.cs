@@ -36,9 +36,10 @@ internal static class EvalCommand
         var seenSplit = new Option<string>("--seen-split") { Description = "The breakdown 'relevant items seen in training' counts items judged relevant in this split (a ranker trained on another split than train: name it).", DefaultValueFactory = _ => "train" };
         var rerank = CliSupport.RerankOption();
         var rerankDepth = CliSupport.RerankDepthOption();
+        var fusion = CliSupport.FusionOption();
         var command = new Command("eval", "Evaluate a retriever on a split: Recall, MRR, NDCG and hit rate at 10 and 100, with breakdowns.")
         {
-            data, split, retriever, model, hnsw, fromRun, run, report, k, threshold, k1, b, stop, noStem, addItems, rerank, rerankDepth, seenSplit,
+            data, split, retriever, model, hnsw, fromRun, run, report, k, threshold, k1, b, stop, noStem, addItems, rerank, rerankDepth, seenSplit, fusion,
         };
         beam.AddTo(command);
         command.SetAction(parse => CliSupport.Guard(() =>
@@ -76,7 +77,7 @@ internal static class EvalCommand
                 var bm25Options = new Bm25Options { RemoveStopWords = parse.GetValue(stop), Stem = !parse.GetValue(noStem) };
                 (searcher, index, bm25Parameters) = CliSupport.OpenRetriever(set, parse.GetValue(retriever), parse.GetValue(model), bm25Options,
                     beam.Apply(parse, new ModelOpenOptions { Hnsw = parse.GetValue(hnsw) }), parse.GetValue(k1), parse.GetValue(b),
-                    parse.GetValue(rerank), parse.GetValue(rerankDepth));
+                    parse.GetValue(rerank), parse.GetValue(rerankDepth), parse.GetValue(fusion));
                 docIds = set.Corpus().Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
                 tag = searcher.Name;
                 if (parse.GetValue(addItems) is { } itemsPath)

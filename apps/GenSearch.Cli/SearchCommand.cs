@@ -20,9 +20,10 @@ internal static class SearchCommand
         var explain = new Option<bool>("--explain") { Description = "Show how BM25 scored each result, term by term (when BM25 is one of the retrievers)." };
         var rerank = CliSupport.RerankOption();
         var rerankDepth = CliSupport.RerankDepthOption();
+        var fusion = CliSupport.FusionOption();
         var command = new Command("search", "Search the catalog with BM25, any trained model, or a fusion of them; print the top results with titles and scores.")
         {
-            data, query, k, retriever, model, hnsw, explain, rerank, rerankDepth,
+            data, query, k, retriever, model, hnsw, explain, rerank, rerankDepth, fusion,
         };
         beam.AddTo(command);
         command.SetAction(parse => CliSupport.Guard(() =>
@@ -34,7 +35,7 @@ internal static class SearchCommand
             beam.Read(parse);
             var set = CliSupport.OpenData(parse.GetValue(data));
             var (searcher, index, _) = CliSupport.OpenRetriever(set, parse.GetValue(retriever), parse.GetValue(model), new Bm25Options(),
-                beam.Apply(parse, new ModelOpenOptions { Hnsw = parse.GetValue(hnsw) }), rerank: parse.GetValue(rerank), rerankDepth: parse.GetValue(rerankDepth));
+                beam.Apply(parse, new ModelOpenOptions { Hnsw = parse.GetValue(hnsw) }), rerank: parse.GetValue(rerank), rerankDepth: parse.GetValue(rerankDepth), fusion: parse.GetValue(fusion));
             if (parse.GetValue(explain) && index is null) throw new CliException("--explain shows BM25's scoring: add bm25 to --retriever");
             var titles = set.Corpus().ToDictionary(d => d.Id, d => d.Title, StringComparer.Ordinal);
             var hits = searcher.Search([new Query("q", text)], top)[0];

@@ -41,9 +41,10 @@ internal static class ServeCommand
         };
         var rerank = CliSupport.RerankOption();
         var rerankDepth = CliSupport.RerankDepthOption();
+        var fusion = CliSupport.FusionOption();
         var command = new Command("serve", "Serve search over HTTP: /search, live catalog changes (/items), feedback (/feedback), /health, /metrics, OpenAPI at /openapi/v1.json and /scalar.")
         {
-            data, model, retriever, hnsw, store, urls, apiKey, writes, searches, searchConcurrency, kernelThreads, rerank, rerankDepth,
+            data, model, retriever, hnsw, store, urls, apiKey, writes, searches, searchConcurrency, kernelThreads, rerank, rerankDepth, fusion,
         };
         beam.AddTo(command);
         command.SetAction(parse => CliSupport.Guard(() =>
@@ -60,7 +61,7 @@ internal static class ServeCommand
             var options = new ServerOptions
             {
                 DataDir = dataDir, ModelDir = parse.GetValue(model), Retriever = parse.GetValue(retriever), Beam = search.Beam, SteeredLevels = search.SteeredLevels, SketchDirections = search.SketchDirections,
-                Hnsw = parse.GetValue(hnsw), Store = parse.GetValue(store), Rerank = parse.GetValue(rerank), RerankDepth = parse.GetValue(rerankDepth),
+                Hnsw = parse.GetValue(hnsw), Store = parse.GetValue(store), Rerank = parse.GetValue(rerank), RerankDepth = parse.GetValue(rerankDepth), Fusion = CliSupport.Fusion(parse.GetValue(fusion)),
                 Urls = parse.GetValue(urls) is { Length: > 0 } given ? given : [ServerOptions.DefaultUrl],
                 ApiKey = parse.GetValue(apiKey) ?? (Environment.GetEnvironmentVariable("GENSEARCH_API_KEY") is { Length: > 0 } env ? env : null),
                 WritesPerSecond = parse.GetValue(writes), SearchesPerSecond = parse.GetValue(searches), SearchConcurrency = parse.GetValue(searchConcurrency),

@@ -199,6 +199,7 @@ public sealed class SearchServer : IAsyncDisposable
             Model = new ModelOpenOptions { Hnsw = options.Hnsw, BeamSize = options.Beam, SteeredLevels = options.SteeredLevels, SketchDirections = options.SketchDirections },
             Rerank = options.Rerank,
             RerankDepth = options.RerankDepth,
+            Fusion = options.Fusion,
             ChooseBm25Scoring = index =>
             {
                 var chosen = GenSearch.Training.Bm25Parameters.Choose(data, new Bm25Options(), index, note);

@@ -23,6 +23,8 @@ public sealed record ServerOptions
     public string? Rerank { get; init; }
     /// <summary>Candidates per query the ranker reorders.</summary>
     public int RerankDepth { get; init; } = 100;
+    /// <summary>How a retriever expression of several terms fuses their lists.</summary>
+    public GenSearch.Retrieval.FusionMethod Fusion { get; init; } = GenSearch.Retrieval.FusionMethod.ZScore;
     /// <summary>
     /// <c>sqlite:PATH</c> or <c>postgres:CONNECTION-STRING</c>; null: an SQLite file named after the
     /// data set under <see cref="DefaultStoreFolder"/>.

@@ -24,6 +24,8 @@ public sealed record RetrieverOpenOptions
     public string? Rerank { get; init; }
     /// <summary>Candidates per query the ranker reorders.</summary>
     public int RerankDepth { get; init; } = 100;
+    /// <summary>How an expression of several retrievers fuses their lists.</summary>
+    public FusionMethod Fusion { get; init; } = FusionMethod.ZScore;
 }
 
 /// <summary>
@@ -82,7 +84,7 @@ public static class RetrieverOpener
             }
             parts.Add(part);
             return part;
-        });
+        }, options.Fusion);
         if (options.Rerank is { } rankerDir)
         {
             var sw = Stopwatch.StartNew();

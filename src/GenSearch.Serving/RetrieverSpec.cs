@@ -3,8 +3,8 @@ using GenSearch.Retrieval;
 namespace GenSearch.Serving;
 
 /// <summary>
-/// What to search with, as one expression: retrievers joined by '+' are fused by reciprocal rank
-/// (<see cref="FusionRetriever"/>). A term is <c>bm25</c>, <c>model</c> (the model directory in its
+/// What to search with, as one expression: retrievers joined by '+' are fused
+/// (<see cref="FusionRetriever"/>; standardised scores by default, reciprocal rank on request). A term is <c>bm25</c>, <c>model</c> (the model directory in its
 /// default mode) or one of the model's modes by name (<c>dense</c>, <c>generative</c>), so
 /// <c>bm25+model</c> fuses BM25 with any model. eval, search and the server all compose through here.
 /// </summary>
@@ -43,11 +43,22 @@ public sealed record RetrieverSpec(IReadOnlyList<string> Terms)
     /// The retriever the expression names: each term from <paramref name="open"/> (given the term, where
     /// <c>model</c> stands for the default mode), fused when there are several.
     /// </summary>
-    public IRetriever Build(Func<string, IRetriever> open)
+    public IRetriever Build(Func<string, IRetriever> open, FusionMethod fusion = FusionMethod.ZScore)
     {
         var parts = Terms.Select(open).ToArray();
-        return parts.Length == 1 ? parts[0] : new FusionRetriever(parts);
+        return parts.Length == 1 ? parts[0] : new FusionRetriever(parts, method: fusion);
     }
+
+    /// <summary>The names <see cref="ParseFusion"/> reads, in <see cref="FusionMethod"/>'s order.</summary>
+    public static readonly string[] FusionNames = ["zscore", "rrf"];
+
+    /// <summary>"zscore" or "rrf" (any case); anything else is an error naming both.</summary>
+    public static FusionMethod ParseFusion(string text) => text.ToLowerInvariant() switch
+    {
+        "zscore" => FusionMethod.ZScore,
+        "rrf" => FusionMethod.ReciprocalRank,
+        _ => throw new ArgumentException($"--fusion '{text}': unknown fusion (known: {string.Join(", ", FusionNames)})"),
+    };
 
     /// <summary>The mode a model term asks for: null for <c>model</c> (the format's default).</summary>
     public static string? ModeOf(string term) => term == ModelTerm ? null : term;

@@ -50,6 +50,7 @@ public sealed class CliTests : IDisposable
     [InlineData("--beam", "0", "--beam 0 is out of range")]
     [InlineData("--steered-levels", "-1", "--steered-levels -1 is out of range")]
     [InlineData("--sketch-directions", "0", "--sketch-directions 0 is out of range")]
+    [InlineData("--fusion", "max", "--fusion 'max': unknown fusion (known: zscore, rrf)")]
     [InlineData("--retriever", "bm25+nope", "unknown retriever 'nope'")]
     [InlineData("--threshold", "9", "relevance threshold 9 is outside the grades")]
     public void OutOfRangeOptionsAreOneLineNamingTheOption(string option, string value, string message)

@@ -136,11 +136,51 @@ public class ModelRetrieverTests
     [Fact]
     public void FusionSumsReciprocalRanks()
     {
-        var fused = new FusionRetriever([new FixedRetriever("a", ["x", "y", "z"]), new FixedRetriever("b", ["z", "x"])]);
+        var fused = new FusionRetriever([new FixedRetriever("a", ["x", "y", "z"]), new FixedRetriever("b", ["z", "x"])], method: FusionMethod.ReciprocalRank);
         var hits = fused.Search(Queries("q"), 3)[0];
         Assert.Equal("a+b", fused.Name);
         // x: 1/61 + 1/62; z: 1/63 + 1/61; y: 1/62.
         Assert.Equal(["x", "z", "y"], hits.Select(h => h.Id).ToArray());
         Assert.Equal(1f / 61 + 1f / 62, hits[0].Score, 6);
+    }
+
+    private sealed class ScoredRetriever(params (string Id, float Score)[] list) : IRetriever
+    {
+        public string Name => "scored";
+        public int Count => 10;
+        public IReadOnlyList<SearchHit>[] Search(IReadOnlyList<Query> queries, int k)
+            => queries.Select(_ => (IReadOnlyList<SearchHit>)list.Take(k).Select(x => new SearchHit(x.Id, x.Score)).ToArray()).ToArray();
+    }
+
+    /// <summary>
+    /// By hand: list a (x 3, y 2.9, z 0) has mean 1.9667 and standard deviation 1.3912, so z-scores
+    /// x 0.7428, y 0.6709, z -1.4137; list b (z 1, y 0) has z 1, y -1, and x, missing, takes b's lowest, -1.
+    /// Sums: x -0.2572, y -0.3291, z -0.4137. Reciprocal rank orders them the other way (z 1/63 + 1/61,
+    /// y 2/62, x 1/61): it cannot see that a's x and y are nearly tied and z far below.
+    /// </summary>
+    [Fact]
+    public void ZScoreFusionSumsStandardisedScoresAndAMissingItemTakesTheListsLowest()
+    {
+        IRetriever[] parts = [new ScoredRetriever(("x", 3f), ("y", 2.9f), ("z", 0f)), new ScoredRetriever(("z", 1f), ("y", 0f))];
+        var hits = new FusionRetriever(parts).Search(Queries("q"), 3)[0];
+        Assert.Equal(["x", "y", "z"], hits.Select(h => h.Id).ToArray());
+        Assert.Equal(-0.2572f, hits[0].Score, 3);
+        Assert.Equal(-0.3291f, hits[1].Score, 3);
+        Assert.Equal(-0.4137f, hits[2].Score, 3);
+        var byRank = new FusionRetriever(parts, method: FusionMethod.ReciprocalRank).Search(Queries("q"), 3)[0];
+        Assert.Equal(["z", "y", "x"], byRank.Select(h => h.Id).ToArray());
+    }
+
+    [Fact]
+    public void ZScoresOfATiedListAreZeroAndANonFiniteScoreCountsAsTheLowest()
+    {
+        Assert.Equal([0.0, 0.0], FusionRetriever.Standardised([new SearchHit("a", 2f), new SearchHit("b", 2f)]));
+        Assert.Equal([0.0], FusionRetriever.Standardised([new SearchHit("a", 5f)]));
+        // 1, NaN -> 1, 1: tied, so zeros; 3, -inf, 1 -> 3, 1, 1.
+        Assert.Equal([0.0, 0.0], FusionRetriever.Standardised([new SearchHit("a", 1f), new SearchHit("b", float.NaN)]));
+        var z = FusionRetriever.Standardised([new SearchHit("a", 3f), new SearchHit("b", float.NegativeInfinity), new SearchHit("c", 1f)]);
+        Assert.Equal(Math.Sqrt(2), z[0], 9);
+        Assert.Equal(-Math.Sqrt(0.5), z[1], 9);
+        Assert.Equal(-Math.Sqrt(0.5), z[2], 9);
     }
 }
