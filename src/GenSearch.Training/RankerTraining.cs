@@ -148,6 +148,8 @@ public sealed record SidCoordTrainingOptions
     /// on homedepot the ID-only model then fell to NDCG@10 0.300 against the features' 0.437).
     /// </summary>
     public int MemoryFolds { get; init; } = 2;
+    /// <summary>SID-Coord reads the alignment of the target's SIDs with the user's history (when the data has one); false: the ablation.</summary>
+    public bool UserAlignment { get; init; } = true;
     /// <summary>
     /// Share of the training lists (by a hash of the query id) held out of training and scored at the end:
     /// NDCG@10 of the model's order of each held-out list (gain 2^grade - 1, the ideal from the list's own
@@ -215,6 +217,7 @@ public static class SidCoordTraining
         {
             Features = MatchFeatures.Count, ItemBuckets = options.ItemBuckets, WordBuckets = options.WordBuckets, Levels = sids.Levels,
             Codes = sids.Codes + 1, Dim = options.Dim, Hidden = options.Hidden, Items = options.Items, MemoryFolds = options.MemoryFolds,
+            UserAlignment = options.UserAlignment,
         };
         var rng = new Rng(options.Seed);
         var model = new SidCoordModel(config, rng);

@@ -87,4 +87,17 @@ public class MatchFeaturesTests
         ItemSids.AlignmentOf(history, null, result);
         Assert.Equal([0f, 0f, 0f], result);
     }
+
+    /// <summary>The batch carries the alignment of each candidate with the query's history; the ablation zeroes it.</summary>
+    [Fact]
+    public void TheBatchAlignsCandidatesWithTheHistoryUnlessTheAblationIsOn()
+    {
+        var sids = ItemSids.Of(new() { ["h1"] = [1, 2, 3], ["h2"] = [1, 0, 0], ["a"] = [1, 2, 0], ["b"] = [2, 2, 3] }, 3, 4);
+        var query = new Query("q", "vanity") { Context = ["q:earlier query", "i:h1", "i:h2", "i:unknown"] };
+        var config = new SidCoordConfig { Features = 1, Levels = 3, Codes = 5 };
+        var batch = SidCoordRanker.Batch(config, sids, [0f], [1f], [(query, ["a", "b"], [0f, 0f])]);
+        Assert.Equal([1f, 0.5f, 0f, 0f, 0f, 0f], batch.Alignment); // a shares level 1 with both, level 2 with h1; b with none
+        var ablated = SidCoordRanker.Batch(config with { UserAlignment = false }, sids, [0f], [1f], [(query, ["a", "b"], [0f, 0f])]);
+        Assert.All(ablated.Alignment, x => Assert.Equal(0f, x));
+    }
 }

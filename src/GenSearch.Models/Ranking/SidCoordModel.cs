@@ -42,6 +42,11 @@ public sealed record SidCoordConfig
     /// <see cref="SidCoordModel.Score"/>). 1 for models written before the option (their one set of tables).
     /// </summary>
     public int MemoryFolds { get; init; } = 1;
+    /// <summary>
+    /// Whether the target's SIDs are aligned with the user's history (the alignment inputs); off, they are
+    /// zeros, as for a query without a history: the ablation. On for models written before the option.
+    /// </summary>
+    public bool UserAlignment { get; init; } = true;
 }
 
 /// <summary>

@@ -103,6 +103,9 @@ public sealed class ItemSids
 
     private ItemSids(Dictionary<string, int[]> codes, int levels, int codes_) { _codes = codes; Levels = levels; Codes = codes_; }
 
+    /// <summary>IDs given by hand (tests).</summary>
+    internal static ItemSids Of(Dictionary<string, int[]> codes, int levels, int codesPerLevel) => new(codes, levels, codesPerLevel);
+
     /// <summary>Reads the IDs of the unified model in <paramref name="path"/>.</summary>
     public static ItemSids Load(string path)
     {
@@ -222,7 +225,7 @@ public sealed class SidCoordRanker(SidCoordModel model, ItemSids sids, float[] m
             if (features.Length != ids.Length * F) throw new ArgumentException($"{features.Length} features for {ids.Length} candidates of {F}");
             offsets[b] = words.Count;
             words.AddRange(SidCoordModel.WordBuckets(query.Text, config.WordBuckets));
-            var history = sids.History(query);
+            var history = config.UserAlignment ? sids.History(query) : [];
             for (int i = 0; i < ids.Length; i++, row++)
             {
                 for (int f = 0; f < F; f++) x[row * F + f] = (features[i * F + f] - mean[f]) * scale[f];
