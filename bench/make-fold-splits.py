@@ -17,7 +17,11 @@ import os, sys
 from beircopy import md5, start, write_manifest
 
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
-by_source = "--source-query" in sys.argv
+flags = [a for a in sys.argv[1:] if a.startswith("--")]
+unknown = [f for f in flags if f != "--source-query"]
+if unknown or len(args) != 2:
+    sys.exit(f"usage: make-fold-splits.py SRC OUT [--source-query]" + (f" (unknown: {' '.join(unknown)})" if unknown else ""))
+by_source = "--source-query" in flags
 src, out = args[0], args[1]
 key = (lambda q: q.rsplit("-", 1)[-1]) if by_source else (lambda q: q)
 fold = lambda row: md5("fold:" + key(row.split("\t")[0])) % 2

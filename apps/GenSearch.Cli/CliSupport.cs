@@ -122,13 +122,14 @@ internal static class CliSupport
     public static Option<string?> FusionOption() => new("--fusion")
     {
         Description = "How retrievers joined by '+' are fused: zscore (the default: each list's scores standardised per query, summed) " +
-                      "or rrf (reciprocal rank, 1 / (60 + rank); the default before 2026-12-01).",
+                      "or rrf (reciprocal rank, 1 / (60 + rank); the default before 2026-12-01). With --rerank: the ranker's own, as it was trained.",
     };
 
-    /// <summary>The method --fusion names (null: the default); an unknown name is a one-line error.</summary>
-    public static FusionMethod Fusion(string? name)
+    /// <summary>The method --fusion names (null when not given: the default, or a ranker's own); an unknown name is a one-line error.</summary>
+    public static FusionMethod? Fusion(string? name)
     {
-        try { return RetrieverSpec.ParseFusion(name ?? RetrieverSpec.FusionNames[0]); }
+        if (name is null) return null;
+        try { return RetrieverSpec.ParseFusion(name); }
         catch (ArgumentException e) { throw new CliException(e.Message); }
     }
 
@@ -155,10 +156,9 @@ internal static class CliSupport
     {
         if (rerank is not null) Range("--rerank-depth", rerankDepth, 1, 10_000);
         RetrieverSpec spec;
-        FusionMethod fusionMethod;
         try { spec = RetrieverOpener.Resolve(expression, modelDir); }
         catch (ArgumentException e) { throw new CliException(e.Message); }
-        fusionMethod = Fusion(fusion);
+        var fusionMethod = Fusion(fusion);
         GenSearch.Training.Bm25Choice? parameters = null;
         var opened = RetrieverOpener.Open(data, spec, modelDir, new RetrieverOpenOptions
         {

@@ -23,8 +23,8 @@ public sealed record ServerOptions
     public string? Rerank { get; init; }
     /// <summary>Candidates per query the ranker reorders.</summary>
     public int RerankDepth { get; init; } = 100;
-    /// <summary>How a retriever expression of several terms fuses their lists.</summary>
-    public GenSearch.Retrieval.FusionMethod Fusion { get; init; } = GenSearch.Retrieval.FusionMethod.ZScore;
+    /// <summary>How a retriever expression of several terms fuses their lists; null: standardised scores, or the ranker's own fusion with <see cref="Rerank"/>.</summary>
+    public GenSearch.Retrieval.FusionMethod? Fusion { get; init; }
     /// <summary>
     /// <c>sqlite:PATH</c> or <c>postgres:CONNECTION-STRING</c>; null: an SQLite file named after the
     /// data set under <see cref="DefaultStoreFolder"/>.

@@ -42,7 +42,7 @@ public sealed class RerankBenchmark : IBenchmark
             var header = RankerFormats.Header(dir);
             const int depth = 100;
             var spec = RetrieverOpener.Resolve(header.Retriever, header.FeatureModel);
-            var retriever = RetrieverOpener.Open(set, spec, header.FeatureModel, new RetrieverOpenOptions { BuildBm25 = (_, _) => bm25 }).Retriever;
+            var retriever = RetrieverOpener.Open(set, spec, header.FeatureModel, new RetrieverOpenOptions { BuildBm25 = (_, _) => bm25, Fusion = header.FusionMethod }).Retriever;
             var candidates = retriever.Search(queries, depth);
             var reranker = Reranker.Open(dir, bm25, id => items.GetValueOrDefault(id));
             int saved = KernelThreads.Count;

@@ -53,34 +53,33 @@ public sealed class FusionRetriever(IReadOnlyList<IRetriever> retrievers, int de
     public IReadOnlyList<SearchHit>[] Search(IReadOnlyList<Query> queries, int k)
     {
         if (k <= 0) throw new ArgumentOutOfRangeException(nameof(k), "k must be positive");
-        var lists = retrievers.Select(r => r.Search(queries, Math.Max(k, depth))).ToArray();
+        int keep = Math.Max(k, depth);
+        var lists = retrievers.Select(r => r.Search(queries, keep)).ToArray();
         var results = new IReadOnlyList<SearchHit>[queries.Count];
         for (int q = 0; q < queries.Count; q++)
         {
             var scores = new Dictionary<string, (double Score, int FirstSeen)>(StringComparer.Ordinal);
-            var parts = new double[lists.Length][];
+            var parts = new IReadOnlyList<SearchHit>[lists.Length];
             int seen = 0;
             for (int r = 0; r < lists.Length; r++)
             {
-                var list = Top(lists[r][q]);
-                parts[r] = method == FusionMethod.ZScore ? Standardised(list) : ReciprocalRanks(list.Count);
-                for (int rank = 0; rank < list.Count; rank++)
-                    if (!scores.ContainsKey(list[rank].Id)) scores[list[rank].Id] = (0, seen++);
+                parts[r] = Distinct(lists[r][q], keep);
+                foreach (var hit in parts[r])
+                    if (!scores.ContainsKey(hit.Id)) scores[hit.Id] = (0, seen++);
             }
-            for (int r = 0; r < lists.Length; r++)
+            foreach (var list in parts)
             {
-                var list = Top(lists[r][q]);
                 if (list.Count == 0) continue;
-                var listed = new HashSet<string>(StringComparer.Ordinal);
-                for (int rank = 0; rank < list.Count; rank++)
-                    if (listed.Add(list[rank].Id)) Add(scores, list[rank].Id, parts[r][rank]);
-                if (method == FusionMethod.ZScore)
+                if (method == FusionMethod.ReciprocalRank)
                 {
-                    // An item this list left out ranked below its last: it takes the list's lowest z.
-                    double lowest = parts[r].Min();
-                    foreach (var id in scores.Keys.ToArray())
-                        if (!listed.Contains(id)) Add(scores, id, lowest);
+                    for (int rank = 0; rank < list.Count; rank++) Add(scores, list[rank].Id, 1.0 / (RankConstant + rank + 1));
+                    continue;
                 }
+                var (z, missing) = Standardised(list);
+                var listed = new HashSet<string>(StringComparer.Ordinal);
+                for (int rank = 0; rank < list.Count; rank++) { Add(scores, list[rank].Id, z[rank]); listed.Add(list[rank].Id); }
+                foreach (var id in scores.Keys.ToArray())
+                    if (!listed.Contains(id)) Add(scores, id, missing);
             }
             results[q] = scores.OrderByDescending(kv => kv.Value.Score).ThenBy(kv => kv.Value.FirstSeen)
                 .Take(k).Select(kv => new SearchHit(kv.Key, (float)kv.Value.Score)).ToArray();
@@ -88,7 +87,18 @@ public sealed class FusionRetriever(IReadOnlyList<IRetriever> retrievers, int de
         return results;
     }
 
-    private IReadOnlyList<SearchHit> Top(IReadOnlyList<SearchHit> list) => list.Count <= depth ? list : list.Take(depth).ToArray();
+    /// <summary>The first <paramref name="keep"/> hits, each id once (its first, best-ranked, occurrence).</summary>
+    private static IReadOnlyList<SearchHit> Distinct(IReadOnlyList<SearchHit> list, int keep)
+    {
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        var result = new List<SearchHit>(Math.Min(list.Count, keep));
+        foreach (var hit in list)
+        {
+            if (result.Count == keep) break;
+            if (ids.Add(hit.Id)) result.Add(hit);
+        }
+        return result;
+    }
 
     private static void Add(Dictionary<string, (double Score, int FirstSeen)> scores, string id, double add)
     {
@@ -96,31 +106,29 @@ public sealed class FusionRetriever(IReadOnlyList<IRetriever> retrievers, int de
         scores[id] = (s.Score + add, s.FirstSeen);
     }
 
-    private static double[] ReciprocalRanks(int count)
-    {
-        var r = new double[count];
-        for (int rank = 0; rank < count; rank++) r[rank] = 1.0 / (RankConstant + rank + 1);
-        return r;
-    }
-
     /// <summary>
-    /// (score - mean) / standard deviation over the list. A list whose scores are all equal (one item, say)
-    /// says nothing about its items' order: every z is 0. A score that is not finite counts as the list's
-    /// lowest finite one, so one bad score cannot poison the sum.
+    /// (score - mean) / standard deviation over the list, and the value of an item the list left out: the
+    /// list's lowest z (it ranked below the last). A list whose scores are all equal (one item, say) does not
+    /// order its items: they get 0 and a missing item -1 (below them). A score of +infinity counts as the
+    /// list's highest finite score, -infinity and NaN as its lowest, so one bad score cannot poison the sum.
     /// </summary>
-    internal static double[] Standardised(IReadOnlyList<SearchHit> list)
+    internal static (double[] Z, double Missing) Standardised(IReadOnlyList<SearchHit> list)
     {
         var z = new double[list.Count];
-        double lowest = double.PositiveInfinity, sum = 0;
-        int finite = 0;
+        double lowest = double.PositiveInfinity, highest = double.NegativeInfinity;
         foreach (var hit in list)
-            if (float.IsFinite(hit.Score)) { lowest = Math.Min(lowest, hit.Score); sum += hit.Score; finite++; }
-        if (finite == 0) return z;
-        for (int i = 0; i < z.Length; i++) z[i] = float.IsFinite(list[i].Score) ? list[i].Score : lowest;
-        double mean = (sum + (z.Length - finite) * lowest) / z.Length, variance = 0;
+            if (float.IsFinite(hit.Score)) { lowest = Math.Min(lowest, hit.Score); highest = Math.Max(highest, hit.Score); }
+        if (double.IsInfinity(lowest)) return (z, -1); // no finite score: nothing to order by
+        for (int i = 0; i < z.Length; i++)
+        {
+            float s = list[i].Score;
+            z[i] = float.IsFinite(s) ? s : float.IsPositiveInfinity(s) ? highest : lowest;
+        }
+        double mean = z.Average(), variance = 0;
         foreach (double x in z) variance += (x - mean) * (x - mean);
         double sd = Math.Sqrt(variance / z.Length);
-        for (int i = 0; i < z.Length; i++) z[i] = sd > 0 ? (z[i] - mean) / sd : 0;
-        return z;
+        if (!(sd > 0)) { Array.Clear(z); return (z, -1); }
+        for (int i = 0; i < z.Length; i++) z[i] = (z[i] - mean) / sd;
+        return (z, z.Min());
     }
 }

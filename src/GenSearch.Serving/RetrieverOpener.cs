@@ -24,8 +24,11 @@ public sealed record RetrieverOpenOptions
     public string? Rerank { get; init; }
     /// <summary>Candidates per query the ranker reorders.</summary>
     public int RerankDepth { get; init; } = 100;
-    /// <summary>How an expression of several retrievers fuses their lists.</summary>
-    public FusionMethod Fusion { get; init; } = FusionMethod.ZScore;
+    /// <summary>
+    /// How an expression of several retrievers fuses their lists; null: as the ranker's candidates were fused
+    /// when <see cref="Rerank"/> is given (its features are on that fusion's scale), else standardised scores.
+    /// </summary>
+    public FusionMethod? Fusion { get; init; }
 }
 
 /// <summary>
@@ -68,6 +71,12 @@ public static class RetrieverOpener
             note($"indexed {index.Count:N0} documents, {index.TermCount:N0} terms in {sw.Elapsed.TotalSeconds:F2} s");
             if (options.ChooseBm25Scoring is { } choose) index = choose(index);
         }
+        // A ranker reads its candidates' fused scores and ranks as features: fuse as its training lists were.
+        var rankerHeader = options.Rerank is null ? null : Ranking.RankerFormats.Header(options.Rerank);
+        var fusion = options.Fusion ?? rankerHeader?.FusionMethod ?? FusionMethod.ZScore;
+        if (rankerHeader is not null && spec.Terms.Count > 1 && fusion != rankerHeader.FusionMethod)
+            throw new InvalidDataException($"{options.Rerank}: the ranker was trained on candidates fused by {RetrieverSpec.FusionName(rankerHeader.FusionMethod)} " +
+                                        $"(its retriever_score and log_rank features are on that scale); rerank a search fused the same way (--fusion {RetrieverSpec.FusionName(rankerHeader.FusionMethod)})");
         HashSet<string>? catalogIds = null;
         var parts = new List<IRetriever>();
         var retriever = spec.Build(term =>
@@ -84,7 +93,7 @@ public static class RetrieverOpener
             }
             parts.Add(part);
             return part;
-        }, options.Fusion);
+        }, fusion);
         if (options.Rerank is { } rankerDir)
         {
             var sw = Stopwatch.StartNew();

@@ -52,13 +52,16 @@ public sealed record RetrieverSpec(IReadOnlyList<string> Terms)
     /// <summary>The names <see cref="ParseFusion"/> reads, in <see cref="FusionMethod"/>'s order.</summary>
     public static readonly string[] FusionNames = ["zscore", "rrf"];
 
-    /// <summary>"zscore" or "rrf" (any case); anything else is an error naming both.</summary>
-    public static FusionMethod ParseFusion(string text) => text.ToLowerInvariant() switch
+    /// <summary>"zscore" or "rrf" (any case); anything else is an error naming both and <paramref name="setting"/>.</summary>
+    public static FusionMethod ParseFusion(string text, string setting = "--fusion") => text.ToLowerInvariant() switch
     {
         "zscore" => FusionMethod.ZScore,
         "rrf" => FusionMethod.ReciprocalRank,
-        _ => throw new ArgumentException($"--fusion '{text}': unknown fusion (known: {string.Join(", ", FusionNames)})"),
+        _ => throw new ArgumentException($"{setting} '{text}': unknown fusion (known: {string.Join(", ", FusionNames)})"),
     };
+
+    /// <summary>The name <see cref="ParseFusion"/> reads for <paramref name="method"/>.</summary>
+    public static string FusionName(FusionMethod method) => FusionNames[(int)method];
 
     /// <summary>The mode a model term asks for: null for <c>model</c> (the format's default).</summary>
     public static string? ModeOf(string term) => term == ModelTerm ? null : term;

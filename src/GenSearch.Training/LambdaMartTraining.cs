@@ -14,6 +14,8 @@ public sealed record LambdaMartTrainingOptions
 {
     /// <summary>The retriever expression whose top <see cref="Depth"/> are the training candidates.</summary>
     public string Retriever { get; init; } = "bm25+model";
+    /// <summary>How <see cref="Retriever"/>'s terms are fused ("zscore" or "rrf"); recorded, and a fused search the ranker reranks must match it.</summary>
+    public string Fusion { get; init; } = "zscore";
     /// <summary>Candidates per query.</summary>
     public int Depth { get; init; } = 100;
     /// <summary>The qrels split whose judged queries the ranker trains on: one the feature models never saw (see <see cref="SidCoordTrainingOptions.Split"/>).</summary>
@@ -54,11 +56,13 @@ public static class LambdaMartTraining
         string featureModel = Path.GetFullPath(from);
         string? generatorModel = options.GeneratorModel is null ? null : Path.GetFullPath(options.GeneratorModel);
         if (!options.AllowSeenQueries) RankingLists.CheckUnseen(set, options.Split, options.FoldModels, featureModel, generatorModel);
-        var lists = RankingLists.Build(set, options.Split, options.FoldModels, featureModel, generatorModel, options.Retriever, options.Depth, note);
+        var fusion = RetrieverSpec.ParseFusion(options.Fusion, "fusion");
+        var lists = RankingLists.Build(set, options.Split, options.FoldModels, featureModel, generatorModel, options.Retriever, options.Depth, note, fusion);
         if (lists.Count == 0) throw new InvalidDataException($"{set.QrelsPath(options.Split)}: no {options.Split} query has a judged item above grade 0 among its candidates");
         var (trees, _) = Train(lists, options, note);
         LambdaMartFormat.Save(dir.WeightsPath, trees);
-        dir.WriteConfig(new LambdaMartConfig(LambdaMartFormat.Name, [.. MatchFeatures.Names], featureModel, generatorModel, options.Retriever, options.Depth, trees.Trees, ModelKinds.ToJson(options)));
+        dir.WriteConfig(new LambdaMartConfig(LambdaMartFormat.Name, [.. MatchFeatures.Names], featureModel, generatorModel, options.Retriever, options.Depth, trees.Trees, ModelKinds.ToJson(options),
+            RetrieverSpec.FusionName(fusion)));
         return float.NaN;
     }
 

@@ -24,12 +24,14 @@ public sealed record RankingList(Query Query, string[] Ids, float[] Features, fl
 public static class RankingLists
 {
     /// <summary>Builds the lists of <paramref name="split"/>; also returns how many judged queries were searched.</summary>
-    public static (List<RankingList> Lists, int Queries) Build(BeirDataset set, string split, string featureModel, string? generatorModel, string retriever, int depth, Action<string>? note)
+    public static (List<RankingList> Lists, int Queries) Build(BeirDataset set, string split, string featureModel, string? generatorModel, string retriever, int depth, Action<string>? note,
+        FusionMethod fusion = FusionMethod.ZScore)
     {
         var clock = Stopwatch.StartNew();
         var spec = RetrieverOpener.Resolve(retriever, featureModel);
         var opened = RetrieverOpener.Open(set, spec, featureModel, new RetrieverOpenOptions
         {
+            Fusion = fusion,
             ChooseBm25Scoring = index =>
             {
                 var chosen = Bm25Parameters.Choose(set, new Bm25Options(), index, note);
@@ -69,12 +71,12 @@ public static class RankingLists
     /// query while each list's dense features are out of sample, as they are at serving time.
     /// </summary>
     public static List<RankingList> Build(BeirDataset set, string split, IReadOnlyDictionary<string, string>? foldModels, string featureModel,
-        string? generatorModel, string retriever, int depth, Action<string>? note)
+        string? generatorModel, string retriever, int depth, Action<string>? note, FusionMethod fusion = FusionMethod.ZScore)
     {
-        if (foldModels is not { Count: > 0 }) return Build(set, split, featureModel, generatorModel, retriever, depth, note).Lists;
+        if (foldModels is not { Count: > 0 }) return Build(set, split, featureModel, generatorModel, retriever, depth, note, fusion).Lists;
         var lists = new List<RankingList>();
         foreach (var (fold, model) in foldModels.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-            lists.AddRange(Build(set, fold, Path.GetFullPath(model), generatorModel, retriever, depth, note).Lists);
+            lists.AddRange(Build(set, fold, Path.GetFullPath(model), generatorModel, retriever, depth, note, fusion).Lists);
         return lists;
     }
 
@@ -117,6 +119,8 @@ public sealed record SidCoordTrainingOptions
 {
     /// <summary>The retriever expression whose top <see cref="Depth"/> are the training candidates (over the catalog and --from).</summary>
     public string Retriever { get; init; } = "bm25+model";
+    /// <summary>How <see cref="Retriever"/>'s terms are fused ("zscore" or "rrf"); recorded, and a fused search the ranker reranks must match it.</summary>
+    public string Fusion { get; init; } = "zscore";
     /// <summary>
     /// The qrels split whose judged queries the ranker trains on. It must be one the feature models never
     /// saw: on homedepot the n-gram towers score train queries at NDCG@10 0.93 and dev queries at 0.41, so
@@ -200,7 +204,8 @@ public static class SidCoordTraining
         string sidModel = Path.GetFullPath(options.SidModel ?? options.GeneratorModel ?? from);
         var sids = ItemSids.Load(sidModel);
         if (!options.AllowSeenQueries) RankingLists.CheckUnseen(set, options.Split, options.FoldModels, featureModel, generatorModel);
-        var lists = RankingLists.Build(set, options.Split, options.FoldModels, featureModel, generatorModel, options.Retriever, options.Depth, note);
+        var fusion = RetrieverSpec.ParseFusion(options.Fusion, "fusion");
+        var lists = RankingLists.Build(set, options.Split, options.FoldModels, featureModel, generatorModel, options.Retriever, options.Depth, note, fusion);
         if (lists.Count == 0) throw new InvalidDataException($"{set.QrelsPath(options.Split)}: no {options.Split} query has a judged item above grade 0 among its candidates");
         List<RankingList>? validation = null;
         if (options.ValidationShare > 0)
@@ -235,7 +240,7 @@ public static class SidCoordTraining
         Checkpoint.SaveModel(dir.WeightsPath, model);
         if (validation is not null) WriteValidation(Path.Combine(outDir, "validation.json"), model, sids, mean, scale, validation, note);
         dir.WriteConfig(new SidCoordRankerConfig(SidCoordFormat.Name, [.. MatchFeatures.Names], featureModel, generatorModel, options.Retriever, options.Depth,
-            config, sidModel, mean, scale, ModelKinds.ToJson(options)));
+            config, sidModel, mean, scale, ModelKinds.ToJson(options), RetrieverSpec.FusionName(fusion)));
         File.Delete(dir.CheckpointPath);
         return loss;
     }

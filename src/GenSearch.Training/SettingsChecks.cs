@@ -35,6 +35,7 @@ public static class SettingsChecks
         c.AtLeast("word_buckets", o.WordBuckets, 1);
         c.AtLeast("memory_folds", o.MemoryFolds, 1);
         c.Between("validation_share", o.ValidationShare, 0, 0.5);
+        Fusion(c, o.Fusion);
         if (!Enum.IsDefined(o.Items)) c.Problems.Add($"items is {o.Items}; it must be one of {string.Join(", ", Enum.GetNames<GenSearch.Models.Ranking.ItemRepresentation>())}");
         return c.Problems.Concat(Trainer(o.Trainer));
     }
@@ -49,7 +50,14 @@ public static class SettingsChecks
         c.AtLeast("leaves", o.Leaves, 2);
         c.Above("learning_rate", o.LearningRate, 0);
         c.AtLeast("min_leaf_examples", o.MinLeafExamples, 1);
+        Fusion(c, o.Fusion);
         return c.Problems;
+    }
+
+    private static void Fusion(Checker c, string fusion)
+    {
+        if (!GenSearch.Serving.RetrieverSpec.FusionNames.Contains(fusion?.ToLowerInvariant()))
+            c.Problems.Add($"fusion is '{fusion}'; it must be one of {string.Join(", ", GenSearch.Serving.RetrieverSpec.FusionNames)}");
     }
 
     /// <summary>Problems of n-gram tower settings.</summary>

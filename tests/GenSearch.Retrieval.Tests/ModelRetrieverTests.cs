@@ -172,15 +172,58 @@ public class ModelRetrieverTests
     }
 
     [Fact]
-    public void ZScoresOfATiedListAreZeroAndANonFiniteScoreCountsAsTheLowest()
+    public void ZScoresOfATiedListAreZeroAndNonFiniteScoresAreClamped()
     {
-        Assert.Equal([0.0, 0.0], FusionRetriever.Standardised([new SearchHit("a", 2f), new SearchHit("b", 2f)]));
-        Assert.Equal([0.0], FusionRetriever.Standardised([new SearchHit("a", 5f)]));
-        // 1, NaN -> 1, 1: tied, so zeros; 3, -inf, 1 -> 3, 1, 1.
-        Assert.Equal([0.0, 0.0], FusionRetriever.Standardised([new SearchHit("a", 1f), new SearchHit("b", float.NaN)]));
-        var z = FusionRetriever.Standardised([new SearchHit("a", 3f), new SearchHit("b", float.NegativeInfinity), new SearchHit("c", 1f)]);
+        // A list without spread orders nothing: its items 0, an item it left out -1 (below them).
+        AssertZ([0.0, 0.0], -1.0, FusionRetriever.Standardised([new SearchHit("a", 2f), new SearchHit("b", 2f)]));
+        AssertZ([0.0], -1.0, FusionRetriever.Standardised([new SearchHit("a", 5f)]));
+        // 1, NaN -> 1, 1: tied. 3, -inf, 1 -> 3, 1, 1: z sqrt(2), -sqrt(1/2), -sqrt(1/2), missing the lowest.
+        AssertZ([0.0, 0.0], -1.0, FusionRetriever.Standardised([new SearchHit("a", 1f), new SearchHit("b", float.NaN)]));
+        var (z, missing) = FusionRetriever.Standardised([new SearchHit("a", 3f), new SearchHit("b", float.NegativeInfinity), new SearchHit("c", 1f)]);
         Assert.Equal(Math.Sqrt(2), z[0], 9);
         Assert.Equal(-Math.Sqrt(0.5), z[1], 9);
         Assert.Equal(-Math.Sqrt(0.5), z[2], 9);
+        Assert.Equal(-Math.Sqrt(0.5), missing, 9);
+        // +inf counts as the highest finite score, not the lowest.
+        (z, _) = FusionRetriever.Standardised([new SearchHit("a", float.PositiveInfinity), new SearchHit("b", 3f), new SearchHit("c", 1f)]);
+        Assert.Equal(z[1], z[0]);
+        Assert.True(z[0] > z[2]);
+    }
+
+    private static void AssertZ(double[] z, double missing, (double[] Z, double Missing) actual)
+    {
+        Assert.Equal(z, actual.Z);
+        Assert.Equal(missing, actual.Missing);
+    }
+
+    /// <summary>
+    /// A list with one hit (a rare query's one BM25 match) still counts: its hit 0, the items it left out -1.
+    /// With those at 0 too, x would win the second case (0.7428 against only's 0.6709).
+    /// </summary>
+    [Fact]
+    public void ZScoreFusionCountsAListWithOneHit()
+    {
+        IRetriever[] parts = [new ScoredRetriever(("only", 7f)), new ScoredRetriever(("x", 3f), ("y", 2f), ("only", 1f))];
+        var hits = new FusionRetriever(parts).Search(Queries("q"), 3)[0];
+        // only: 0 - 1.2247 = -1.2247; x: -1 + 1.2247 = 0.2247; y: -1 + 0 = -1.
+        Assert.Equal(["x", "y", "only"], hits.Select(h => h.Id).ToArray());
+        parts = [new ScoredRetriever(("only", 7f)), new ScoredRetriever(("x", 3f), ("only", 2.9f), ("y", 0f))];
+        Assert.Equal("only", new FusionRetriever(parts).Search(Queries("q"), 1)[0][0].Id);
+    }
+
+    /// <summary>More results than the fusion depth: each list is read to k, and an id twice in a list counts once.</summary>
+    [Theory]
+    [InlineData(FusionMethod.ZScore)]
+    [InlineData(FusionMethod.ReciprocalRank)]
+    public void FusionReadsEachListToKAndCountsAnIdOncePerList(FusionMethod method)
+    {
+        var many = Enumerable.Range(0, 30).Select(i => ($"a{i}", 30f - i)).ToArray();
+        var other = Enumerable.Range(0, 30).Select(i => ($"b{i}", 30f - i)).ToArray();
+        var hits = new FusionRetriever([new ScoredRetriever(many), new ScoredRetriever(other)], depth: 10, method).Search(Queries("q"), 50)[0];
+        Assert.Equal(50, hits.Count);
+        var twice = new FusionRetriever([new ScoredRetriever(("x", 3f), ("x", 2f), ("y", 1f)), new ScoredRetriever(("y", 3f), ("x", 1f))], method: method)
+            .Search(Queries("q"), 5)[0];
+        Assert.Equal(2, twice.Count);
+        Assert.Equal(twice[0].Score, twice[1].Score, 5); // x and y: first in one list, second in the other
     }
 }

@@ -111,6 +111,15 @@ public class RankerTrainingTests
             var reranked = RetrieverOpener.Open(set, spec, unifiedDir, new RetrieverOpenOptions { Rerank = dir, RerankDepth = 5 }).Retriever;
             var stage = Assert.IsType<RerankRetriever>(reranked);
             Assert.Equal(kind, stage.Reranker.Ranker.Kind);
+            // The candidates are fused as the ranker's training lists were (its config says how); another fusion is refused by the ranker's path.
+            Assert.Equal(FusionMethod.ZScore, header.FusionMethod);
+            Assert.Equal(FusionMethod.ZScore, Assert.IsType<FusionRetriever>(stage.Inner).Method);
+            var refused = Assert.Throws<InvalidDataException>(() => RetrieverOpener.Open(set, spec, unifiedDir,
+                new RetrieverOpenOptions { Rerank = dir, Fusion = FusionMethod.ReciprocalRank }));
+            Assert.Contains($"{dir}: the ranker was trained on candidates fused by zscore", refused.Message);
+            Assert.Equal(FusionMethod.ReciprocalRank, Assert.IsType<FusionRetriever>(
+                RetrieverOpener.Open(set, spec, unifiedDir, new RetrieverOpenOptions { Fusion = FusionMethod.ReciprocalRank }).Retriever).Method);
+            Assert.Equal(FusionMethod.ReciprocalRank, (header with { Fusion = null }).FusionMethod); // rankers written before the setting
             var queries = set.Queries().Take(12).ToArray();
             var before = plain.Search(queries, 12);
             var after = reranked.Search(queries, 12);

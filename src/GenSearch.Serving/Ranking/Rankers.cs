@@ -27,7 +27,14 @@ public interface IRanker
 /// <param name="GeneratorModel">A unified model directory whose generator gives log P(ID | q); null = <paramref name="FeatureModel"/>'s generator, if it has one.</param>
 /// <param name="Retriever">The retriever expression its training candidates came from (e.g. "bm25+model").</param>
 /// <param name="Depth">Candidates per query it was trained to rerank.</param>
-public sealed record RankerHeader(string Kind, string[] Features, string? FeatureModel, string? GeneratorModel, string Retriever, int Depth);
+/// <param name="Fusion">How the training candidates were fused when <paramref name="Retriever"/> has several terms ("zscore" or
+/// "rrf"): the retriever_score and log_rank features are on that fusion's scale, so a fused search it reranks must fuse
+/// the same way. Absent: "rrf", the only fusion when rankers were first written.</param>
+public sealed record RankerHeader(string Kind, string[] Features, string? FeatureModel, string? GeneratorModel, string Retriever, int Depth, string? Fusion = null)
+{
+    /// <summary><see cref="Fusion"/> read (absent: reciprocal rank).</summary>
+    public FusionMethod FusionMethod => RetrieverSpec.ParseFusion(Fusion ?? "rrf", "fusion");
+}
 
 /// <summary>One kind of ranker directory, registered in <see cref="RankerFormats"/>.</summary>
 public interface IRankerFormat
@@ -158,7 +165,7 @@ public sealed class ItemSids
 
 /// <summary>config.json of a SID-Coord ranker: the header's fields, the model's sizes, the SID source and the feature standardisation.</summary>
 public sealed record SidCoordRankerConfig(string Kind, string[] Features, string? FeatureModel, string? GeneratorModel, string Retriever, int Depth,
-    SidCoordConfig Model, string SidModel, float[] FeatureMean, float[] FeatureScale, JsonObject? Training);
+    SidCoordConfig Model, string SidModel, float[] FeatureMean, float[] FeatureScale, JsonObject? Training, string? Fusion = null);
 
 /// <summary>"sid-coord": <see cref="SidCoordModel"/> over the match features, the item's hashed ID and its semantic IDs.</summary>
 public sealed class SidCoordFormat : IRankerFormat
@@ -241,7 +248,8 @@ public sealed class SidCoordRanker(SidCoordModel model, ItemSids sids, float[] m
 }
 
 /// <summary>config.json of a LambdaMART ranker: the header's fields and its training settings (the trees are in model.safetensors).</summary>
-public sealed record LambdaMartConfig(string Kind, string[] Features, string? FeatureModel, string? GeneratorModel, string Retriever, int Depth, int Trees, JsonObject? Training);
+public sealed record LambdaMartConfig(string Kind, string[] Features, string? FeatureModel, string? GeneratorModel, string Retriever, int Depth, int Trees, JsonObject? Training,
+    string? Fusion = null);
 
 /// <summary>"lambdamart": boosted trees trained by LightGBM (through ML.NET), served from their exported arrays (<see cref="TreeEnsemble"/>).</summary>
 public sealed class LambdaMartFormat : IRankerFormat
