@@ -112,6 +112,20 @@ public sealed class CliTests : IDisposable
         Assert.Contains("my_run", File.ReadAllText(output));
     }
 
+    /// <summary>A run file is scored as it is: an option that shapes a search is refused by name, not ignored.</summary>
+    [Fact]
+    public void SearchOptionsWithARunFileAreRefusedByName()
+    {
+        string input = Path.Combine(_dir, "given.trec");
+        File.WriteAllLines(input, ["q0 Q0 d0 1 2.5 x", "q1 Q0 d1 1 2.5 x"]);
+        var (code, stdout, stderr) = Run("eval", "--data", _dir, "--from-run", input, "--beam", "5", "--fusion", "rrf");
+        Assert.Equal(1, code);
+        Assert.Contains("--from-run scores the run file as it is; --beam, --fusion shape a search", stderr);
+        Assert.Equal("", stdout);
+        (code, _, stderr) = Run("eval", "--data", _dir, "--from-run", input, "--k", "50", "--split", "dev");
+        Assert.True(code == 0, stderr); // options of the scoring itself stay
+    }
+
     [Fact]
     public void ARunOfAnotherCatalogIsWarnedAbout()
     {
