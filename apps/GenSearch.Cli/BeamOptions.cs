@@ -43,10 +43,24 @@ internal sealed class BeamOptions
         return values;
     }
 
+    /// <summary>
+    /// Refuses --steered-levels and --sketch-directions unless <paramref name="modelDir"/> is a unified model
+    /// (another kind, or BM25 alone, would ignore them silently).
+    /// </summary>
+    public static void CheckUnifiedOnly(int? steeredLevels, int? sketchDirections, string? modelDir)
+    {
+        if (steeredLevels is null && sketchDirections is null) return;
+        string given = string.Join(" and ", new[] { steeredLevels is null ? null : "--steered-levels", sketchDirections is null ? null : "--sketch-directions" }.OfType<string>());
+        if (modelDir is null) throw new CliException($"{given}: unified models only, and no --model is given");
+        string kind = ModelFormats.KindOf(new ModelDirectory(modelDir));
+        if (kind != UnifiedFormat.Name) throw new CliException($"{given}: unified models only; {modelDir} is a {kind} model");
+    }
+
     /// <summary><paramref name="options"/> with the values given on the command line.</summary>
     public ModelOpenOptions Apply(ParseResult parse, ModelOpenOptions options)
     {
         var (beam, levels, directions) = Read(parse);
+        CheckUnifiedOnly(levels, directions, parse.GetValue<string?>("--model"));
         return options with { BeamSize = beam, SteeredLevels = levels, SketchDirections = directions };
     }
 }

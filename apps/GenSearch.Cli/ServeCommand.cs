@@ -50,6 +50,7 @@ internal static class ServeCommand
         command.SetAction(parse => CliSupport.Guard(() =>
         {
             var search = beam.Read(parse);
+            BeamOptions.CheckUnifiedOnly(search.SteeredLevels, search.SketchDirections, parse.GetValue(model));
             CliSupport.Range("--rerank-depth", parse.GetValue(rerankDepth), 1, 10_000);
             CliSupport.Range("--writes-per-second", parse.GetValue(writes), 0);
             CliSupport.Range("--searches-per-second", parse.GetValue(searches), 0);

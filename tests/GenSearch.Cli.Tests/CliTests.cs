@@ -126,6 +126,22 @@ public sealed class CliTests : IDisposable
         Assert.True(code == 0, stderr); // options of the scoring itself stay
     }
 
+    /// <summary>The steering overrides are for unified models: with BM25 or another kind they are refused, not ignored.</summary>
+    [Fact]
+    public void SteeringOptionsWithoutAUnifiedModelAreRefused()
+    {
+        var (code, _, stderr) = Run("eval", "--data", _dir, "--steered-levels", "1");
+        Assert.Equal(1, code);
+        Assert.Contains("--steered-levels: unified models only, and no --model is given", stderr);
+        string towers = Path.Combine(_dir, "towers");
+        Directory.CreateDirectory(towers);
+        File.WriteAllText(Path.Combine(towers, "config.json"), """{"kind": "two-tower", "tower": "ngram"}""");
+        (code, _, stderr) = Run("search", "--data", _dir, "--model", towers, "--sketch-directions", "8", "red drill");
+        Assert.Equal(1, code);
+        Assert.Contains($"--sketch-directions: unified models only; {towers} is a two-tower model", stderr);
+        Assert.DoesNotContain("   at ", stderr);
+    }
+
     [Fact]
     public void ARunOfAnotherCatalogIsWarnedAbout()
     {
