@@ -143,7 +143,7 @@ internal static class CliSupport
     public static Option<string?> RetrieverOption() => new("--retriever")
     {
         Description = $"What to search with: {string.Join(", ", RetrieverSpec.KnownTerms)} ('model' is the model's own mode; " +
-                      "join with '+' for reciprocal-rank fusion, e.g. bm25+model). Default: model when --model is given, else bm25.",
+                      "join with '+' to fuse, e.g. bm25+model; see --fusion). Default: model when --model is given, else bm25.",
     };
 
     /// <summary>
