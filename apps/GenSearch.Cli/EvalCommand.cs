@@ -70,9 +70,8 @@ internal static class EvalCommand
             if (parse.GetValue(fromRun) is { } runIn)
             {
                 // A run file is scored as it is: options that shape a search would be silently ignored.
-                string[] searchOnly = ["--retriever", "--model", "--hnsw", "--beam", "--steered-levels", "--sketch-directions", "--fusion", "--rerank",
-                                       "--add-items", "--k1", "--b", "--stopwords", "--no-stem"];
-                var given = searchOnly.Where(name => parse.GetResult(name) is System.CommandLine.Parsing.OptionResult { Implicit: false }).ToArray();
+                Option[] searchOnly = [retriever, model, hnsw, beam.Beam, beam.SteeredLevels, beam.SketchDirections, fusion, rerank, addItems, k1, b, stop, noStem];
+                var given = searchOnly.Where(option => parse.GetResult(option) is { Implicit: false }).Select(option => option.Name).ToArray();
                 if (given.Length > 0) throw new CliException($"--from-run scores the run file as it is; {string.Join(", ", given)} shape{(given.Length == 1 ? "s" : "")} a search and cannot apply to it");
                 docIds = set.Corpus().Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
                 tag = TrecRun.Tag(Path.GetFileNameWithoutExtension(runIn));
