@@ -120,6 +120,11 @@ public class RankerTrainingTests
             Assert.Equal(FusionMethod.ReciprocalRank, Assert.IsType<FusionRetriever>(
                 RetrieverOpener.Open(set, spec, unifiedDir, new RetrieverOpenOptions { Fusion = FusionMethod.ReciprocalRank }).Retriever).Method);
             Assert.Equal(FusionMethod.ReciprocalRank, (header with { Fusion = null }).FusionMethod); // rankers written before the setting
+            // A fusion config.json does not know is refused with the file's name (not an internal error at the first search).
+            string config = Path.Combine(dir, "config.json"), saved = File.ReadAllText(config);
+            File.WriteAllText(config, saved.Replace("\"fusion\": \"zscore\"", "\"fusion\": \"max\""));
+            Assert.Contains($"{config}: fusion 'max' is not one of zscore, rrf", Assert.Throws<InvalidDataException>(() => RankerFormats.Header(dir)).Message);
+            File.WriteAllText(config, saved);
             var queries = set.Queries().Take(12).ToArray();
             var before = plain.Search(queries, 12);
             var after = reranked.Search(queries, 12);

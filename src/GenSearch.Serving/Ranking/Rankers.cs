@@ -70,7 +70,7 @@ public static class RankerFormats
         lock (s_formats) s_formats[format.Kind] = format;
     }
 
-    /// <summary>The header of the ranker directory <paramref name="path"/>, its features checked against the extractor's.</summary>
+    /// <summary>The header of the ranker directory <paramref name="path"/>, its fusion and features checked against the extractor's.</summary>
     public static RankerHeader Header(string path)
     {
         var dir = new ModelDirectory(path);
@@ -79,6 +79,8 @@ public static class RankerFormats
         lock (s_formats)
             if (!s_formats.ContainsKey(header.Kind))
                 throw new InvalidDataException($"{dir.ConfigPath}: a {header.Kind} model is not a ranker (ranker kinds: {string.Join(", ", s_formats.Keys.Order(StringComparer.Ordinal))}; train one with gensearch train --model sid-coord or lambdamart)");
+        if (header.Fusion is { } fusion && !RetrieverSpec.FusionNames.Contains(fusion.ToLowerInvariant()))
+            throw new InvalidDataException($"{dir.ConfigPath}: fusion '{fusion}' is not one of {string.Join(", ", RetrieverSpec.FusionNames)}");
         if (header.Features is null || !header.Features.SequenceEqual(MatchFeatures.Names))
             throw new InvalidDataException($"{dir.ConfigPath}: the ranker reads features [{string.Join(", ", header.Features ?? [])}]; this build extracts [{string.Join(", ", MatchFeatures.Names)}]");
         return header;
