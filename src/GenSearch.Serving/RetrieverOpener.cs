@@ -77,6 +77,10 @@ public static class RetrieverOpener
         if (rankerHeader is not null && spec.Terms.Count > 1 && fusion != rankerHeader.FusionMethod)
             throw new InvalidDataException($"{options.Rerank}: the ranker was trained on candidates fused by {RetrieverSpec.FusionName(rankerHeader.FusionMethod)} " +
                                         $"(its retriever_score and log_rank features are on that scale); rerank a search fused the same way (--fusion {RetrieverSpec.FusionName(rankerHeader.FusionMethod)})");
+        if (rankerHeader is not null && spec.ScoreScale != RetrieverSpec.ScoreScaleOf(rankerHeader.Retriever))
+            throw new InvalidDataException($"{options.Rerank}: the ranker was trained on candidates from '{rankerHeader.Retriever}', whose retriever_score is " +
+                                        $"{RetrieverSpec.Describe(RetrieverSpec.ScoreScaleOf(rankerHeader.Retriever))}; this search ('{spec}') scores its candidates by " +
+                                        $"{RetrieverSpec.Describe(spec.ScoreScale)}: rerank a search of the same shape (--retriever {rankerHeader.Retriever}) or train a ranker on this one's candidates");
         HashSet<string>? catalogIds = null;
         var parts = new List<IRetriever>();
         var retriever = spec.Build(term =>

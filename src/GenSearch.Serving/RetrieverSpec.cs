@@ -24,6 +24,30 @@ public sealed record RetrieverSpec(IReadOnlyList<string> Terms)
     /// <summary>Whether a term needs a model directory.</summary>
     public bool NeedsModel => Terms.Any(t => t != Bm25Term);
 
+    /// <summary>What this retriever's scores are, as a ranker's retriever_score feature reads them.</summary>
+    public RetrieverScoreScale ScoreScale => Terms.Count > 1 ? RetrieverScoreScale.Fusion : NeedsBm25 ? RetrieverScoreScale.Bm25 : RetrieverScoreScale.Model;
+
+    /// <summary>
+    /// <see cref="ScoreScale"/> of a recorded expression (a ranker's config.json); one naming a mode this
+    /// build does not know is still read by its shape.
+    /// </summary>
+    public static RetrieverScoreScale ScoreScaleOf(string expression)
+    {
+        try { return Parse(expression).ScoreScale; }
+        catch (ArgumentException)
+        {
+            return expression.Contains('+') ? RetrieverScoreScale.Fusion : expression.Trim() == Bm25Term ? RetrieverScoreScale.Bm25 : RetrieverScoreScale.Model;
+        }
+    }
+
+    /// <summary>Words for <paramref name="scale"/> in messages.</summary>
+    public static string Describe(RetrieverScoreScale scale) => scale switch
+    {
+        RetrieverScoreScale.Fusion => "a fusion of several lists",
+        RetrieverScoreScale.Bm25 => "BM25's own score",
+        _ => "a model's own score",
+    };
+
     /// <summary>Whether BM25 is one of the terms.</summary>
     public bool NeedsBm25 => Terms.Contains(Bm25Term);
 
@@ -68,4 +92,19 @@ public sealed record RetrieverSpec(IReadOnlyList<string> Terms)
 
     /// <inheritdoc/>
     public override string ToString() => string.Join("+", Terms);
+}
+
+/// <summary>
+/// What a retriever's scores are: a fusion's summed standardised (or reciprocal-rank) scores, BM25's raw
+/// scores, or one model's own score. A ranker fed candidates of another kind than it trained on would read
+/// its retriever_score feature off its training scale without a word, so the kinds must match.
+/// </summary>
+public enum RetrieverScoreScale
+{
+    /// <summary>Several lists fused.</summary>
+    Fusion,
+    /// <summary>BM25 alone.</summary>
+    Bm25,
+    /// <summary>One model alone (dense similarity, or the generator's item score).</summary>
+    Model,
 }

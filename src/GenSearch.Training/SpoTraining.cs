@@ -122,6 +122,11 @@ public static class SpoTraining
         if (options.Ranker is not null && options.Mode == "dpo") throw new ArgumentException("ranker: DPO learns from logged pairs only; a system reward needs mode policy");
         var reranker = options.Ranker is null ? null : Serving.Ranking.Reranker.Open(options.Ranker, RankingLists.Bm25Index(set, note),
             set.Corpus().ToDictionary(d => d.Id, StringComparer.Ordinal).GetValueOrDefault);
+        // The ranker scores the generator's own beam, whose retriever_score is the generator's item score: a ranker
+        // trained on fused or BM25 candidates would read that feature off its training scale.
+        if (reranker is not null && RetrieverSpec.ScoreScaleOf(reranker.Header.Retriever) != RetrieverScoreScale.Model)
+            throw new ArgumentException($"ranker: {options.Ranker} was trained on candidates from '{reranker.Header.Retriever}' ({RetrieverSpec.Describe(RetrieverSpec.ScoreScaleOf(reranker.Header.Retriever))}); " +
+                                        "SPO rewards the generator's own beam, so its ranker must be trained on one model's candidates (\"retriever\": \"generative\" over the unified model)");
         note?.Invoke($"SPO ({options.Mode}) over {fromDir}: {examples:N0} {(options.Mode == "dpo" ? "pairs" : "queries")}, reward = " +
                      (reranker is null ? "" : $"{options.SystemWeight} x {reranker.Ranker.Kind} ranker {options.Ranker} + ") + $"{options.FeedbackWeight} x feedback");
 

@@ -120,6 +120,14 @@ public class RankerTrainingTests
             Assert.Equal(FusionMethod.ReciprocalRank, Assert.IsType<FusionRetriever>(
                 RetrieverOpener.Open(set, spec, unifiedDir, new RetrieverOpenOptions { Fusion = FusionMethod.ReciprocalRank }).Retriever).Method);
             Assert.Equal(FusionMethod.ReciprocalRank, (header with { Fusion = null }).FusionMethod); // rankers written before the setting
+            // A ranker trained on a fusion's candidates does not rerank one list's (its retriever_score is on another scale), nor the reverse.
+            foreach (var single in new[] { "dense", "bm25" })
+            {
+                var mismatch = Assert.Throws<InvalidDataException>(() => RetrieverOpener.Open(set, RetrieverOpener.Resolve(single, single == "bm25" ? null : unifiedDir), single == "bm25" ? null : unifiedDir,
+                    new RetrieverOpenOptions { Rerank = dir }));
+                Assert.Contains($"{dir}: the ranker was trained on candidates from 'bm25+dense', whose retriever_score is a fusion of several lists", mismatch.Message);
+            }
+            RetrieverOpener.Open(set, RetrieverOpener.Resolve("bm25+generative", unifiedDir), unifiedDir, new RetrieverOpenOptions { Rerank = dir }); // another fusion: the same scale
             // A fusion config.json does not know is refused with the file's name (not an internal error at the first search).
             string config = Path.Combine(dir, "config.json"), saved = File.ReadAllText(config);
             File.WriteAllText(config, saved.Replace("\"fusion\": \"zscore\"", "\"fusion\": \"max\""));

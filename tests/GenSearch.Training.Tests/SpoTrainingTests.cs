@@ -92,7 +92,12 @@ public class SpoTrainingTests
         var set = BeirDataset.Open(beir.Path);
         string unified = Path.Combine(beir.Path, "unified"), ranker = Path.Combine(beir.Path, "lambdamart"), aligned = Path.Combine(beir.Path, "spo");
         UnifiedTraining.Run(set, unified, Unified(2));
-        LambdaMartTraining.Run(set, unified, ranker, new LambdaMartTrainingOptions { Retriever = "bm25+dense", Depth = 10, Trees = 10, Leaves = 4, MinLeafExamples = 2 });
+        // The ranker scores the generator's own beam, so it trains on the generator's candidates; one trained on a fusion's is refused.
+        string fusedRanker = Path.Combine(beir.Path, "lambdamart-fused");
+        LambdaMartTraining.Run(set, unified, fusedRanker, new LambdaMartTrainingOptions { Retriever = "bm25+dense", Depth = 10, Trees = 10, Leaves = 4, MinLeafExamples = 2 });
+        var offScale = Assert.Throws<ArgumentException>(() => SpoTraining.Run(set, unified, Path.Combine(beir.Path, "spo-fused"), Spo("policy", 1) with { Ranker = fusedRanker }));
+        Assert.Contains($"ranker: {fusedRanker} was trained on candidates from 'bm25+dense' (a fusion of several lists)", offScale.Message);
+        LambdaMartTraining.Run(set, unified, ranker, new LambdaMartTrainingOptions { Retriever = "generative", Depth = 10, Trees = 10, Leaves = 4, MinLeafExamples = 2 });
         var notes = new List<string>();
         SpoTraining.Run(set, unified, aligned, Spo("policy", 4) with { Ranker = ranker, FeedbackWeight = 0f }, note: notes.Add);
         Assert.Contains(notes, n => n.Contains("1 x lambdamart ranker") && n.Contains("0 x feedback"));
