@@ -23,9 +23,7 @@ public sealed class TestServer : IAsyncDisposable
     /// <summary>A new SQLite store in a temporary file.</summary>
     public static string NewSqliteStore()
     {
-        string dir = Path.Combine(Path.GetTempPath(), "gensearch-server-tests");
-        Directory.CreateDirectory(dir);
-        return "sqlite:" + Path.Combine(dir, Guid.NewGuid().ToString("N") + ".db");
+        return "sqlite:" + GenSearch.Tests.TestTemp.File("store.db");
     }
 
     public static async Task<TestServer> StartAsync(string? store = null, Func<ServerOptions, ServerOptions>? configure = null)

@@ -13,7 +13,7 @@ public sealed class UnifiedServingTests
 {
     private static string TrainTinyModel()
     {
-        string dir = Path.Combine(Path.GetTempPath(), "gensearch-server-tests", "unified-" + Guid.NewGuid().ToString("N"));
+        string dir = GenSearch.Tests.TestTemp.Directory("unified");
         string data = Path.Combine(dir, "data");
         Directory.CreateDirectory(Path.Combine(data, "qrels"));
         foreach (var file in new[] { "corpus.jsonl", "queries.jsonl", "dataset.json", "qrels/dev.tsv" })

@@ -4,7 +4,7 @@ public class ModelFormatsTests
 {
     private static string Directory(string config)
     {
-        string dir = System.IO.Directory.CreateTempSubdirectory("gensearch-model").FullName;
+        string dir = GenSearch.Tests.TestTemp.Directory("model");
         File.WriteAllText(Path.Combine(dir, "config.json"), config);
         return dir;
     }
@@ -32,7 +32,7 @@ public class ModelFormatsTests
     [Fact]
     public void MissingOrMalformedConfigIsNamed()
     {
-        string empty = System.IO.Directory.CreateTempSubdirectory("gensearch-model").FullName;
+        string empty = GenSearch.Tests.TestTemp.Directory("model");
         Assert.Contains("config.json is missing", Assert.Throws<FileNotFoundException>(() => ModelFormats.Open(empty)).Message);
         string bad = Directory("{\n  \"kind\": \n}");
         Assert.Contains("config.json: line 3", Assert.Throws<InvalidDataException>(() => ModelFormats.Open(bad)).Message);

@@ -4,7 +4,7 @@ public class TrainingFilesTests
 {
     private static string Model(params (string Name, string Text)[] files)
     {
-        string dir = Directory.CreateTempSubdirectory("gensearch-training-files").FullName;
+        string dir = GenSearch.Tests.TestTemp.Directory("training-files");
         File.WriteAllText(Path.Combine(dir, "config.json"), """{"kind": "two-stage", "beam_size": 50}""");
         foreach (var (name, text) in files) File.WriteAllText(Path.Combine(dir, name), text);
         return dir;

@@ -185,9 +185,7 @@ public sealed class SqliteSearchStoreTests : SearchStoreTests
 {
     protected override async Task<(ISearchStore, string)?> CreateAsync()
     {
-        string dir = Path.Combine(Path.GetTempPath(), "gensearch-store-tests");
-        Directory.CreateDirectory(dir);
-        string expression = $"sqlite:{Path.Combine(dir, Guid.NewGuid().ToString("N") + ".db")}";
+        string expression = $"sqlite:{GenSearch.Tests.TestTemp.File("store.db")}";
         return (await SearchStores.OpenAsync(expression), expression);
     }
 

@@ -22,7 +22,7 @@ public sealed class WebServer : IAsyncDisposable
 
     public static async Task<WebServer> StartAsync(string dataDir, string? modelDir = null, string? retriever = null, string? apiKey = null)
     {
-        string dir = Directory.CreateTempSubdirectory("gensearch-web-store").FullName;
+        string dir = GenSearch.Tests.TestTemp.Directory("web-store");
         string store = "sqlite:" + Path.Combine(dir, "store.db");
         var server = await GenSearch.Server.SearchServer.StartAsync(new Server.ServerOptions
         {
