@@ -115,7 +115,7 @@ internal static class CliSupport
     /// <summary>--rerank DIR: a ranker directory whose ranker reorders the retriever's top --rerank-depth.</summary>
     public static Option<string?> RerankOption() => new("--rerank")
     {
-        Description = "Rerank the retriever's top --rerank-depth with this ranker (a directory from gensearch train --model sid-coord or lambdamart).",
+        Description = "Rerank the retriever's top --rerank-depth with this ranker (a directory from gensearch train --model sid-coord or lambdamart); the search must have the shape of the retriever the ranker trained on (by default bm25+model: pass --retriever bm25+model).",
     };
 
     /// <summary>--fusion NAME: how a retriever expression of several terms fuses their lists.</summary>

@@ -64,6 +64,23 @@ public static class RetrieverOpener
         var note = options.Note ?? (_ => { });
         Bm25? index = null;
         if (options.Rerank is not null && options.RerankDepth <= 0) throw new ArgumentException($"--rerank-depth must be positive, got {options.RerankDepth}");
+        // A ranker reads its candidates' scores and ranks as features: search as its training lists were, checked before any work.
+        var rankerHeader = options.Rerank is null ? null : Ranking.RankerFormats.Header(options.Rerank);
+        if (rankerHeader is not null)
+        {
+            if (string.IsNullOrWhiteSpace(rankerHeader.Retriever))
+                throw new InvalidDataException($"{Path.Combine(options.Rerank!, "config.json")}: no \"retriever\" (the retriever whose candidates the ranker trained on)");
+            var trained = RetrieverSpec.ScoreShapeOf(rankerHeader.Retriever, rankerHeader.FeatureModel);
+            var searched = spec.ScoreShape(modelDir);
+            if (trained != searched)
+                throw new InvalidDataException($"{options.Rerank}: the ranker was trained on candidates from '{rankerHeader.Retriever}', whose retriever_score is {trained}; " +
+                                            $"this search ('{spec}') scores its candidates by {searched}: rerank a search of the same shape " +
+                                            $"(--retriever {rankerHeader.Retriever}) or train a ranker on this one's candidates");
+        }
+        var fusion = options.Fusion ?? rankerHeader?.FusionMethod ?? FusionMethod.ZScore;
+        if (rankerHeader is not null && spec.Terms.Count > 1 && fusion != rankerHeader.FusionMethod)
+            throw new InvalidDataException($"{options.Rerank}: the ranker was trained on candidates fused by {RetrieverSpec.FusionName(rankerHeader.FusionMethod)} " +
+                                        $"(its retriever_score and log_rank features are on that scale); rerank a search fused the same way (--fusion {RetrieverSpec.FusionName(rankerHeader.FusionMethod)})");
         if (spec.NeedsBm25 || options.Rerank is not null)
         {
             var sw = Stopwatch.StartNew();
@@ -71,16 +88,6 @@ public static class RetrieverOpener
             note($"indexed {index.Count:N0} documents, {index.TermCount:N0} terms in {sw.Elapsed.TotalSeconds:F2} s");
             if (options.ChooseBm25Scoring is { } choose) index = choose(index);
         }
-        // A ranker reads its candidates' fused scores and ranks as features: fuse as its training lists were.
-        var rankerHeader = options.Rerank is null ? null : Ranking.RankerFormats.Header(options.Rerank);
-        var fusion = options.Fusion ?? rankerHeader?.FusionMethod ?? FusionMethod.ZScore;
-        if (rankerHeader is not null && spec.Terms.Count > 1 && fusion != rankerHeader.FusionMethod)
-            throw new InvalidDataException($"{options.Rerank}: the ranker was trained on candidates fused by {RetrieverSpec.FusionName(rankerHeader.FusionMethod)} " +
-                                        $"(its retriever_score and log_rank features are on that scale); rerank a search fused the same way (--fusion {RetrieverSpec.FusionName(rankerHeader.FusionMethod)})");
-        if (rankerHeader is not null && spec.ScoreScale != RetrieverSpec.ScoreScaleOf(rankerHeader.Retriever))
-            throw new InvalidDataException($"{options.Rerank}: the ranker was trained on candidates from '{rankerHeader.Retriever}', whose retriever_score is " +
-                                        $"{RetrieverSpec.Describe(RetrieverSpec.ScoreScaleOf(rankerHeader.Retriever))}; this search ('{spec}') scores its candidates by " +
-                                        $"{RetrieverSpec.Describe(spec.ScoreScale)}: rerank a search of the same shape (--retriever {rankerHeader.Retriever}) or train a ranker on this one's candidates");
         HashSet<string>? catalogIds = null;
         var parts = new List<IRetriever>();
         var retriever = spec.Build(term =>

@@ -24,29 +24,34 @@ public sealed record RetrieverSpec(IReadOnlyList<string> Terms)
     /// <summary>Whether a term needs a model directory.</summary>
     public bool NeedsModel => Terms.Any(t => t != Bm25Term);
 
-    /// <summary>What this retriever's scores are, as a ranker's retriever_score feature reads them.</summary>
-    public RetrieverScoreScale ScoreScale => Terms.Count > 1 ? RetrieverScoreScale.Fusion : NeedsBm25 ? RetrieverScoreScale.Bm25 : RetrieverScoreScale.Model;
+    /// <summary>
+    /// What this retriever's scores are, as a ranker's retriever_score feature reads them: a fusion of so many
+    /// lists, BM25's own score, or one model's score in one mode (<c>model</c> resolved to the default mode of
+    /// the model in <paramref name="modelDir"/>: a unified model's is generative).
+    /// </summary>
+    public RetrieverScoreShape ScoreShape(string? modelDir) =>
+        Terms.Count > 1 ? new(Terms.Count, null) : new(1, Terms[0] == ModelTerm ? DefaultMode(modelDir) ?? ModelTerm : Terms[0]);
 
     /// <summary>
-    /// <see cref="ScoreScale"/> of a recorded expression (a ranker's config.json); one naming a mode this
-    /// build does not know is still read by its shape.
+    /// <see cref="ScoreShape"/> of a recorded expression (a ranker's config.json, with the model its features
+    /// came from); one naming a mode this build does not know is read by its terms as written.
     /// </summary>
-    public static RetrieverScoreScale ScoreScaleOf(string expression)
+    public static RetrieverScoreShape ScoreShapeOf(string expression, string? modelDir)
     {
-        try { return Parse(expression).ScoreScale; }
+        try { return Parse(expression).ScoreShape(modelDir); }
         catch (ArgumentException)
         {
-            return expression.Contains('+') ? RetrieverScoreScale.Fusion : expression.Trim() == Bm25Term ? RetrieverScoreScale.Bm25 : RetrieverScoreScale.Model;
+            var terms = expression.Split('+', StringSplitOptions.TrimEntries);
+            return terms.Length > 1 ? new(terms.Length, null) : new(1, terms[0]);
         }
     }
 
-    /// <summary>Words for <paramref name="scale"/> in messages.</summary>
-    public static string Describe(RetrieverScoreScale scale) => scale switch
+    private static string? DefaultMode(string? modelDir)
     {
-        RetrieverScoreScale.Fusion => "a fusion of several lists",
-        RetrieverScoreScale.Bm25 => "BM25's own score",
-        _ => "a model's own score",
-    };
+        if (modelDir is null) return null;
+        try { return ModelFormats.Get(ModelFormats.KindOf(new ModelDirectory(modelDir))).Modes[0]; }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException) { return null; }
+    }
 
     /// <summary>Whether BM25 is one of the terms.</summary>
     public bool NeedsBm25 => Terms.Contains(Bm25Term);
@@ -95,16 +100,14 @@ public sealed record RetrieverSpec(IReadOnlyList<string> Terms)
 }
 
 /// <summary>
-/// What a retriever's scores are: a fusion's summed standardised (or reciprocal-rank) scores, BM25's raw
-/// scores, or one model's own score. A ranker fed candidates of another kind than it trained on would read
-/// its retriever_score feature off its training scale without a word, so the kinds must match.
+/// What a retriever's scores are (<see cref="RetrieverSpec.ScoreShape"/>): <paramref name="Lists"/> fused, or
+/// one list whose scores are <paramref name="Single"/>'s ("bm25", or a model's mode: "dense", "generative").
+/// A ranker fed candidates of another shape than it trained on would read its retriever_score feature off its
+/// training scale without a word, so the shapes must match.
 /// </summary>
-public enum RetrieverScoreScale
+public sealed record RetrieverScoreShape(int Lists, string? Single)
 {
-    /// <summary>Several lists fused.</summary>
-    Fusion,
-    /// <summary>BM25 alone.</summary>
-    Bm25,
-    /// <summary>One model alone (dense similarity, or the generator's item score).</summary>
-    Model,
+    /// <summary>Words for messages.</summary>
+    public override string ToString() => Lists > 1 ? $"a fusion of {Lists} lists"
+        : Single == RetrieverSpec.Bm25Term ? "BM25's own score" : $"one model's {Single} score";
 }

@@ -120,13 +120,14 @@ public static class SpoTraining
         int examples = options.Mode == "dpo" ? pairs.Length : queries.Length;
         if (examples == 0) throw new InvalidDataException($"{set.Directory}: no training {(options.Mode == "dpo" ? "pairs of differently judged items" : "queries with a relevant item")} for SPO");
         if (options.Ranker is not null && options.Mode == "dpo") throw new ArgumentException("ranker: DPO learns from logged pairs only; a system reward needs mode policy");
+        // The ranker scores the generator's own beam, whose retriever_score is the generator's item score: a ranker
+        // trained on another retriever's candidates would read that feature off its training scale. Checked before any work.
+        if (options.Ranker is not null && Serving.Ranking.RankerFormats.Header(options.Ranker) is var header
+            && RetrieverSpec.ScoreShapeOf(header.Retriever ?? "", header.FeatureModel) is var shape && shape != new RetrieverScoreShape(1, "generative"))
+            throw new ArgumentException($"ranker: {options.Ranker} was trained on candidates from '{header.Retriever}' ({shape}); SPO rewards the generator's own beam, " +
+                                        "so its ranker must be trained on the generator's candidates (\"retriever\": \"generative\" over the unified model)");
         var reranker = options.Ranker is null ? null : Serving.Ranking.Reranker.Open(options.Ranker, RankingLists.Bm25Index(set, note),
             set.Corpus().ToDictionary(d => d.Id, StringComparer.Ordinal).GetValueOrDefault);
-        // The ranker scores the generator's own beam, whose retriever_score is the generator's item score: a ranker
-        // trained on fused or BM25 candidates would read that feature off its training scale.
-        if (reranker is not null && RetrieverSpec.ScoreScaleOf(reranker.Header.Retriever) != RetrieverScoreScale.Model)
-            throw new ArgumentException($"ranker: {options.Ranker} was trained on candidates from '{reranker.Header.Retriever}' ({RetrieverSpec.Describe(RetrieverSpec.ScoreScaleOf(reranker.Header.Retriever))}); " +
-                                        "SPO rewards the generator's own beam, so its ranker must be trained on one model's candidates (\"retriever\": \"generative\" over the unified model)");
         note?.Invoke($"SPO ({options.Mode}) over {fromDir}: {examples:N0} {(options.Mode == "dpo" ? "pairs" : "queries")}, reward = " +
                      (reranker is null ? "" : $"{options.SystemWeight} x {reranker.Ranker.Kind} ranker {options.Ranker} + ") + $"{options.FeedbackWeight} x feedback");
 

@@ -125,13 +125,18 @@ public class RankerTrainingTests
             {
                 var mismatch = Assert.Throws<InvalidDataException>(() => RetrieverOpener.Open(set, RetrieverOpener.Resolve(single, single == "bm25" ? null : unifiedDir), single == "bm25" ? null : unifiedDir,
                     new RetrieverOpenOptions { Rerank = dir }));
-                Assert.Contains($"{dir}: the ranker was trained on candidates from 'bm25+dense', whose retriever_score is a fusion of several lists", mismatch.Message);
+                Assert.Contains($"{dir}: the ranker was trained on candidates from 'bm25+dense', whose retriever_score is a fusion of 2 lists", mismatch.Message);
             }
+            // Nor a fusion of another number of lists (each adds its own z-scores).
+            Assert.Contains("scores its candidates by a fusion of 3 lists", Assert.Throws<InvalidDataException>(() => RetrieverOpener.Open(set,
+                RetrieverOpener.Resolve("bm25+dense+generative", unifiedDir), unifiedDir, new RetrieverOpenOptions { Rerank = dir })).Message);
             RetrieverOpener.Open(set, RetrieverOpener.Resolve("bm25+generative", unifiedDir), unifiedDir, new RetrieverOpenOptions { Rerank = dir }); // another fusion: the same scale
             // A fusion config.json does not know is refused with the file's name (not an internal error at the first search).
             string config = Path.Combine(dir, "config.json"), saved = File.ReadAllText(config);
             File.WriteAllText(config, saved.Replace("\"fusion\": \"zscore\"", "\"fusion\": \"max\""));
             Assert.Contains($"{config}: fusion 'max' is not one of zscore, rrf", Assert.Throws<InvalidDataException>(() => RankerFormats.Header(dir)).Message);
+            File.WriteAllText(config, System.Text.RegularExpressions.Regex.Replace(saved, "\n  \"retriever\": \"[^\"]*\"", "\n  \"retriever\": null"));
+            Assert.Contains($"{config}: no \"retriever\"", Assert.Throws<InvalidDataException>(() => RetrieverOpener.Open(set, spec, unifiedDir, new RetrieverOpenOptions { Rerank = dir })).Message);
             File.WriteAllText(config, saved);
             var queries = set.Queries().Take(12).ToArray();
             var before = plain.Search(queries, 12);

@@ -96,7 +96,12 @@ public class SpoTrainingTests
         string fusedRanker = Path.Combine(beir.Path, "lambdamart-fused");
         LambdaMartTraining.Run(set, unified, fusedRanker, new LambdaMartTrainingOptions { Retriever = "bm25+dense", Depth = 10, Trees = 10, Leaves = 4, MinLeafExamples = 2 });
         var offScale = Assert.Throws<ArgumentException>(() => SpoTraining.Run(set, unified, Path.Combine(beir.Path, "spo-fused"), Spo("policy", 1) with { Ranker = fusedRanker }));
-        Assert.Contains($"ranker: {fusedRanker} was trained on candidates from 'bm25+dense' (a fusion of several lists)", offScale.Message);
+        Assert.Contains($"ranker: {fusedRanker} was trained on candidates from 'bm25+dense' (a fusion of 2 lists)", offScale.Message);
+        // A ranker of the same model's dense candidates reads cosine similarities, not the generator's scores: refused as well.
+        string denseRanker = Path.Combine(beir.Path, "lambdamart-dense");
+        LambdaMartTraining.Run(set, unified, denseRanker, new LambdaMartTrainingOptions { Retriever = "dense", Depth = 10, Trees = 10, Leaves = 4, MinLeafExamples = 2 });
+        Assert.Contains("(one model's dense score)", Assert.Throws<ArgumentException>(() =>
+            SpoTraining.Run(set, unified, Path.Combine(beir.Path, "spo-dense"), Spo("policy", 1) with { Ranker = denseRanker })).Message);
         LambdaMartTraining.Run(set, unified, ranker, new LambdaMartTrainingOptions { Retriever = "generative", Depth = 10, Trees = 10, Leaves = 4, MinLeafExamples = 2 });
         var notes = new List<string>();
         SpoTraining.Run(set, unified, aligned, Spo("policy", 4) with { Ranker = ranker, FeedbackWeight = 0f }, note: notes.Add);
