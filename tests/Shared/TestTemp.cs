@@ -12,11 +12,22 @@ internal static class TestTemp
 
     static TestTemp()
     {
+        // Folders of earlier test processes that are gone (killed, or cut short before their exit handler finished).
+        foreach (string stale in System.IO.Directory.GetDirectories(Path.GetTempPath(), "gensearch-tests-*"))
+            if (int.TryParse(Path.GetFileName(stale)["gensearch-tests-".Length..], out int pid) && pid != Environment.ProcessId && !Running(pid))
+                try { System.IO.Directory.Delete(stale, recursive: true); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
             try { System.IO.Directory.Delete(Root, recursive: true); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         };
+    }
+
+    private static bool Running(int pid)
+    {
+        try { using var process = System.Diagnostics.Process.GetProcessById(pid); return !process.HasExited; }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException) { return false; }
     }
 
     /// <summary>A new, empty directory whose name starts with <paramref name="prefix"/>.</summary>
