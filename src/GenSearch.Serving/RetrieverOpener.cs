@@ -66,17 +66,10 @@ public static class RetrieverOpener
         if (options.Rerank is not null && options.RerankDepth <= 0) throw new ArgumentException($"--rerank-depth must be positive, got {options.RerankDepth}");
         // A ranker reads its candidates' scores and ranks as features: search as its training lists were, checked before any work.
         var rankerHeader = options.Rerank is null ? null : Ranking.RankerFormats.Header(options.Rerank);
-        if (rankerHeader is not null)
-        {
-            if (string.IsNullOrWhiteSpace(rankerHeader.Retriever))
-                throw new InvalidDataException($"{Path.Combine(options.Rerank!, "config.json")}: no \"retriever\" (the retriever whose candidates the ranker trained on)");
-            var trained = RetrieverSpec.ScoreShapeOf(rankerHeader.Retriever, rankerHeader.FeatureModel);
-            var searched = spec.ScoreShape(modelDir);
-            if (trained != searched)
-                throw new InvalidDataException($"{options.Rerank}: the ranker was trained on candidates from '{rankerHeader.Retriever}', whose retriever_score is {trained}; " +
-                                            $"this search ('{spec}') scores its candidates by {searched}: rerank a search of the same shape " +
-                                            $"(--retriever {rankerHeader.Retriever}) or train a ranker on this one's candidates");
-        }
+        if (rankerHeader is not null && rankerHeader.TrainedShape != spec.ScoreShape(modelDir))
+            throw new InvalidDataException($"{options.Rerank}: the ranker was trained on candidates from '{rankerHeader.Retriever}', whose retriever_score is {rankerHeader.TrainedShape}; " +
+                                        $"this search ('{spec}') scores its candidates by {spec.ScoreShape(modelDir)}: rerank a search of the same shape " +
+                                        $"(--retriever {rankerHeader.Retriever}) or train a ranker on this one's candidates");
         var fusion = options.Fusion ?? rankerHeader?.FusionMethod ?? FusionMethod.ZScore;
         if (rankerHeader is not null && spec.Terms.Count > 1 && fusion != rankerHeader.FusionMethod)
             throw new InvalidDataException($"{options.Rerank}: the ranker was trained on candidates fused by {RetrieverSpec.FusionName(rankerHeader.FusionMethod)} " +
@@ -109,7 +102,7 @@ public static class RetrieverOpener
         {
             var sw = Stopwatch.StartNew();
             var items = new System.Collections.Concurrent.ConcurrentDictionary<string, Document>(data.Corpus().Select(d => KeyValuePair.Create(d.Id, d)), StringComparer.Ordinal);
-            var reranker = Ranking.Reranker.Open(rankerDir, index!, id => items.GetValueOrDefault(id));
+            var reranker = Ranking.Reranker.Open(rankerDir, index!, id => items.GetValueOrDefault(id), rankerHeader);
             retriever = new Ranking.RerankRetriever(retriever, reranker, options.RerankDepth, items, spec.NeedsBm25 ? null : index);
             note($"loaded {reranker.Ranker.Kind} ranker {rankerDir} (features from {reranker.Header.FeatureModel ?? "BM25 and text only"}), reranking the top {options.RerankDepth} in {sw.Elapsed.TotalSeconds:F1} s");
         }

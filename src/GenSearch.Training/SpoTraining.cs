@@ -122,12 +122,12 @@ public static class SpoTraining
         if (options.Ranker is not null && options.Mode == "dpo") throw new ArgumentException("ranker: DPO learns from logged pairs only; a system reward needs mode policy");
         // The ranker scores the generator's own beam, whose retriever_score is the generator's item score: a ranker
         // trained on another retriever's candidates would read that feature off its training scale. Checked before any work.
-        if (options.Ranker is not null && Serving.Ranking.RankerFormats.Header(options.Ranker) is var header
-            && RetrieverSpec.ScoreShapeOf(header.Retriever ?? "", header.FeatureModel) is var shape && shape != new RetrieverScoreShape(1, "generative"))
-            throw new ArgumentException($"ranker: {options.Ranker} was trained on candidates from '{header.Retriever}' ({shape}); SPO rewards the generator's own beam, " +
+        var rankerHeader = options.Ranker is null ? null : Serving.Ranking.RankerFormats.Header(options.Ranker);
+        if (rankerHeader is not null && rankerHeader.TrainedShape != new RetrieverScoreShape(1, "generative"))
+            throw new ArgumentException($"ranker: {options.Ranker} was trained on candidates from '{rankerHeader.Retriever}' ({rankerHeader.TrainedShape}); SPO rewards the generator's own beam, " +
                                         "so its ranker must be trained on the generator's candidates (\"retriever\": \"generative\" over the unified model)");
-        var reranker = options.Ranker is null ? null : Serving.Ranking.Reranker.Open(options.Ranker, RankingLists.Bm25Index(set, note),
-            set.Corpus().ToDictionary(d => d.Id, StringComparer.Ordinal).GetValueOrDefault);
+        var reranker = rankerHeader is null ? null : Serving.Ranking.Reranker.Open(options.Ranker!, RankingLists.Bm25Index(set, note),
+            set.Corpus().ToDictionary(d => d.Id, StringComparer.Ordinal).GetValueOrDefault, rankerHeader);
         note?.Invoke($"SPO ({options.Mode}) over {fromDir}: {examples:N0} {(options.Mode == "dpo" ? "pairs" : "queries")}, reward = " +
                      (reranker is null ? "" : $"{options.SystemWeight} x {reranker.Ranker.Kind} ranker {options.Ranker} + ") + $"{options.FeedbackWeight} x feedback");
 

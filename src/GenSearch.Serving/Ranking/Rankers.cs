@@ -34,6 +34,9 @@ public sealed record RankerHeader(string Kind, string[] Features, string? Featur
 {
     /// <summary><see cref="Fusion"/> read (absent: reciprocal rank).</summary>
     public FusionMethod FusionMethod => RetrieverSpec.ParseFusion(Fusion ?? "rrf", "fusion");
+
+    /// <summary>The shape of the scores its training candidates carried (<see cref="Retriever"/>, <c>model</c> read through <see cref="FeatureModel"/>): a search it reranks must have the same.</summary>
+    public RetrieverScoreShape TrainedShape => RetrieverSpec.ScoreShapeOf(Retriever, FeatureModel);
 }
 
 /// <summary>One kind of ranker directory, registered in <see cref="RankerFormats"/>.</summary>
@@ -70,7 +73,7 @@ public static class RankerFormats
         lock (s_formats) s_formats[format.Kind] = format;
     }
 
-    /// <summary>The header of the ranker directory <paramref name="path"/>, its fusion and features checked against the extractor's.</summary>
+    /// <summary>The header of the ranker directory <paramref name="path"/>: its retriever present, its fusion known, its features the extractor's.</summary>
     public static RankerHeader Header(string path)
     {
         var dir = new ModelDirectory(path);
@@ -79,6 +82,8 @@ public static class RankerFormats
         lock (s_formats)
             if (!s_formats.ContainsKey(header.Kind))
                 throw new InvalidDataException($"{dir.ConfigPath}: a {header.Kind} model is not a ranker (ranker kinds: {string.Join(", ", s_formats.Keys.Order(StringComparer.Ordinal))}; train one with gensearch train --model sid-coord or lambdamart)");
+        if (string.IsNullOrWhiteSpace(header.Retriever))
+            throw new InvalidDataException($"{dir.ConfigPath}: no \"retriever\" (the retriever whose candidates the ranker trained on)");
         if (header.Fusion is { } fusion && !RetrieverSpec.FusionNames.Contains(fusion.ToLowerInvariant()))
             throw new InvalidDataException($"{dir.ConfigPath}: fusion '{fusion}' is not one of {string.Join(", ", RetrieverSpec.FusionNames)}");
         if (header.Features is null || !header.Features.SequenceEqual(MatchFeatures.Names))

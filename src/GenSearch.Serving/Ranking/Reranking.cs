@@ -19,11 +19,12 @@ public sealed class Reranker(IRanker ranker, MatchFeatures features, RankerHeade
 
     /// <summary>
     /// Opens the ranker in <paramref name="rankerDir"/> with features over <paramref name="bm25"/> and the
-    /// catalog's items (<paramref name="items"/> gives an item by id).
+    /// catalog's items (<paramref name="items"/> gives an item by id); <paramref name="header"/>: the
+    /// directory's header when the caller has read it already (<see cref="RankerFormats.Header"/>).
     /// </summary>
-    public static Reranker Open(string rankerDir, Bm25 bm25, Func<string, Document?> items)
+    public static Reranker Open(string rankerDir, Bm25 bm25, Func<string, Document?> items, RankerHeader? header = null)
     {
-        var header = RankerFormats.Header(rankerDir);
+        header ??= RankerFormats.Header(rankerDir);
         var dense = header.FeatureModel is null ? null : QueryItemScorers.Open(header.FeatureModel);
         var generator = header.GeneratorModel is null ? null : QueryItemScorers.Open(header.GeneratorModel);
         if (generator is { HasGenerator: false }) throw new InvalidDataException($"{header.GeneratorModel}: a {generator.Kind} model has no generator (generator_model must be a unified model)");
