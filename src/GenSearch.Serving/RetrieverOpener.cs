@@ -66,9 +66,9 @@ public static class RetrieverOpener
         if (options.Rerank is not null && options.RerankDepth <= 0) throw new ArgumentException($"--rerank-depth must be positive, got {options.RerankDepth}");
         // A ranker reads its candidates' scores and ranks as features: search as its training lists were, checked before any work.
         var rankerHeader = options.Rerank is null ? null : Ranking.RankerFormats.Header(options.Rerank);
-        if (rankerHeader is not null && rankerHeader.TrainedShape != spec.ScoreShape(modelDir))
-            throw new InvalidDataException($"{options.Rerank}: the ranker was trained on candidates from '{rankerHeader.Retriever}', whose retriever_score is {rankerHeader.TrainedShape}; " +
-                                        $"this search ('{spec}') scores its candidates by {spec.ScoreShape(modelDir)}: rerank a search of the same shape " +
+        if (rankerHeader is not null && (rankerHeader.TrainedShape, spec.ScoreShape(modelDir)) is var (trained, searched) && trained != searched)
+            throw new InvalidDataException($"{options.Rerank}: the ranker was trained on candidates from '{rankerHeader.Retriever}', whose retriever_score is {trained}; " +
+                                        $"this search ('{spec}') scores its candidates by {searched}: rerank a search of the same shape " +
                                         $"(--retriever {rankerHeader.Retriever}) or train a ranker on this one's candidates");
         var fusion = options.Fusion ?? rankerHeader?.FusionMethod ?? FusionMethod.ZScore;
         if (rankerHeader is not null && spec.Terms.Count > 1 && fusion != rankerHeader.FusionMethod)

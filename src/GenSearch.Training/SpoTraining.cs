@@ -123,8 +123,8 @@ public static class SpoTraining
         // The ranker scores the generator's own beam, whose retriever_score is the generator's item score: a ranker
         // trained on another retriever's candidates would read that feature off its training scale. Checked before any work.
         var rankerHeader = options.Ranker is null ? null : Serving.Ranking.RankerFormats.Header(options.Ranker);
-        if (rankerHeader is not null && rankerHeader.TrainedShape != new RetrieverScoreShape(1, "generative"))
-            throw new ArgumentException($"ranker: {options.Ranker} was trained on candidates from '{rankerHeader.Retriever}' ({rankerHeader.TrainedShape}); SPO rewards the generator's own beam, " +
+        if (rankerHeader?.TrainedShape is { } trained && trained != new RetrieverScoreShape(1, "generative"))
+            throw new ArgumentException($"ranker: {options.Ranker} was trained on candidates from '{rankerHeader.Retriever}' ({trained}); SPO rewards the generator's own beam, " +
                                         "so its ranker must be trained on the generator's candidates (\"retriever\": \"generative\" over the unified model)");
         var reranker = rankerHeader is null ? null : Serving.Ranking.Reranker.Open(options.Ranker!, RankingLists.Bm25Index(set, note),
             set.Corpus().ToDictionary(d => d.Id, StringComparer.Ordinal).GetValueOrDefault, rankerHeader);

@@ -1,12 +1,12 @@
 # Minimal BERT (arctic-embed-xs) in PyTorch with weights read from the ONNX file (fetch.sh), and its WordPiece tokenizer.
-import os, torch, torch.nn as nn, torch.nn.functional as F, numpy as np, unicodedata, json, re
+import os, torch, torch.nn as nn, torch.nn.functional as F, unicodedata
 ONNX = os.path.join(os.environ.get('ARCTIC_DIR', '/tmp/arc'), 'model.onnx')
 VOCAB = os.path.join(os.environ.get('ARCTIC_DIR', '/tmp/arc'), 'vocab.txt')
 
 class Tok:
     def __init__(s):
         s.vocab = {w.rstrip('\n'): i for i, w in enumerate(open(VOCAB, encoding='utf-8'))}
-        s.cls, s.sep, s.unk, s.pad = s.vocab['[CLS]'], s.vocab['[SEP]'], s.vocab['[UNK]'], s.vocab['[PAD]']
+        s.cls, s.sep, s.unk = s.vocab["[CLS]"], s.vocab["[SEP]"], s.vocab["[UNK]"]
         s.cache = {}
     def basic(s, text):
         text = unicodedata.normalize('NFD', text.lower())

@@ -4,7 +4,7 @@
 # runs of the held-out tenth (hold.trec) and of dev (dev.trec) by cosine, and the vectors, under --out.
 # --epochs 0: zero-shot. RESULTS.md, "## unified", has the command and the figures.
 import os, sys, json, time, random, collections, torch, torch.nn.functional as F, numpy as np, argparse
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__))); from bert import Tok, Bert, load, batch
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__))); from bert import Tok, load, batch
 ap = argparse.ArgumentParser()
 ap.add_argument('--train', default='/tmp/hd-holdout', help='BEIR dir whose train split is trained on and whose dev split is the held-out tenth (bench/make-holdout.py)'); ap.add_argument('--data', default='../shared/data/homedepot', help='the full data set, for its dev split'); ap.add_argument('--epochs', type=float, default=0)
 ap.add_argument('--lr', type=float, default=3e-5); ap.add_argument('--bs', type=int, default=96)
@@ -53,7 +53,7 @@ if a.epochs > 0:
             if step % 20 == 0: print(f'step {step}/{steps} loss {loss.item():.3f} {time.time() - t0:.0f}s', flush=True)
     print(f'trained in {time.time() - t0:.0f}s', flush=True)
 t0 = time.time(); D = encode(titles); print(f'corpus encoded {time.time() - t0:.0f}s', flush=True)
-import os; os.makedirs(a.out, exist_ok=True); np.save(a.out + '/d.npy', D.numpy())
+os.makedirs(a.out, exist_ok=True); np.save(a.out + '/d.npy', D.numpy())
 for name, f in (('hold', a.train + '/qrels/dev.tsv'), ('dev', H + '/qrels/dev.tsv')):
     qs = sorted(qrels(f)); Q = encode([a.prefix + qtext[q] for q in qs]); np.save(f'{a.out}/{name}-q.npy', Q.numpy())
     S = Q @ D.T; top = S.topk(100, dim=1)
