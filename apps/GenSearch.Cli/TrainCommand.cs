@@ -70,8 +70,9 @@ internal static class TrainCommand
             string? fromDir = parse.GetValue(from);
             if (kind.BuildsOn is not null && fromDir is null) throw new CliException($"--model {kind.Name} needs --from DIR: {kind.BuildsOn}");
             if (kind.BuildsOn is null && fromDir is not null) throw new CliException($"--model {kind.Name} builds on no other model; leave out --from");
-            var set = CliSupport.OpenData(parse.GetValue(data));
             string outDir = parse.GetValue(output)!;
+            CheckOutDir(outDir, fromDir, overrides);
+            var set = CliSupport.OpenData(parse.GetValue(data));
             using var cancel = new CancellationTokenSource();
             // Ctrl+C stops after the current step with a checkpoint; running the command again resumes.
             Console.CancelKeyPress += (_, ev) => { ev.Cancel = true; cancel.Cancel(); };
@@ -102,12 +103,33 @@ internal static class TrainCommand
         return command;
     }
 
+    /// <summary>
+    /// Before any work: --out must be a folder to write, never a file (found only when the finished model is
+    /// moved in) and never a model this run reads (--from, or a model-directory setting): with --restart the
+    /// run would replace the very model it builds on.
+    /// </summary>
+    private static void CheckOutDir(string outDir, string? fromDir, JsonObject overrides)
+    {
+        if (File.Exists(outDir)) throw new CliException($"--out {outDir}: is a file; give a model directory");
+        string target = Path.TrimEndingDirectorySeparator(Path.GetFullPath(outDir));
+        var reads = new List<(string Setting, string? Path)> { ("--from", fromDir) };
+        foreach (var key in (string[])["sid_model", "generator_model", "ranker"])
+            if (overrides[key] is JsonValue v && v.TryGetValue(out string? path)) reads.Add((key, path));
+        if (overrides["fold_models"] is JsonObject folds)
+            foreach (var (fold, value) in folds)
+                if (value is JsonValue v && v.TryGetValue(out string? path)) reads.Add(($"fold_models.{fold}", path));
+        foreach (var (setting, path) in reads)
+            if (!string.IsNullOrWhiteSpace(path) && string.Equals(Path.TrimEndingDirectorySeparator(Path.GetFullPath(path)), target, StringComparison.Ordinal))
+                throw new CliException($"--out {outDir} is the model that {setting} reads; write the new model to another directory");
+    }
+
     private static JsonObject ReadOptions(string path)
     {
         if (!File.Exists(path)) throw new CliException($"{path}: no such options file");
         JsonNode? given;
-        try { given = JsonNode.Parse(File.ReadAllText(path)); }
-        catch (JsonException e) { throw new CliException($"{path}: line {e.LineNumber + 1}: {e.Message}"); }
+        // A key given twice is refused (System.Text.Json would keep one of them silently, or the merge would fail).
+        try { given = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }); }
+        catch (JsonException e) { throw new CliException($"{path}: {(e.LineNumber is { } line ? $"line {line + 1}: " : "")}{e.Message}"); }
         return given as JsonObject ?? throw new CliException($"{path}: expected a JSON object of settings");
     }
 }

@@ -80,6 +80,7 @@ public sealed class ModelKind<TSettings>(string name, string description, string
         // How often checkpoints are written changes nothing a run computes (resume is exact), so a rerun may change it.
         (settingsJson["trainer"] as JsonObject)?.Remove("checkpoint_every");
         var fingerprint = TrainingRun.Fingerprint(name, request.Data, settingsJson, request.From);
+        using var held = TrainingRun.Lock(request.OutDir);
         bool fresh = !Directory.Exists(TrainingRun.StagingPath(request.OutDir));
         var staging = TrainingRun.Begin(request.OutDir, fingerprint, request.Restart, request.Note);
         if (staging is null) return float.NaN;

@@ -43,7 +43,7 @@ public static class RankingLists
         var bm25 = opened.Bm25 ?? Bm25Index(set, note);
         var items = set.Corpus().ToDictionary(d => d.Id, StringComparer.Ordinal);
         var generator = generatorModel is null ? null : QueryItemScorers.Open(generatorModel);
-        if (generator is { HasGenerator: false }) throw new ArgumentException($"generator_model {generatorModel}: a {generator.Kind} model has no generator; give a unified model");
+        if (generator is { HasGenerator: false }) throw new InvalidDataException($"generator_model {generatorModel}: a {generator.Kind} model has no generator; give a unified model");
         var features = new MatchFeatures(bm25, id => items.GetValueOrDefault(id), QueryItemScorers.Open(featureModel), generator);
         var qrels = set.Qrels(split, warn: note).Qrels;
         var judged = qrels.QueryIds.ToHashSet(StringComparer.Ordinal);
@@ -214,7 +214,7 @@ public static class SidCoordTraining
             validation = [.. lists.Where(held.Contains)];
             lists = [.. lists.Where(l => !held.Contains(l))];
             note?.Invoke($"validation: {validation.Count:N0} lists held out of training, {lists.Count:N0} train");
-            if (lists.Count == 0 || validation.Count == 0) throw new ArgumentException($"validation_share {options.ValidationShare} leaves {lists.Count} training and {validation.Count} validation lists");
+            if (lists.Count == 0 || validation.Count == 0) throw new InvalidDataException($"validation_share {options.ValidationShare} leaves {lists.Count} training and {validation.Count} validation lists");
         }
         var (mean, scale) = Standardisation(lists);
 

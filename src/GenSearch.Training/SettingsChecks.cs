@@ -33,7 +33,13 @@ public static class SettingsChecks
         c.AtLeast("hidden", o.Hidden, 1);
         c.AtLeast("item_buckets", o.ItemBuckets, 1);
         c.AtLeast("word_buckets", o.WordBuckets, 1);
-        c.AtLeast("memory_folds", o.MemoryFolds, 1);
+        // Each fold keeps its own item tables (item_buckets + SID rows, each of dim floats): 16 is far past any
+        // measured use (2, the default; 4 was worse) and keeps a mistyped count from writing gigabytes.
+        c.Between("memory_folds", o.MemoryFolds, 1, 16);
+        ModelPath(c, "sid_model", o.SidModel);
+        ModelPath(c, "generator_model", o.GeneratorModel);
+        FoldModels(c, o.FoldModels);
+        Retriever(c, o.Retriever);
         c.Between("validation_share", o.ValidationShare, 0, 0.5);
         Fusion(c, o.Fusion);
         if (!Enum.IsDefined(o.Items)) c.Problems.Add($"items is {o.Items}; it must be one of {string.Join(", ", Enum.GetNames<GenSearch.Models.Ranking.ItemRepresentation>())}");
@@ -50,8 +56,29 @@ public static class SettingsChecks
         c.AtLeast("leaves", o.Leaves, 2);
         c.Above("learning_rate", o.LearningRate, 0);
         c.AtLeast("min_leaf_examples", o.MinLeafExamples, 1);
+        ModelPath(c, "generator_model", o.GeneratorModel);
+        FoldModels(c, o.FoldModels);
+        Retriever(c, o.Retriever);
         Fusion(c, o.Fusion);
         return c.Problems;
+    }
+
+    /// <summary>A model directory setting, when given, names something: an empty string is a typo, not "none" (null is).</summary>
+    private static void ModelPath(Checker c, string name, string? path)
+    {
+        if (path is not null && string.IsNullOrWhiteSpace(path)) c.Problems.Add($"{name} is empty; give a model directory or leave the setting out");
+    }
+
+    private static void FoldModels(Checker c, IReadOnlyDictionary<string, string>? folds)
+    {
+        foreach (var (fold, path) in folds ?? new Dictionary<string, string>())
+            ModelPath(c, $"fold_models.{fold}", path);
+    }
+
+    private static void Retriever(Checker c, string retriever)
+    {
+        try { GenSearch.Serving.RetrieverSpec.Parse(retriever ?? ""); }
+        catch (ArgumentException e) { c.Problems.Add($"retriever: {e.Message.Replace("--retriever ", "", StringComparison.Ordinal)}"); }
     }
 
     private static void Fusion(Checker c, string fusion)
@@ -153,6 +180,8 @@ public static class SettingsChecks
         c.AtLeast("feedback_weight", o.FeedbackWeight, 0);
         c.AtLeast("system_weight", o.SystemWeight, 0);
         if (o.Ranker is null && o.FeedbackWeight == 0) c.Problems.Add("feedback_weight is 0 and no ranker is given: there is no reward");
+        ModelPath(c, "ranker", o.Ranker);
+        if (o.Ranker is not null && o.Mode == "dpo") c.Problems.Add("ranker is given with mode dpo: DPO learns from logged pairs only; a system reward needs mode policy");
         c.AtLeast("min_positive_grade", o.MinPositiveGrade, 1);
         c.AtLeast("dense_learning_rate_scale", o.DenseLearningRateScale, 0);
         foreach (var (signal, weight) in o.SignalWeights)

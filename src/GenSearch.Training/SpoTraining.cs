@@ -119,12 +119,12 @@ public static class SpoTraining
         var pairs = options.Mode == "dpo" ? DpoPairs(data) : [];
         int examples = options.Mode == "dpo" ? pairs.Length : queries.Length;
         if (examples == 0) throw new InvalidDataException($"{set.Directory}: no training {(options.Mode == "dpo" ? "pairs of differently judged items" : "queries with a relevant item")} for SPO");
-        if (options.Ranker is not null && options.Mode == "dpo") throw new ArgumentException("ranker: DPO learns from logged pairs only; a system reward needs mode policy");
+        if (options.Ranker is not null && options.Mode == "dpo") throw new InvalidDataException("ranker: DPO learns from logged pairs only; a system reward needs mode policy");
         // The ranker scores the generator's own beam, whose retriever_score is the generator's item score: a ranker
         // trained on another retriever's candidates would read that feature off its training scale. Checked before any work.
         var rankerHeader = options.Ranker is null ? null : Serving.Ranking.RankerFormats.Header(options.Ranker);
         if (rankerHeader?.TrainedShape is { } trained && trained != new RetrieverScoreShape(1, "generative"))
-            throw new ArgumentException($"ranker: {options.Ranker} was trained on candidates from '{rankerHeader.Retriever}' ({trained}); SPO rewards the generator's own beam, " +
+            throw new InvalidDataException($"ranker: {options.Ranker} was trained on candidates from '{rankerHeader.Retriever}' ({trained}); SPO rewards the generator's own beam, " +
                                         "so its ranker must be trained on the generator's candidates (\"retriever\": \"generative\" over the unified model)");
         var reranker = rankerHeader is null ? null : Serving.Ranking.Reranker.Open(options.Ranker!, RankingLists.Bm25Index(set, note),
             set.Corpus().ToDictionary(d => d.Id, StringComparer.Ordinal).GetValueOrDefault, rankerHeader);
@@ -274,14 +274,26 @@ public static class SpoTraining
         if (!File.Exists(set.InteractionsPath)) return result;
         var byText = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int q = 0; q < data.QueryTexts.Length; q++) byText.TryAdd(data.QueryTexts[q], q);
+        var unweighted = new SortedSet<string>(StringComparer.Ordinal);
+        bool anyWeighted = false;
         foreach (var e in InteractionReader.Read(set.InteractionsPath))
         {
-            if (e.Item is null || !byText.TryGetValue(e.Query, out int q) || !catalogIndex.TryGetValue(e.Item, out int item)) continue;
-            float value = 0;
+            double value = 0;
             foreach (var (signal, amount) in e.Signals)
-                if (options.SignalWeights.TryGetValue(signal, out float weight)) value += weight * (float)amount;
-            if (value != 0) result[(q, item)] = (result.TryGetValue((q, item), out float old) ? old : 0f) + value;
+                if (options.SignalWeights.TryGetValue(signal, out float weight)) { value += weight * amount; anyWeighted = true; }
+                else unweighted.Add(signal);
+            if (e.Item is null || !byText.TryGetValue(e.Query, out int q) || !catalogIndex.TryGetValue(e.Item, out int item)) continue;
+            if (value == 0) continue;
+            double total = (result.TryGetValue((q, item), out float old) ? old : 0f) + value;
+            // A finite but huge signal (1e38 x a weight of 4) would overflow the reward to infinity and the loss to NaN.
+            if (!float.IsFinite((float)total))
+                throw new InvalidDataException($"{set.InteractionsPath}: the weighted signals of query '{e.Query}' on item '{e.Item}' add up to {total:G3}, beyond what a reward can hold; check the signal values");
+            result[(q, item)] = (float)total;
         }
+        // A log whose signals all miss signal_weights (a "clicks" for "click") would add no feedback at all, silently.
+        if (!anyWeighted && unweighted.Count > 0)
+            throw new InvalidDataException($"{set.InteractionsPath}: no logged signal has a weight in signal_weights (logged: {string.Join(", ", unweighted)}; " +
+                                           $"weighted: {string.Join(", ", options.SignalWeights.Keys.Order(StringComparer.Ordinal))}); name the log's signals in signal_weights");
         return result;
     }
 

@@ -19,8 +19,8 @@ public static class TrainingOptionsFile
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such options file", path);
         JsonNode? given;
-        try { given = JsonNode.Parse(File.ReadAllText(path)); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: line {e.LineNumber + 1}: {e.Message}", e); }
+        try { given = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: {(e.LineNumber is { } line ? $"line {line + 1}: " : "")}{e.Message}", e); }
         if (given is not JsonObject overrides) throw new InvalidDataException($"{path}: expected a JSON object of settings");
         return Apply(defaults, overrides, path);
     }
@@ -37,7 +37,12 @@ public static class TrainingOptionsFile
         {
             return merged.Deserialize<T>(AllKeys) ?? throw new InvalidDataException($"{source}: empty");
         }
-        catch (JsonException e) { throw new InvalidDataException($"{source}: {e.Path}: {e.Message}", e); }
+        catch (JsonException e)
+        {
+            // The position System.Text.Json adds is in the merged document (defaults and all), not in the user's file: the path names the setting.
+            int at = e.Message.IndexOf(" Path: ", StringComparison.Ordinal);
+            throw new InvalidDataException($"{source}: {e.Path}: {(at >= 0 ? e.Message[..at] : e.Message)}", e);
+        }
     }
 
     private static void Merge(JsonObject target, JsonObject overrides, string path, string prefix)

@@ -26,6 +26,23 @@ public static class TrainingRun
     public static string StagingPath(string outDir) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(outDir)) + ".partial";
 
     /// <summary>
+    /// Holds <c>OUT.lock</c> for the whole run, so that a second <c>gensearch train</c> into the same --out is
+    /// refused instead of both writing one staging folder (each deleting the other's temporary files, one
+    /// committing a half-written model). The lock is the operating system's (flock on Linux): a killed run
+    /// releases it, and the file goes when the holder closes it.
+    /// </summary>
+    public static IDisposable Lock(string outDir)
+    {
+        string path = Path.TrimEndingDirectorySeparator(Path.GetFullPath(outDir)) + ".lock";
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose); }
+        catch (IOException) when (File.Exists(path))
+        {
+            throw new TrainingConflictException($"another gensearch train is writing {outDir} ({path} is held); wait for it to finish or choose another --out");
+        }
+    }
+
+    /// <summary>
     /// The fingerprint of a run: the kind, SHA-256 of the catalog, queries and train judgments (and of
     /// the model it builds on, by its own fingerprint), and every setting.
     /// </summary>

@@ -174,6 +174,32 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void TrainRefusesAnOutThatItReadsOrThatIsAFileOrOptionsWithADuplicateKey()
+    {
+        string from = Path.Combine(_dir, "gen");
+        Directory.CreateDirectory(from);
+        File.WriteAllText(Path.Combine(from, "config.json"), """{"kind": "unified"}""");
+        var (code, _, stderr) = Run("train", "--data", "/nonexistent", "--model", "sid-coord", "--from", from, "--out", from + "/", "--restart");
+        Assert.Equal(1, code);
+        Assert.Contains("is the model that --from reads", stderr);
+        string options = Path.Combine(_dir, "o.json");
+        File.WriteAllText(options, $$"""{"sid_model": "{{from}}"}""");
+        (code, _, stderr) = Run("train", "--data", "/nonexistent", "--model", "sid-coord", "--from", Path.Combine(_dir, "other"), "--options", options, "--out", from);
+        Assert.Contains("is the model that sid_model reads", stderr);
+        Assert.Equal("""{"kind": "unified"}""", File.ReadAllText(Path.Combine(from, "config.json")));
+        string file = Path.Combine(_dir, "afile");
+        File.WriteAllText(file, "x");
+        (code, _, stderr) = Run("train", "--data", "/nonexistent", "--model", "two-tower", "--out", file);
+        Assert.Equal(1, code);
+        Assert.Contains($"--out {file}: is a file", stderr);
+        File.WriteAllText(options, "{\"split\": \"a\",\n \"split\": \"b\"}");
+        (code, _, stderr) = Run("train", "--data", "/nonexistent", "--model", "sid-coord", "--from", Path.Combine(_dir, "other"), "--options", options, "--out", Path.Combine(_dir, "m"));
+        Assert.Equal(1, code);
+        Assert.Contains("o.json: Duplicate property 'split'", stderr);
+        Assert.DoesNotContain("internal error", stderr);
+    }
+
+    [Fact]
     public void TokenizeSharesTheOneErrorPath()
     {
         var (code, _, stderr) = Run("tokenize", "--vectors", Path.Combine(_dir, "v.npy"), "--out", Path.Combine(_dir, "sids"), "--levels", "0");

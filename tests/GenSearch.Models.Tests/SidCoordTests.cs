@@ -267,4 +267,17 @@ public class TreeEnsembleTests
         var feature = new TreeEnsemble([0, 1], [0, 2], [~0], [~1], [3], [0f], [1f, 2f], [1f], 0f);
         Assert.Contains("feature 3 of 2", Assert.Throws<InvalidDataException>(() => feature.Validate("m.safetensors", 2)).Message);
     }
+
+    [Fact]
+    public void RejectsCyclesAndNonFiniteValues()
+    {
+        // The first test's tree with node 1's left child pointing back at the root: Score would never end.
+        TreeEnsemble Tree(int[] left, float[] leaves, float bias = 0f) =>
+            new([0, 2], [0, 3], left, [~2, ~1], [0, 1], [0.5f, 2f], leaves, [1f], bias);
+        Assert.Equal(1f, Tree([1, ~0], [1f, 2f, 3f]).Validate("m", 2).Score([0f, 0f]));
+        Assert.Contains("reaches node 0 twice", Assert.Throws<InvalidDataException>(() => Tree([1, 0], [1f, 2f, 3f]).Validate("m", 2)).Message);
+        Assert.Contains("reaches leaf 2 twice", Assert.Throws<InvalidDataException>(() => Tree([~2, ~0], [1f, 2f, 3f]).Validate("m", 2)).Message);
+        Assert.Contains("leaf value 1 is NaN", Assert.Throws<InvalidDataException>(() => Tree([1, ~0], [1f, float.NaN, 3f]).Validate("m", 2)).Message);
+        Assert.Contains("bias", Assert.Throws<InvalidDataException>(() => Tree([1, ~0], [1f, 2f, 3f], float.PositiveInfinity).Validate("m", 2)).Message);
+    }
 }

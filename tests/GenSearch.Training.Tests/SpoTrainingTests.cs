@@ -95,12 +95,12 @@ public class SpoTrainingTests
         // The ranker scores the generator's own beam, so it trains on the generator's candidates; one trained on a fusion's is refused.
         string fusedRanker = Path.Combine(beir.Path, "lambdamart-fused");
         LambdaMartTraining.Run(set, unified, fusedRanker, new LambdaMartTrainingOptions { Retriever = "bm25+dense", Depth = 10, Trees = 10, Leaves = 4, MinLeafExamples = 2 });
-        var offScale = Assert.Throws<ArgumentException>(() => SpoTraining.Run(set, unified, Path.Combine(beir.Path, "spo-fused"), Spo("policy", 1) with { Ranker = fusedRanker }));
+        var offScale = Assert.Throws<InvalidDataException>(() => SpoTraining.Run(set, unified, Path.Combine(beir.Path, "spo-fused"), Spo("policy", 1) with { Ranker = fusedRanker }));
         Assert.Contains($"ranker: {fusedRanker} was trained on candidates from 'bm25+dense' (a fusion of 2 lists)", offScale.Message);
         // A ranker of the same model's dense candidates reads cosine similarities, not the generator's scores: refused as well.
         string denseRanker = Path.Combine(beir.Path, "lambdamart-dense");
         LambdaMartTraining.Run(set, unified, denseRanker, new LambdaMartTrainingOptions { Retriever = "dense", Depth = 10, Trees = 10, Leaves = 4, MinLeafExamples = 2 });
-        Assert.Contains("(one model's dense score)", Assert.Throws<ArgumentException>(() =>
+        Assert.Contains("(one model's dense score)", Assert.Throws<InvalidDataException>(() =>
             SpoTraining.Run(set, unified, Path.Combine(beir.Path, "spo-dense"), Spo("policy", 1) with { Ranker = denseRanker })).Message);
         LambdaMartTraining.Run(set, unified, ranker, new LambdaMartTrainingOptions { Retriever = "generative", Depth = 10, Trees = 10, Leaves = 4, MinLeafExamples = 2 });
         var notes = new List<string>();
@@ -145,5 +145,20 @@ public class SpoTrainingTests
         NgramTowerTraining.Run(BeirDataset.Open(beir.Path), towers, new NgramTowerTrainingOptions { Dim = 8, Trainer = new TrainerOptions { BatchSize = 16, Epochs = 1 } });
         var refused = Assert.Throws<InvalidDataException>(() => SpoTraining.Run(BeirDataset.Open(beir.Path), towers, Path.Combine(beir.Path, "spo"), Spo("policy", 1)));
         Assert.Contains("SPO aligns a unified model", refused.Message);
+
+        // A finite but huge logged signal (1e38 x the purchase weight 4) would make the reward infinite and the loss NaN.
+        string unified = Path.Combine(beir.Path, "unified");
+        var set = BeirDataset.Open(beir.Path);
+        UnifiedTraining.Run(set, unified, Unified(1));
+        var judged = set.Qrels("train").Qrels;
+        var query = set.Queries().First(q => judged.QueryIds.Contains(q.Id));
+        InteractionWriter.Write(set.InteractionsPath, [new Interaction("u1", query.Text, judged.For(query.Id).Keys.First(), 1, new Dictionary<string, double> { ["purchase"] = 1e38 })]);
+        var overflow = Assert.Throws<InvalidDataException>(() => SpoTraining.Run(BeirDataset.Open(beir.Path), unified, Path.Combine(beir.Path, "spo2"), Spo("policy", 1)));
+        Assert.Contains("interactions.jsonl", overflow.Message);
+        Assert.Contains("beyond what a reward can hold", overflow.Message);
+        // A log whose every signal misses signal_weights ("clicks" for "click") would add no feedback, silently.
+        InteractionWriter.Write(set.InteractionsPath, [new Interaction("u1", query.Text, judged.For(query.Id).Keys.First(), 1, new Dictionary<string, double> { ["clicks"] = 1 })]);
+        var unweighted = Assert.Throws<InvalidDataException>(() => SpoTraining.Run(BeirDataset.Open(beir.Path), unified, Path.Combine(beir.Path, "spo3"), Spo("policy", 1)));
+        Assert.Contains("no logged signal has a weight in signal_weights (logged: clicks; weighted: add_to_cart, click, purchase)", unweighted.Message);
     }
 }

@@ -77,6 +77,23 @@ public class TrainingRunTests
     }
 
     [Fact]
+    public void ASecondRunIntoTheSameOutIsRefusedWhileTheFirstHoldsIt()
+    {
+        using var beir = new TinyBeir();
+        string outDir = Path.Combine(beir.Path, "model");
+        using (TrainingRun.Lock(outDir))
+        {
+            var refused = Assert.Throws<TrainingConflictException>(() => Train(beir.Path, outDir, Settings()));
+            Assert.Contains("another gensearch train is writing", refused.Message);
+            Assert.False(Directory.Exists(TrainingRun.StagingPath(outDir)));
+        }
+        Assert.False(File.Exists(outDir + ".lock"));
+        Train(beir.Path, outDir, Settings());
+        Assert.Equal(48, ModelFormats.Open(outDir).Count);
+        Assert.False(File.Exists(outDir + ".lock"));
+    }
+
+    [Fact]
     public void AFinishedModelIsNeitherRetrainedNorOverwrittenUnasked()
     {
         using var beir = new TinyBeir();
@@ -108,8 +125,26 @@ public class TrainingRunTests
         Assert.Contains("trainer.epochs is 0; it must be at least 1", error.Message);
         Assert.Contains("trainer.learning_rate is -1; it must be above 0", error.Message);
         var ranker = Assert.Throws<InvalidDataException>(() => ModelKinds.Get("sid-coord").Settings(new JsonObject { ["memory_folds"] = 0, ["validation_share"] = 1 }, "sc.json"));
-        Assert.Contains("sc.json: memory_folds is 0; it must be at least 1", ranker.Message);
+        Assert.Contains("sc.json: memory_folds is 0; it must lie in [1, 16]", ranker.Message);
         Assert.Contains("validation_share is 1; it must lie in [0, 0.5]", ranker.Message);
+        // Settings that once reached the training code and came out as internal errors: refused here, named.
+        var paths = Assert.Throws<InvalidDataException>(() => ModelKinds.Get("sid-coord").Settings(new JsonObject
+        {
+            ["memory_folds"] = 100, ["sid_model"] = "", ["retriever"] = "bogus", ["fold_models"] = new JsonObject { ["fold0"] = " " },
+        }, "sc.json"));
+        Assert.Contains("memory_folds is 100; it must lie in [1, 16]", paths.Message);
+        Assert.Contains("sid_model is empty", paths.Message);
+        Assert.Contains("fold_models.fold0 is empty", paths.Message);
+        Assert.Contains("retriever: 'bogus': unknown retriever 'bogus'", paths.Message);
+        Assert.Contains("generator_model is empty", Assert.Throws<InvalidDataException>(() => ModelKinds.Get("lambdamart").Settings(new JsonObject { ["generator_model"] = "" }, "lm.json")).Message);
+        var spo = Assert.Throws<InvalidDataException>(() => ModelKinds.Get("spo").Settings(new JsonObject { ["mode"] = "dpo", ["ranker"] = "r" }, "spo.json"));
+        Assert.Contains("ranker is given with mode dpo", spo.Message);
+        Assert.Contains("ranker is empty", Assert.Throws<InvalidDataException>(() => ModelKinds.Get("spo").Settings(new JsonObject { ["ranker"] = "" }, "spo.json")).Message);
+        ModelKinds.Get("sid-coord").Settings(new JsonObject { ["retriever"] = "generative", ["sid_model"] = null }, "sc.json"); // the forms in use pass
+        // A wrong type names the setting, without System.Text.Json's position in the merged defaults (not the user's file).
+        var type = Assert.Throws<InvalidDataException>(() => Kind.Settings(new JsonObject { ["trainer"] = new JsonObject { ["epochs"] = "1" } }, "e.json"));
+        Assert.Contains("e.json: $.trainer.epochs: The JSON value could not be converted to System.Int32.", type.Message);
+        Assert.DoesNotContain("LineNumber", type.Message);
         foreach (var kind in ModelKinds.All) kind.Settings(null, "defaults"); // every default is in range
     }
 

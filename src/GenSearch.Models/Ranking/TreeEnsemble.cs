@@ -29,9 +29,52 @@ public sealed record TreeEnsemble(int[] NodeStart, int[] LeafStart, int[] Left, 
                 if ((uint)Feature[n] >= (uint)features) throw new InvalidDataException($"{source}: tree {t} splits on feature {Feature[n]} of {features}");
                 foreach (int c in (int[])[Left[n], Right[n]])
                     if (c >= nodes || (c < 0 && ~c >= leaves)) throw new InvalidDataException($"{source}: tree {t} node {n - NodeStart[t]} has child {c} outside the tree");
+                if (float.IsNaN(Threshold[n])) throw new InvalidDataException($"{source}: tree {t} node {n - NodeStart[t]} has threshold NaN; the file is damaged");
+            }
+            CheckShape(source, t, nodes, leaves);
+        }
+        for (int i = 0; i < LeafValues.Length; i++)
+            if (!float.IsFinite(LeafValues[i])) throw new InvalidDataException($"{source}: leaf value {i} is {LeafValues[i]}; the file is damaged");
+        for (int t = 0; t < T; t++)
+            if (!float.IsFinite(Weights[t])) throw new InvalidDataException($"{source}: tree {t} has weight {Weights[t]}; the file is damaged");
+        if (!float.IsFinite(Bias)) throw new InvalidDataException($"{source}: the bias is {Bias}; the file is damaged");
+        return this;
+    }
+
+    /// <summary>
+    /// Walks tree <paramref name="t"/> from its root: every node and leaf must be reached exactly once. A child
+    /// pointing back up (a cycle, which would make <see cref="Score"/> loop for ever) or a shared or unreachable
+    /// node is damage, reported before any query is scored.
+    /// </summary>
+    private void CheckShape(string source, int t, int nodes, int leaves)
+    {
+        if (nodes == 0) return;
+        var seenNode = new bool[nodes];
+        var seenLeaf = new bool[leaves];
+        var stack = new Stack<int>();
+        stack.Push(0);
+        seenNode[0] = true;
+        int reached = 1;
+        while (stack.Count > 0)
+        {
+            int n = stack.Pop();
+            foreach (int c in (int[])[Left[NodeStart[t] + n], Right[NodeStart[t] + n]])
+            {
+                if (c < 0)
+                {
+                    if (seenLeaf[~c]) throw new InvalidDataException($"{source}: tree {t} reaches leaf {~c} twice; the file is damaged");
+                    seenLeaf[~c] = true;
+                }
+                else
+                {
+                    if (seenNode[c]) throw new InvalidDataException($"{source}: tree {t} reaches node {c} twice (a cycle or a shared branch); the file is damaged");
+                    seenNode[c] = true;
+                    reached++;
+                    stack.Push(c);
+                }
             }
         }
-        return this;
+        if (reached != nodes) throw new InvalidDataException($"{source}: tree {t} reaches {reached} of its {nodes} nodes from the root; the file is damaged");
     }
 
     /// <summary>The ensemble's score of one feature vector.</summary>
