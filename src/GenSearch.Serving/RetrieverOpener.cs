@@ -70,6 +70,9 @@ public static class RetrieverOpener
             throw new InvalidDataException($"{options.Rerank}: the ranker was trained on candidates from '{rankerHeader.Retriever}', whose retriever_score is {trained}; " +
                                         $"this search ('{spec}') scores its candidates by {searched}: rerank a search of the same shape " +
                                         $"(--retriever {rankerHeader.Retriever}) or train a ranker on this one's candidates");
+        if (rankerHeader is not null && options.RerankDepth > rankerHeader.Depth)
+            note($"note: reranking {options.RerankDepth} candidates with a ranker trained on lists of {rankerHeader.Depth}: the deeper candidates' " +
+                 "log_rank and score features lie outside what it learnt from");
         var fusion = options.Fusion ?? rankerHeader?.FusionMethod ?? FusionMethod.ZScore;
         if (rankerHeader is not null && spec.Terms.Count > 1 && fusion != rankerHeader.FusionMethod)
             throw new InvalidDataException($"{options.Rerank}: the ranker was trained on candidates fused by {RetrieverSpec.FusionName(rankerHeader.FusionMethod)} " +

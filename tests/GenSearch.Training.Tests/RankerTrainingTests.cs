@@ -138,6 +138,13 @@ public class RankerTrainingTests
             File.WriteAllText(config, System.Text.RegularExpressions.Regex.Replace(saved, "\n  \"retriever\": \"[^\"]*\"", "\n  \"retriever\": null"));
             Assert.Contains($"{config}: no \"retriever\"", Assert.Throws<InvalidDataException>(() => RetrieverOpener.Open(set, spec, unifiedDir, new RetrieverOpenOptions { Rerank = dir })).Message);
             File.WriteAllText(config, saved);
+            File.WriteAllText(config, System.Text.RegularExpressions.Regex.Replace(saved, "\n  \"depth\": 10", "\n  \"depth\": -3"));
+            Assert.Contains($"{config}: depth is -3", Assert.Throws<InvalidDataException>(() => RankerFormats.Header(dir)).Message);
+            File.WriteAllText(config, saved);
+            // Deeper than its training lists: served, with a note that the deeper candidates' features are new to it.
+            var notes = new List<string>();
+            RetrieverOpener.Open(set, spec, unifiedDir, new RetrieverOpenOptions { Rerank = dir, RerankDepth = 20, Note = notes.Add });
+            Assert.Contains(notes, n => n.Contains("reranking 20 candidates with a ranker trained on lists of 10"));
             var queries = set.Queries().Take(12).ToArray();
             var before = plain.Search(queries, 12);
             var after = reranked.Search(queries, 12);

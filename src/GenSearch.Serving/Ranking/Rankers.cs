@@ -84,6 +84,7 @@ public static class RankerFormats
                 throw new InvalidDataException($"{dir.ConfigPath}: a {header.Kind} model is not a ranker (ranker kinds: {string.Join(", ", s_formats.Keys.Order(StringComparer.Ordinal))}; train one with gensearch train --model sid-coord or lambdamart)");
         if (string.IsNullOrWhiteSpace(header.Retriever))
             throw new InvalidDataException($"{dir.ConfigPath}: no \"retriever\" (the retriever whose candidates the ranker trained on)");
+        if (header.Depth < 1) throw new InvalidDataException($"{dir.ConfigPath}: depth is {header.Depth}; a ranker trains on lists of at least 1 candidate");
         if (header.Fusion is { } fusion && !RetrieverSpec.FusionNames.Contains(fusion.ToLowerInvariant()))
             throw new InvalidDataException($"{dir.ConfigPath}: fusion '{fusion}' is not one of {string.Join(", ", RetrieverSpec.FusionNames)}");
         if (header.Features is null || !header.Features.SequenceEqual(MatchFeatures.Names))
