@@ -136,8 +136,15 @@ internal static class CliSupport
     /// <summary>--rerank-depth N.</summary>
     public static Option<int> RerankDepthOption() => new("--rerank-depth")
     {
-        Description = "Candidates per query the ranker reorders.", DefaultValueFactory = _ => 100,
+        Description = "Candidates per query the ranker reorders (with --rerank).", DefaultValueFactory = _ => 100,
     };
+
+    /// <summary>Refuses a --rerank-depth given without --rerank (it would be ignored, and the user think the search reranked).</summary>
+    public static void RerankDepthNeedsRerank(Command command, Option<string?> rerank, Option<int> depth) => command.Validators.Add(result =>
+    {
+        if (result.GetResult(depth) is { Implicit: false } && result.GetValue(rerank) is null)
+            result.AddError("--rerank-depth is given without --rerank: nothing would rerank the candidates");
+    });
 
     /// <summary>--retriever EXPR: what to search with (<see cref="RetrieverSpec"/>); default "model" when --model is given, else "bm25".</summary>
     public static Option<string?> RetrieverOption() => new("--retriever")

@@ -42,6 +42,7 @@ internal static class EvalCommand
             data, split, retriever, model, hnsw, fromRun, run, report, k, threshold, k1, b, stop, noStem, addItems, rerank, rerankDepth, seenSplit, fusion,
         };
         beam.AddTo(command);
+        CliSupport.RerankDepthNeedsRerank(command, rerank, rerankDepth);
         command.SetAction(parse => CliSupport.Guard(() =>
         {
             var set = CliSupport.OpenData(parse.GetValue(data));

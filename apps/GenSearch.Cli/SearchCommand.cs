@@ -26,6 +26,7 @@ internal static class SearchCommand
             data, query, k, retriever, model, hnsw, explain, rerank, rerankDepth, fusion,
         };
         beam.AddTo(command);
+        CliSupport.RerankDepthNeedsRerank(command, rerank, rerankDepth);
         command.SetAction(parse => CliSupport.Guard(() =>
         {
             var text = parse.GetValue(query) ?? "";

@@ -47,6 +47,7 @@ internal static class ServeCommand
             data, model, retriever, hnsw, store, urls, apiKey, writes, searches, searchConcurrency, kernelThreads, rerank, rerankDepth, fusion,
         };
         beam.AddTo(command);
+        CliSupport.RerankDepthNeedsRerank(command, rerank, rerankDepth);
         command.SetAction(parse => CliSupport.Guard(() =>
         {
             var search = beam.Read(parse);

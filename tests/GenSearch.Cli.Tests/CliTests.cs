@@ -80,6 +80,13 @@ public sealed class CliTests : IDisposable
         (code, _, stderr) = Run("eval", "--data", _dir, "--rerank", retriever, "--rerank-depth", "0");
         Assert.Equal(1, code);
         Assert.Contains("--rerank-depth 0 is out of range", stderr);
+        // Without --rerank the depth would be ignored, and the figures taken for a reranked search's.
+        foreach (var command in new[] { "eval", "search", "serve" })
+        {
+            (code, _, stderr) = Run(command == "search" ? [command, "--data", _dir, "--rerank-depth", "50", "red drill"] : [command, "--data", _dir, "--rerank-depth", "50"]);
+            Assert.Equal(1, code);
+            Assert.Contains("--rerank-depth is given without --rerank", stderr);
+        }
     }
 
     [Fact]
