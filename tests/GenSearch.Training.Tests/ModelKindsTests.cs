@@ -74,6 +74,16 @@ public class ModelKindsTests
         Assert.NotNull(kind.BuildsOn);
         var error = Assert.Throws<ArgumentException>(() => kind.Train(new TrainingRequest(BeirDataset.Open(beir.Path), Path.Combine(beir.Path, "out")), kind.Defaults));
         Assert.Contains("needs --from DIR", error.Message);
+        // A --from that is no model, or a ranker, is named as such before any work (not by the first file it lacks).
+        var sidCoord = ModelKinds.Get("sid-coord");
+        string missing = Path.Combine(beir.Path, "none"), ranker = Path.Combine(beir.Path, "ranker");
+        Assert.Contains($"--from {missing}: no model here", Assert.Throws<InvalidDataException>(() =>
+            sidCoord.Train(new TrainingRequest(BeirDataset.Open(beir.Path), Path.Combine(beir.Path, "out"), missing), sidCoord.Defaults)).Message);
+        Directory.CreateDirectory(ranker);
+        File.WriteAllText(Path.Combine(ranker, "config.json"), """{"kind": "lambdamart"}""");
+        Assert.Contains($"--from {ranker}: a lambdamart model is no retrieval model", Assert.Throws<InvalidDataException>(() =>
+            sidCoord.Train(new TrainingRequest(BeirDataset.Open(beir.Path), Path.Combine(beir.Path, "out"), ranker), sidCoord.Defaults)).Message);
+        Assert.False(Directory.Exists(Path.Combine(beir.Path, "out.partial")));
     }
 
     [Fact]
