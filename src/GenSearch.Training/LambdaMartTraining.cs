@@ -54,6 +54,7 @@ public static class LambdaMartTraining
         var dir = new ModelDirectory(outDir);
         Directory.CreateDirectory(outDir);
         string featureModel = Path.GetFullPath(from);
+        RankingLists.CheckModelSettings(options.GeneratorModel, null, options.FoldModels);
         string? generatorModel = options.GeneratorModel is null ? null : Path.GetFullPath(options.GeneratorModel);
         if (!options.AllowSeenQueries) RankingLists.CheckUnseen(set, options.Split, options.FoldModels, featureModel, generatorModel);
         var fusion = RetrieverSpec.ParseFusion(options.Fusion, "fusion");

@@ -23,6 +23,24 @@ public sealed record RankingList(Query Query, string[] Ids, float[] Features, fl
 /// </summary>
 public static class RankingLists
 {
+    /// <summary>
+    /// The model-directory settings a ranker reads (generator_model, sid_model, fold_models), checked before any
+    /// work: each names a retrieval model, or the error names the setting (not only the file it lacks).
+    /// </summary>
+    public static void CheckModelSettings(string? generatorModel, string? sidModel, IReadOnlyDictionary<string, string>? foldModels)
+    {
+        var settings = new List<(string, string?)> { ("generator_model", generatorModel), ("sid_model", sidModel) };
+        foreach (var (fold, path) in foldModels ?? new Dictionary<string, string>()) settings.Add(($"fold_models.{fold}", path));
+        foreach (var (setting, path) in settings)
+        {
+            if (path is null) continue;
+            var dir = new ModelDirectory(path);
+            if (!File.Exists(dir.ConfigPath)) throw new InvalidDataException($"{setting} {path}: no model here (config.json is missing)");
+            string kind = ModelFormats.KindOf(dir);
+            if (!ModelFormats.All.Any(f => f.Kind == kind)) throw new InvalidDataException($"{setting} {path}: a {kind} model is no retrieval model");
+        }
+    }
+
     /// <summary>Builds the lists of <paramref name="split"/>; also returns how many judged queries were searched.</summary>
     public static (List<RankingList> Lists, int Queries) Build(BeirDataset set, string split, string featureModel, string? generatorModel, string retriever, int depth, Action<string>? note,
         FusionMethod fusion = FusionMethod.ZScore)
@@ -201,6 +219,7 @@ public static class SidCoordTraining
         Directory.CreateDirectory(outDir);
         string featureModel = Path.GetFullPath(from);
         string? generatorModel = options.GeneratorModel is null ? null : Path.GetFullPath(options.GeneratorModel);
+        RankingLists.CheckModelSettings(options.GeneratorModel, options.SidModel, options.FoldModels);
         string sidModel = Path.GetFullPath(options.SidModel ?? options.GeneratorModel ?? from);
         var sids = ItemSids.Load(sidModel);
         if (!options.AllowSeenQueries) RankingLists.CheckUnseen(set, options.Split, options.FoldModels, featureModel, generatorModel);

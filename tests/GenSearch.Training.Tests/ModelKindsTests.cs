@@ -84,6 +84,11 @@ public class ModelKindsTests
         Assert.Contains($"--from {ranker}: a lambdamart model is no retrieval model", Assert.Throws<InvalidDataException>(() =>
             sidCoord.Train(new TrainingRequest(BeirDataset.Open(beir.Path), Path.Combine(beir.Path, "out"), ranker), sidCoord.Defaults)).Message);
         Assert.False(Directory.Exists(Path.Combine(beir.Path, "out.partial")));
+        // So are the ranker's own model settings, by their names.
+        Assert.Contains($"generator_model {ranker}: a lambdamart model is no retrieval model",
+            Assert.Throws<InvalidDataException>(() => RankingLists.CheckModelSettings(ranker, null, null)).Message);
+        Assert.Contains($"fold_models.fold1 {missing}: no model here",
+            Assert.Throws<InvalidDataException>(() => RankingLists.CheckModelSettings(null, null, new Dictionary<string, string> { ["fold1"] = missing })).Message);
     }
 
     [Fact]
