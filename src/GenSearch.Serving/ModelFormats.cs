@@ -47,6 +47,20 @@ public static class ModelFormats
         return kind == NgramTowerFormat.Name && tower is null ? TransformerTowerFormat.Name : kind;
     }
 
+    /// <summary>
+    /// Checks, before any work, that <paramref name="path"/> (given as <paramref name="setting"/>) holds a
+    /// retrieval model: a missing folder or a ranker is an error naming the setting, with <paramref name="hint"/>
+    /// after it, rather than a file that the first read would find missing.
+    /// </summary>
+    public static void CheckRetrievalModel(string setting, string path, string? hint = null)
+    {
+        string suffix = hint is null ? "" : $"; {hint}";
+        var dir = new ModelDirectory(path);
+        if (!File.Exists(dir.ConfigPath)) throw new InvalidDataException($"{setting} {path}: no model here (config.json is missing){suffix}");
+        string kind = KindOf(dir);
+        if (!All.Any(f => f.Kind == kind)) throw new InvalidDataException($"{setting} {path}: a {kind} model is no retrieval model{suffix}");
+    }
+
     /// <summary>Opens the model directory <paramref name="path"/> as a retriever, whatever its kind.</summary>
     public static IRetriever Open(string path, ModelOpenOptions? options = null)
     {

@@ -75,7 +75,7 @@ public sealed class ModelKind<TSettings>(string name, string description, string
     public float Train(TrainingRequest request, object settings)
     {
         if (buildsOn is not null && request.From is null) throw new ArgumentException($"a {name} model needs --from DIR: {buildsOn}");
-        if (request.From is not null) CheckFrom(request.From);
+        if (request.From is not null) ModelFormats.CheckRetrievalModel("--from", request.From, $"a {name} model builds on {buildsOn}");
         var typed = (TSettings)settings;
         var settingsJson = ModelKinds.ToJson(typed);
         // How often checkpoints are written changes nothing a run computes (resume is exact), so a rerun may change it.
@@ -97,16 +97,6 @@ public sealed class ModelKind<TSettings>(string name, string description, string
         if (request.Cancel.IsCancellationRequested) return loss;
         TrainingRun.Commit(staging, request.OutDir);
         return loss;
-    }
-
-    /// <summary>--from names a retrieval model (before any work): not a missing folder, nor a ranker, which the first file read would only hint at.</summary>
-    private void CheckFrom(string from)
-    {
-        var dir = new ModelDirectory(from);
-        if (!File.Exists(dir.ConfigPath)) throw new InvalidDataException($"--from {from}: no model here (config.json is missing); a {name} model builds on {buildsOn}");
-        string kind = ModelFormats.KindOf(dir);
-        if (!ModelFormats.All.Any(f => f.Kind == kind))
-            throw new InvalidDataException($"--from {from}: a {kind} model is no retrieval model; a {name} model builds on {buildsOn}");
     }
 }
 

@@ -32,13 +32,7 @@ public static class RankingLists
         var settings = new List<(string, string?)> { ("generator_model", generatorModel), ("sid_model", sidModel) };
         foreach (var (fold, path) in foldModels ?? new Dictionary<string, string>()) settings.Add(($"fold_models.{fold}", path));
         foreach (var (setting, path) in settings)
-        {
-            if (path is null) continue;
-            var dir = new ModelDirectory(path);
-            if (!File.Exists(dir.ConfigPath)) throw new InvalidDataException($"{setting} {path}: no model here (config.json is missing)");
-            string kind = ModelFormats.KindOf(dir);
-            if (!ModelFormats.All.Any(f => f.Kind == kind)) throw new InvalidDataException($"{setting} {path}: a {kind} model is no retrieval model");
-        }
+            if (path is not null) ModelFormats.CheckRetrievalModel(setting, path);
     }
 
     /// <summary>Builds the lists of <paramref name="split"/>; also returns how many judged queries were searched.</summary>
