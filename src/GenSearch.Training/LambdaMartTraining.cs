@@ -26,6 +26,8 @@ public sealed record LambdaMartTrainingOptions
     public bool AllowSeenQueries { get; init; }
     /// <summary>A unified model directory whose generator's log P(ID | q) is a feature; null = --from's generator, when --from is unified.</summary>
     public string? GeneratorModel { get; init; }
+    /// <summary>Match features the ranker does not read (see <see cref="SidCoordTrainingOptions.DropFeatures"/>): their columns are 0 in training, so no tree splits on them.</summary>
+    public IReadOnlyList<string>? DropFeatures { get; init; }
     /// <summary>Boosting rounds (trees).</summary>
     public int Trees { get; init; } = 300;
     /// <summary>Leaves per tree.</summary>
@@ -56,13 +58,17 @@ public static class LambdaMartTraining
         string featureModel = Path.GetFullPath(from);
         RankingLists.CheckModelSettings(options.GeneratorModel, null, options.FoldModels);
         string? generatorModel = options.GeneratorModel is null ? null : Path.GetFullPath(options.GeneratorModel);
-        if (!options.AllowSeenQueries) RankingLists.CheckUnseen(set, options.Split, options.FoldModels, featureModel, generatorModel);
+        var dropped = RankingLists.FeatureColumns(options.DropFeatures);
+        if (!options.AllowSeenQueries && RankingLists.ReadsModels(options.Retriever, dropped)) RankingLists.CheckUnseen(set, options.Split, options.FoldModels, featureModel, generatorModel);
         var fusion = RetrieverSpec.ParseFusion(options.Fusion, "fusion");
-        var lists = RankingLists.Build(set, options.Split, options.FoldModels, featureModel, generatorModel, options.Retriever, options.Depth, note, fusion);
+        var lists = RankingLists.Build(set, options.Split, options.FoldModels, featureModel, generatorModel, options.Retriever, options.Depth, note, fusion,
+            RankingLists.KeepsModelFeatures(dropped));
         if (lists.Count == 0) throw new InvalidDataException($"{set.QrelsPath(options.Split)}: no {options.Split} query has a judged item above grade 0 among its candidates");
+        RankingLists.DropFeatures(lists, dropped);
         var (trees, _) = Train(lists, options, note);
         LambdaMartFormat.Save(dir.WeightsPath, trees);
-        dir.WriteConfig(new LambdaMartConfig(LambdaMartFormat.Name, [.. MatchFeatures.Names], featureModel, generatorModel, options.Retriever, options.Depth, trees.Trees, ModelKinds.ToJson(options),
+        var served = RankingLists.ServedModels(options.Retriever, dropped, featureModel, generatorModel);
+        dir.WriteConfig(new LambdaMartConfig(LambdaMartFormat.Name, [.. MatchFeatures.Names], served.FeatureModel, served.GeneratorModel, options.Retriever, options.Depth, trees.Trees, ModelKinds.ToJson(options),
             RetrieverSpec.FusionName(fusion)));
         return float.NaN;
     }

@@ -35,13 +35,73 @@ public static class RankingLists
             if (path is not null) ModelFormats.CheckRetrievalModel(setting, path);
     }
 
+    /// <summary>The match features a feature or generator model gives; the others come from BM25, the text and the retriever's list.</summary>
+    public static readonly IReadOnlyList<string> ModelFeatures = ["dense", "dense_gap", "generator_logp", "generator_gap"];
+
+    /// <summary>
+    /// The columns of <paramref name="names"/> in <see cref="MatchFeatures.Names"/> (a ranker's <c>drop_features</c>),
+    /// ascending and distinct; an unknown name is an error listing the known ones.
+    /// </summary>
+    public static int[] FeatureColumns(IReadOnlyList<string>? names)
+    {
+        var columns = new SortedSet<int>();
+        foreach (var name in names ?? [])
+        {
+            int f = Column(name);
+            if (f < 0) throw new ArgumentException($"drop_features: '{name}' is no match feature; they are {string.Join(", ", MatchFeatures.Names)}");
+            columns.Add(f);
+        }
+        return [.. columns];
+    }
+
+    /// <summary>
+    /// Sets the <paramref name="dropped"/> columns of every list to 0, so a ranker cannot learn from them: LightGBM
+    /// never splits on a constant, and SID-Coord also standardises them to 0 at serving (scale 0), whatever the
+    /// feature extractor gives there.
+    /// </summary>
+    public static void DropFeatures(IReadOnlyList<RankingList> lists, int[] dropped)
+    {
+        int F = MatchFeatures.Count;
+        foreach (var l in lists)
+            for (int i = 0; i < l.Ids.Length; i++)
+                foreach (int f in dropped) l.Features[i * F + f] = 0;
+    }
+
+    /// <summary>
+    /// Whether a ranker's lists read what the feature or generator model learnt from its training queries: a
+    /// retriever that searches with the model, or a model feature not dropped. When neither (BM25's candidates,
+    /// the model features dropped), the judgments the model trained on are no trap (<see cref="CheckUnseen"/>).
+    /// </summary>
+    public static bool ReadsModels(string retriever, int[] dropped) => RetrieverSpec.Parse(retriever).NeedsModel || KeepsModelFeatures(dropped);
+
+    /// <summary>Whether a model feature is left after <paramref name="dropped"/>; when none is, the lists are built without scoring any candidate by a model.</summary>
+    public static bool KeepsModelFeatures(int[] dropped) => ModelFeatures.Any(name => !dropped.Contains(Column(name)));
+
+    /// <summary>
+    /// The feature and generator models a ranker's config.json records, which serving opens: none it reads nothing
+    /// from, so a ranker over BM25's candidates with the model features dropped serves without loading (or scoring
+    /// by) a model.
+    /// </summary>
+    public static (string? FeatureModel, string? GeneratorModel) ServedModels(string retriever, int[] dropped, string featureModel, string? generatorModel) =>
+        (ReadsModels(retriever, dropped) ? featureModel : null, KeepsModelFeatures(dropped) ? generatorModel : null);
+
+    private static int Column(string name)
+    {
+        for (int f = 0; f < MatchFeatures.Count; f++)
+            if (MatchFeatures.Names[f] == name) return f;
+        return -1;
+    }
+
     /// <summary>Builds the lists of <paramref name="split"/>; also returns how many judged queries were searched.</summary>
+    /// <remarks>With <paramref name="modelFeatures"/> false no candidate is scored by a model (the ranker drops those features: they are 0).</remarks>
     public static (List<RankingList> Lists, int Queries) Build(BeirDataset set, string split, string featureModel, string? generatorModel, string retriever, int depth, Action<string>? note,
-        FusionMethod fusion = FusionMethod.ZScore)
+        FusionMethod fusion = FusionMethod.ZScore, bool modelFeatures = true)
     {
         var clock = Stopwatch.StartNew();
-        var spec = RetrieverOpener.Resolve(retriever, featureModel);
-        var opened = RetrieverOpener.Open(set, spec, featureModel, new RetrieverOpenOptions
+        // The candidates come from the feature model only when the expression searches with it ("bm25" does not;
+        // the features still read the model).
+        var spec = RetrieverSpec.Parse(retriever);
+        var opened = RetrieverOpener.Open(set, spec, spec.NeedsModel ? featureModel : null, new RetrieverOpenOptions
         {
             Fusion = fusion,
             ChooseBm25Scoring = index =>
@@ -56,7 +116,8 @@ public static class RankingLists
         var items = set.Corpus().ToDictionary(d => d.Id, StringComparer.Ordinal);
         var generator = generatorModel is null ? null : QueryItemScorers.Open(generatorModel);
         if (generator is { HasGenerator: false }) throw new InvalidDataException($"generator_model {generatorModel}: a {generator.Kind} model has no generator; give a unified model");
-        var features = new MatchFeatures(bm25, id => items.GetValueOrDefault(id), QueryItemScorers.Open(featureModel), generator);
+        var features = modelFeatures ? new MatchFeatures(bm25, id => items.GetValueOrDefault(id), QueryItemScorers.Open(featureModel), generator)
+                                     : new MatchFeatures(bm25, id => items.GetValueOrDefault(id), null);
         var qrels = set.Qrels(split, warn: note).Qrels;
         var judged = qrels.QueryIds.ToHashSet(StringComparer.Ordinal);
         var queries = set.Queries().Where(q => judged.Contains(q.Id)).ToList();
@@ -83,12 +144,12 @@ public static class RankingLists
     /// query while each list's dense features are out of sample, as they are at serving time.
     /// </summary>
     public static List<RankingList> Build(BeirDataset set, string split, IReadOnlyDictionary<string, string>? foldModels, string featureModel,
-        string? generatorModel, string retriever, int depth, Action<string>? note, FusionMethod fusion = FusionMethod.ZScore)
+        string? generatorModel, string retriever, int depth, Action<string>? note, FusionMethod fusion = FusionMethod.ZScore, bool modelFeatures = true)
     {
-        if (foldModels is not { Count: > 0 }) return Build(set, split, featureModel, generatorModel, retriever, depth, note, fusion).Lists;
+        if (foldModels is not { Count: > 0 }) return Build(set, split, featureModel, generatorModel, retriever, depth, note, fusion, modelFeatures).Lists;
         var lists = new List<RankingList>();
         foreach (var (fold, model) in foldModels.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-            lists.AddRange(Build(set, fold, Path.GetFullPath(model), generatorModel, retriever, depth, note, fusion).Lists);
+            lists.AddRange(Build(set, fold, Path.GetFullPath(model), generatorModel, retriever, depth, note, fusion, modelFeatures).Lists);
         return lists;
     }
 
@@ -155,6 +216,13 @@ public sealed record SidCoordTrainingOptions
     public string? GeneratorModel { get; init; }
     /// <summary>The unified model directory whose semantic IDs the ranker reads; null = <see cref="GeneratorModel"/>, else --from (which must then be unified).</summary>
     public string? SidModel { get; init; }
+    /// <summary>
+    /// Match features the ranker does not read (names of <see cref="MatchFeatures.Names"/>), for ablations and
+    /// for rankers without a dense model: e.g. the model features (dense, dense_gap, generator_logp,
+    /// generator_gap) over BM25's candidates. With those dropped and a BM25 retriever, the ranker may train on
+    /// the feature model's own training queries: nothing it reads was learnt from them.
+    /// </summary>
+    public IReadOnlyList<string>? DropFeatures { get; init; }
     /// <summary>Which item representations the model uses (the ablations): Both, ItemId, Sids or None.</summary>
     public ItemRepresentation Items { get; init; } = ItemRepresentation.Both;
     /// <summary>
@@ -216,10 +284,13 @@ public static class SidCoordTraining
         RankingLists.CheckModelSettings(options.GeneratorModel, options.SidModel, options.FoldModels);
         string sidModel = Path.GetFullPath(options.SidModel ?? options.GeneratorModel ?? from);
         var sids = ItemSids.Load(sidModel);
-        if (!options.AllowSeenQueries) RankingLists.CheckUnseen(set, options.Split, options.FoldModels, featureModel, generatorModel);
+        var dropped = RankingLists.FeatureColumns(options.DropFeatures);
+        if (!options.AllowSeenQueries && RankingLists.ReadsModels(options.Retriever, dropped)) RankingLists.CheckUnseen(set, options.Split, options.FoldModels, featureModel, generatorModel);
         var fusion = RetrieverSpec.ParseFusion(options.Fusion, "fusion");
-        var lists = RankingLists.Build(set, options.Split, options.FoldModels, featureModel, generatorModel, options.Retriever, options.Depth, note, fusion);
+        var lists = RankingLists.Build(set, options.Split, options.FoldModels, featureModel, generatorModel, options.Retriever, options.Depth, note, fusion,
+            RankingLists.KeepsModelFeatures(dropped));
         if (lists.Count == 0) throw new InvalidDataException($"{set.QrelsPath(options.Split)}: no {options.Split} query has a judged item above grade 0 among its candidates");
+        RankingLists.DropFeatures(lists, dropped);
         List<RankingList>? validation = null;
         if (options.ValidationShare > 0)
         {
@@ -230,6 +301,7 @@ public static class SidCoordTraining
             if (lists.Count == 0 || validation.Count == 0) throw new InvalidDataException($"validation_share {options.ValidationShare} leaves {lists.Count} training and {validation.Count} validation lists");
         }
         var (mean, scale) = Standardisation(lists);
+        foreach (int f in dropped) (mean[f], scale[f]) = (0f, 0f); // read as 0 at serving too, whatever the extractor gives
 
         var config = new SidCoordConfig
         {
@@ -252,7 +324,8 @@ public static class SidCoordTraining
 
         Checkpoint.SaveModel(dir.WeightsPath, model);
         if (validation is not null) WriteValidation(Path.Combine(outDir, "validation.json"), model, sids, mean, scale, validation, note);
-        dir.WriteConfig(new SidCoordRankerConfig(SidCoordFormat.Name, [.. MatchFeatures.Names], featureModel, generatorModel, options.Retriever, options.Depth,
+        var served = RankingLists.ServedModels(options.Retriever, dropped, featureModel, generatorModel);
+        dir.WriteConfig(new SidCoordRankerConfig(SidCoordFormat.Name, [.. MatchFeatures.Names], served.FeatureModel, served.GeneratorModel, options.Retriever, options.Depth,
             config, sidModel, mean, scale, ModelKinds.ToJson(options), RetrieverSpec.FusionName(fusion)));
         File.Delete(dir.CheckpointPath);
         return loss;

@@ -42,6 +42,7 @@ public static class SettingsChecks
         Retriever(c, o.Retriever);
         c.Between("validation_share", o.ValidationShare, 0, 0.5);
         Fusion(c, o.Fusion);
+        DropFeatures(c, o.DropFeatures, itemsLeft: o.Items != GenSearch.Models.Ranking.ItemRepresentation.None);
         if (!Enum.IsDefined(o.Items)) c.Problems.Add($"items is {o.Items}; it must be one of {string.Join(", ", Enum.GetNames<GenSearch.Models.Ranking.ItemRepresentation>())}");
         return c.Problems.Concat(Trainer(o.Trainer));
     }
@@ -60,7 +61,18 @@ public static class SettingsChecks
         FoldModels(c, o.FoldModels);
         Retriever(c, o.Retriever);
         Fusion(c, o.Fusion);
+        DropFeatures(c, o.DropFeatures, itemsLeft: false);
         return c.Problems;
+    }
+
+    /// <summary>drop_features names match features, and leaves the ranker something to read (SID-Coord's item tables count).</summary>
+    private static void DropFeatures(Checker c, IReadOnlyList<string>? names, bool itemsLeft)
+    {
+        int[] columns;
+        try { columns = RankingLists.FeatureColumns(names); }
+        catch (ArgumentException e) { c.Problems.Add(e.Message); return; }
+        if (!itemsLeft && columns.Length == GenSearch.Serving.Ranking.MatchFeatures.Count)
+            c.Problems.Add("drop_features drops every match feature and the ranker reads nothing else");
     }
 
     /// <summary>A model directory setting, when given, names something: an empty string is a typo, not "none" (null is).</summary>

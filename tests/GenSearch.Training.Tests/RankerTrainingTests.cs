@@ -166,6 +166,56 @@ public class RankerTrainingTests
     }
 
     [Fact]
+    public void DroppedFeaturesCannotMoveARankersScore()
+    {
+        // A unified model trained through the registry (so its training judgments are fingerprinted); rankers over
+        // BM25's candidates with the model features dropped read nothing it learnt, so train may be their split.
+        using var beir = new TinyBeir();
+        var set = BeirDataset.Open(beir.Path);
+        string unifiedDir = Path.Combine(beir.Path, "unified");
+        ModelKinds.Get("unified").Train(new TrainingRequest(set, unifiedDir), Unified() with { Trainer = SmallTrainer with { BatchSize = 16, Epochs = 1 } });
+        string[] drop = [.. RankingLists.ModelFeatures];
+        var lambdaOptions = new LambdaMartTrainingOptions { Retriever = "bm25", Depth = 10, Trees = 10, Leaves = 4, MinLeafExamples = 2, DropFeatures = drop };
+        var sidOptions = new SidCoordTrainingOptions { Retriever = "bm25", Depth = 10, Dim = 8, Hidden = 8, ItemBuckets = 101, WordBuckets = 31, Trainer = SmallTrainer with { Epochs = 3 }, DropFeatures = drop };
+        string lambdaDir = Path.Combine(beir.Path, "lm"), sidDir = Path.Combine(beir.Path, "sc");
+        LambdaMartTraining.Run(set, unifiedDir, lambdaDir, lambdaOptions);
+        SidCoordTraining.Run(set, unifiedDir, sidDir, sidOptions);
+        // Keeping one model feature, or searching with the model, reads what it learnt from train: refused as before.
+        Assert.Contains("allow_seen_queries", Assert.Throws<InvalidDataException>(() =>
+            LambdaMartTraining.Run(set, unifiedDir, Path.Combine(beir.Path, "lm2"), lambdaOptions with { DropFeatures = drop[1..] })).Message);
+        Assert.Contains("allow_seen_queries", Assert.Throws<InvalidDataException>(() =>
+            SidCoordTraining.Run(set, unifiedDir, Path.Combine(beir.Path, "sc2"), sidOptions with { Retriever = "bm25+dense" })).Message);
+
+        // Served: whatever the extractor gives in a dropped column, the scores are the same.
+        var lists = RankingLists.Build(set, "dev", unifiedDir, null, "bm25", 10, null).Lists;
+        Assert.NotEmpty(lists);
+        var columns = RankingLists.FeatureColumns(drop);
+        var rng = new Random(3);
+        foreach (var dir in new[] { lambdaDir, sidDir })
+        {
+            var ranker = RankerFormats.Open(dir);
+            foreach (var l in lists)
+            {
+                var hits = l.Ids.Select(id => new SearchHit(id, 0f)).ToArray();
+                var noisy = (float[])l.Features.Clone();
+                for (int i = 0; i < l.Ids.Length; i++)
+                    foreach (int f in columns) noisy[i * MatchFeatures.Count + f] = (float)(rng.NextDouble() * 100 - 50);
+                Assert.Equal(ranker.Score(l.Query, hits, l.Features), ranker.Score(l.Query, hits, noisy));
+                // And a kept column does move them (the test could fail): BM25's.
+                var moved = (float[])l.Features.Clone();
+                for (int i = 0; i < l.Ids.Length; i++) moved[i * MatchFeatures.Count] += 50 * i;
+                if (dir == sidDir) Assert.NotEqual(ranker.Score(l.Query, hits, l.Features), ranker.Score(l.Query, hits, moved));
+            }
+        }
+        var config = new ModelDirectory(sidDir).ReadConfig<SidCoordRankerConfig>();
+        Assert.All(columns, f => Assert.Equal(0f, config.FeatureScale[f]));
+        // Reading nothing from the model, they serve without it (the reranking stage opens none).
+        Assert.All(new[] { lambdaDir, sidDir }, dir => Assert.Null(RankerFormats.Header(dir).FeatureModel));
+        var reranked = RetrieverOpener.Open(set, RetrieverSpec.Parse("bm25"), null, new RetrieverOpenOptions { Rerank = sidDir }).Retriever;
+        Assert.Null(Assert.IsType<RerankRetriever>(reranked).Reranker.Features.Dense);
+    }
+
+    [Fact]
     public void ListNdcgMatchesAHandComputedValue()
     {
         // Grades 3, 0, 1 ranked [1, 0, 2]: DCG = 0 + 7 / log2 3 + 1 / log2 4; ideal = 7 + 0 + ... order 3, 1, 0: 7 + 1 / log2 3.

@@ -137,6 +137,15 @@ public class TrainingRunTests
         Assert.Contains("fold_models.fold0 is empty", paths.Message);
         Assert.Contains("retriever: 'bogus': unknown retriever 'bogus'", paths.Message);
         Assert.Contains("generator_model is empty", Assert.Throws<InvalidDataException>(() => ModelKinds.Get("lambdamart").Settings(new JsonObject { ["generator_model"] = "" }, "lm.json")).Message);
+        // drop_features names match features, and leaves a ranker something to read.
+        Assert.Contains("lm.json: drop_features: 'colour' is no match feature; they are bm25, bm25_gap,", Assert.Throws<InvalidDataException>(() =>
+            ModelKinds.Get("lambdamart").Settings(new JsonObject { ["drop_features"] = new JsonArray("dense", "colour") }, "lm.json")).Message);
+        var every = new JsonArray([.. GenSearch.Serving.Ranking.MatchFeatures.Names.Select(n => (JsonNode)n)]);
+        Assert.Contains("drop_features drops every match feature and the ranker reads nothing else", Assert.Throws<InvalidDataException>(() =>
+            ModelKinds.Get("lambdamart").Settings(new JsonObject { ["drop_features"] = every.DeepClone() }, "lm.json")).Message);
+        Assert.Contains("drop_features drops every match feature", Assert.Throws<InvalidDataException>(() =>
+            ModelKinds.Get("sid-coord").Settings(new JsonObject { ["drop_features"] = every.DeepClone(), ["items"] = "None" }, "sc.json")).Message);
+        ModelKinds.Get("sid-coord").Settings(new JsonObject { ["drop_features"] = every.DeepClone(), ["items"] = "Sids" }, "sc.json"); // the item tables are left
         var spo = Assert.Throws<InvalidDataException>(() => ModelKinds.Get("spo").Settings(new JsonObject { ["mode"] = "dpo", ["ranker"] = "r" }, "spo.json"));
         Assert.Contains("ranker is given with mode dpo", spo.Message);
         Assert.Contains("ranker is empty", Assert.Throws<InvalidDataException>(() => ModelKinds.Get("spo").Settings(new JsonObject { ["ranker"] = "" }, "spo.json")).Message);
