@@ -216,6 +216,26 @@ public class RankerTrainingTests
     }
 
     [Fact]
+    public void ARankerWhoseModelIsGoneNamesTheSettingThatPointsThere()
+    {
+        using var beir = new TinyBeir();
+        var set = BeirDataset.Open(beir.Path);
+        string unifiedDir = Path.Combine(beir.Path, "unified"), full = Path.Combine(beir.Path, "sc"), lexical = Path.Combine(beir.Path, "sc-lexical");
+        UnifiedTraining.Run(set, unifiedDir, Unified() with { Trainer = SmallTrainer with { BatchSize = 16, Epochs = 1 } });
+        var options = new SidCoordTrainingOptions { Retriever = "bm25+dense", Depth = 10, Dim = 8, Hidden = 8, ItemBuckets = 101, WordBuckets = 31, Trainer = SmallTrainer with { Epochs = 1 } };
+        SidCoordTraining.Run(set, unifiedDir, full, options);
+        SidCoordTraining.Run(set, unifiedDir, lexical, options with { Retriever = "bm25", DropFeatures = [.. RankingLists.ModelFeatures] });
+        Directory.Move(unifiedDir, unifiedDir + "-moved");
+        var bm25 = Bm25.Build(set.Corpus(), new Bm25Options());
+        var e = Assert.Throws<InvalidDataException>(() => Reranker.Open(full, bm25, _ => null));
+        Assert.Contains($"{Path.Combine(full, "config.json")}: feature_model {Path.GetFullPath(unifiedDir)}: no model here", e.Message);
+        Assert.Contains("restore the model or retrain the ranker", e.Message);
+        // The lexical ranker reads no feature model; its semantic IDs are still the unified model's.
+        e = Assert.Throws<InvalidDataException>(() => Reranker.Open(lexical, bm25, _ => null));
+        Assert.Contains($"{Path.Combine(lexical, "config.json")}: sid_model {Path.GetFullPath(unifiedDir)}: no model here", e.Message);
+    }
+
+    [Fact]
     public void ListNdcgMatchesAHandComputedValue()
     {
         // Grades 3, 0, 1 ranked [1, 0, 2]: DCG = 0 + 7 / log2 3 + 1 / log2 4; ideal = 7 + 0 + ... order 3, 1, 0: 7 + 1 / log2 3.

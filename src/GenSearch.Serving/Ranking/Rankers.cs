@@ -189,6 +189,8 @@ public sealed class SidCoordFormat : IRankerFormat
     public IRanker Open(ModelDirectory dir)
     {
         var config = dir.ReadConfig<SidCoordRankerConfig>();
+        if (string.IsNullOrWhiteSpace(config.SidModel)) throw new InvalidDataException($"{dir.ConfigPath}: no \"sid_model\"; a SID-Coord ranker names the unified model whose semantic IDs it reads");
+        ModelFormats.CheckRetrievalModel($"{dir.ConfigPath}: sid_model", config.SidModel, "the ranker reads the items' semantic IDs from there: restore the model or retrain the ranker");
         var sids = ItemSids.Load(config.SidModel);
         if (sids.Levels != config.Model.Levels || sids.Codes + 1 != config.Model.Codes)
             throw new InvalidDataException($"{dir.ConfigPath}: the model reads {config.Model.Levels} levels of {config.Model.Codes - 1} codes; {config.SidModel} has {sids.Levels} of {sids.Codes}");

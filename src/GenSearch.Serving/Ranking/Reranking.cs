@@ -25,6 +25,11 @@ public sealed class Reranker(IRanker ranker, MatchFeatures features, RankerHeade
     public static Reranker Open(string rankerDir, Bm25 bm25, Func<string, Document?> items, RankerHeader? header = null)
     {
         header ??= RankerFormats.Header(rankerDir);
+        // A model the ranker's config.json points to, moved or deleted since, is named with that file (else the error
+        // would name only the model's missing config.json, and not say why it was looked for).
+        string config = new ModelDirectory(rankerDir).ConfigPath;
+        foreach (var (setting, path) in new[] { ("feature_model", header.FeatureModel), ("generator_model", header.GeneratorModel) })
+            if (path is not null) ModelFormats.CheckRetrievalModel($"{config}: {setting}", path, "the ranker reads its features from there: restore the model or retrain the ranker");
         var dense = header.FeatureModel is null ? null : QueryItemScorers.Open(header.FeatureModel);
         var generator = header.GeneratorModel is null ? null : QueryItemScorers.Open(header.GeneratorModel);
         if (generator is { HasGenerator: false }) throw new InvalidDataException($"{header.GeneratorModel}: a {generator.Kind} model has no generator (generator_model must be a unified model)");
