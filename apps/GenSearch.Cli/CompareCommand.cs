@@ -18,7 +18,7 @@ internal static class CompareCommand
         var split = new Option<string>("--split") { Description = "Which qrels to compare on (qrels/<split>.tsv).", DefaultValueFactory = _ => "dev" };
         var metric = new Option<string[]>("--metric")
         {
-            Description = "Metric to compare, FAMILY@K (Recall, MRR, NDCG, HitRate); repeat it or separate with commas. Default: the eight eval reports.",
+            Description = "Metric to compare, FAMILY@K (Recall, MRR, NDCG, HitRate, Judged, CondensedNDCG); repeat it or separate with commas. Default: every metric eval reports.",
         };
         var trials = new Option<int>("--trials") { Description = "Randomization test: shuffles of the query pairs.", DefaultValueFactory = _ => 10_000 };
         var seed = new Option<int>("--seed") { Description = "Randomization test: seed of the shuffles (same seed, same p).", DefaultValueFactory = _ => 1 };
@@ -73,7 +73,7 @@ internal static class CompareCommand
         return command;
     }
 
-    /// <summary>The metrics asked for, in order, each once; eval's eight when none is.</summary>
+    /// <summary>The metrics asked for, in order, each once; every metric eval reports when none is.</summary>
     private static List<(string Name, int Cutoff)> Metrics(string[]? given)
     {
         var texts = (given ?? []).SelectMany(g => g.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();

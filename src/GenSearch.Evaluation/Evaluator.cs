@@ -66,7 +66,7 @@ public static class Evaluator
     public static IReadOnlyList<string> MetricNames(EvaluationOptions options) =>
         Families.SelectMany(f => options.Cutoffs.Select(k => $"{f}@{k}")).ToArray();
 
-    private static readonly string[] Families = ["Recall", "MRR", "NDCG", "HitRate"];
+    private static readonly string[] Families = ["Recall", "MRR", "NDCG", "HitRate", "Judged", "CondensedNDCG"];
 
     /// <summary>
     /// Reads a metric name such as "NDCG@10" or "ndcg@5" (family in any case, cut-off a positive integer)
@@ -106,6 +106,8 @@ public static class Evaluator
                 values[$"MRR@{k}"] = Metrics.ReciprocalRankAt(ranked, judged, k, options.RelevanceThreshold);
                 values[$"NDCG@{k}"] = Metrics.NdcgAt(ranked, judged, k);
                 values[$"HitRate@{k}"] = Metrics.HitRateAt(ranked, judged, k, options.RelevanceThreshold);
+                values[$"Judged@{k}"] = Metrics.JudgedAt(ranked, judged, k);
+                values[$"CondensedNDCG@{k}"] = Metrics.CondensedNdcgAt(ranked, judged, k);
             }
             foreach (var (name, value) in values)
                 if (!double.IsFinite(value))

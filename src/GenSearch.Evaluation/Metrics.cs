@@ -52,6 +52,29 @@ public static class Metrics
         return idcg > 0 ? dcg / idcg : 0;
     }
 
+    /// <summary>
+    /// Share of the top <paramref name="k"/> that carries a judgment of any grade (pyserini's judged@k; a list
+    /// shorter than k counts its missing places as unjudged). Where few items a query are judged (homedepot:
+    /// about five), the other metrics count every unjudged item as not relevant, so two systems can differ
+    /// in NDCG only by how many judged items they place high: this says how far a run stays in the judged pool.
+    /// </summary>
+    public static double JudgedAt(IReadOnlyList<string> ranked, IReadOnlyDictionary<string, int> judged, int k)
+    {
+        int found = 0;
+        foreach (var id in Top(ranked, k))
+            if (judged.ContainsKey(id)) found++;
+        return (double)found / k;
+    }
+
+    /// <summary>
+    /// NDCG@k of the condensed list (Sakai 2007, "nDCG'"): the ranking with every unjudged item removed, so it
+    /// measures how a run orders the judged items, whatever it places between them. Read beside
+    /// <see cref="NdcgAt"/> and <see cref="JudgedAt"/>: with incomplete judgments a run can rank worse by NDCG
+    /// only because it places unjudged items high.
+    /// </summary>
+    public static double CondensedNdcgAt(IReadOnlyList<string> ranked, IReadOnlyDictionary<string, int> judged, int k) =>
+        NdcgAt([.. ranked.Where(judged.ContainsKey)], judged, k);
+
     private static double Gain(int grade) => Math.Pow(2, grade) - 1;
 
     /// <summary>The first <paramref name="k"/> distinct ids: a run that repeats an id must not score it twice.</summary>

@@ -33,7 +33,7 @@ public sealed class CompareCommandTests : IDisposable
         Assert.Contains("25 queries with a relevant item (grade >= 3); 0 have no results in A and 0 none in B", stdout);
         var cells = Row(stdout, "NDCG@10").Split('|', StringSplitOptions.TrimEntries);
         Assert.Equal(["0.0000", "0.00%", "1.0000", "1.0000", "0", "25", "0"], cells[4..11]);
-        Assert.Equal(8, stdout.Split('\n').Count(l => l.StartsWith("| ", StringComparison.Ordinal) && !l.StartsWith("| metric", StringComparison.Ordinal)));
+        Assert.Equal(12, stdout.Split('\n').Count(l => l.StartsWith("| ", StringComparison.Ordinal) && !l.StartsWith("| metric", StringComparison.Ordinal)));
 
         var (evalCode, evalOut, _) = CliTests.Run("eval", "--data", Sample, "--split", "dev", "--from-run", SampleRun);
         Assert.Equal(0, evalCode);

@@ -35,7 +35,8 @@ public class EvaluatorTests
         Assert.Equal((0.5 + 1 + 0) / 3, result["MRR@10"], 12);
         Assert.Equal((0.24337523255308394 + 1 + 0) / 3, result["NDCG@10"], 12);
         Assert.Equal(2.0 / 3, result["HitRate@10"], 12);
-        Assert.Equal(["Recall@10", "Recall@100", "MRR@10", "MRR@100", "NDCG@10", "NDCG@100", "HitRate@10", "HitRate@100"],
+        Assert.Equal(["Recall@10", "Recall@100", "MRR@10", "MRR@100", "NDCG@10", "NDCG@100", "HitRate@10", "HitRate@100", "Judged@10", "Judged@100",
+                      "CondensedNDCG@10", "CondensedNDCG@100"],
             result.Metrics.Select(m => m.Key));
     }
 

@@ -28,6 +28,29 @@ public class MetricsTests
     }
 
     [Fact]
+    public void Judged_is_the_share_of_the_top_k_with_a_judgment_of_any_grade()
+    {
+        Assert.Equal(0.0, Metrics.JudgedAt(Ranked, Judged, 1));
+        Assert.Equal(0.5, Metrics.JudgedAt(Ranked, Judged, 2));     // d2
+        Assert.Equal(0.5, Metrics.JudgedAt(Ranked, Judged, 4));     // d2 and d4 (grade 1 counts: judged, not relevant)
+        Assert.Equal(0.2, Metrics.JudgedAt(Ranked, Judged, 10), 12); // a short list: missing places are unjudged
+        Assert.Equal(1.0, Metrics.JudgedAt(["d2", "d2", "d4"], Judged, 2)); // a repeated id counts once
+    }
+
+    [Fact]
+    public void Condensed_ndcg_scores_the_ranking_with_unjudged_items_removed()
+    {
+        // Condensed: [d2 (3), d4 (1)]. DCG@10 = 7 + 1/log2(3); IDCG@10 = 15 + 7/log2(3) + 1/log2(4): 0.3831459635497467 by hand.
+        Assert.Equal(0.3831459635497467, Metrics.CondensedNdcgAt(Ranked, Judged, 10), 12);
+        // At 1 the condensed list's first item is d2 (rank 2 in the run): 7 / 15.
+        Assert.Equal(7.0 / 15, Metrics.CondensedNdcgAt(Ranked, Judged, 1), 12);
+        // Unjudged items in between change nothing; NDCG itself drops.
+        string[] padded = ["u1", "d5", "u2", "u3", "d2", "d4"];
+        Assert.Equal(1.0, Metrics.CondensedNdcgAt(padded, Judged, 3), 12);
+        Assert.True(Metrics.NdcgAt(padded, Judged, 3) < 1);
+    }
+
+    [Fact]
     public void Ndcg_uses_exponential_gain_and_all_judged_grades()
     {
         // DCG@3 = (2^3-1)/log2(3); IDCG@3 = 15/1 + 7/log2(3) + 1/log2(4) -> 0.2217511329806709 by hand.
