@@ -37,7 +37,7 @@ internal static class EvalCommand
         var rerank = CliSupport.RerankOption();
         var rerankDepth = CliSupport.RerankDepthOption();
         var fusion = CliSupport.FusionOption();
-        var command = new Command("eval", "Evaluate a retriever on a split: Recall, MRR, NDCG and hit rate at 10 and 100, with breakdowns.")
+        var command = new Command("eval", "Evaluate a retriever on a split: Recall, MRR, NDCG and hit rate at 10 and 100, with breakdowns; also Judged (share of the top K with a judgment) and CondensedNDCG (NDCG with the unjudged items removed).")
         {
             data, split, retriever, model, hnsw, fromRun, run, report, k, threshold, k1, b, stop, noStem, addItems, rerank, rerankDepth, seenSplit, fusion,
         };

@@ -83,7 +83,8 @@ public static class RankingLists
     /// by) a model.
     /// </summary>
     public static (string? FeatureModel, string? GeneratorModel) ServedModels(string retriever, int[] dropped, string featureModel, string? generatorModel) =>
-        (ReadsModels(retriever, dropped) ? featureModel : null, KeepsModelFeatures(dropped) ? generatorModel : null);
+        (ReadsModels(retriever, dropped) ? featureModel : null,
+         new[] { "generator_logp", "generator_gap" }.Any(name => !dropped.Contains(Column(name))) ? generatorModel : null);
 
     private static int Column(string name)
     {
@@ -114,7 +115,7 @@ public static class RankingLists
         // The features need BM25 even when the expression does not search with it; scored as eval and search score it.
         var bm25 = opened.Bm25 ?? Bm25Index(set, note);
         var items = set.Corpus().ToDictionary(d => d.Id, StringComparer.Ordinal);
-        var generator = generatorModel is null ? null : QueryItemScorers.Open(generatorModel);
+        var generator = generatorModel is null || !modelFeatures ? null : QueryItemScorers.Open(generatorModel);
         if (generator is { HasGenerator: false }) throw new InvalidDataException($"generator_model {generatorModel}: a {generator.Kind} model has no generator; give a unified model");
         var features = modelFeatures ? new MatchFeatures(bm25, id => items.GetValueOrDefault(id), QueryItemScorers.Open(featureModel), generator)
                                      : new MatchFeatures(bm25, id => items.GetValueOrDefault(id), null);
@@ -161,9 +162,13 @@ public static class RankingLists
     /// training queries at NDCG@10 0.93 and dev at 0.41) and would rank worse on new queries, silently.
     /// Only the exact file is recognised; a model without a fingerprint is not checked.
     /// </summary>
-    public static void CheckUnseen(BeirDataset set, string split, IReadOnlyDictionary<string, string>? foldModels, string featureModel, string? generatorModel)
+    /// <remarks>With <paramref name="sameModelForEveryFold"/>, <paramref name="featureModel"/> is checked against every fold's judgments (a model all folds read, such as the SIDs' source).</remarks>
+    public static void CheckUnseen(BeirDataset set, string split, IReadOnlyDictionary<string, string>? foldModels, string featureModel, string? generatorModel,
+        bool sameModelForEveryFold = false)
     {
-        var folds = foldModels is { Count: > 0 } ? foldModels.Select(kv => (Split: kv.Key, Model: Path.GetFullPath(kv.Value))).ToList() : [(split, featureModel)];
+        var folds = foldModels is { Count: > 0 }
+            ? foldModels.Select(kv => (Split: kv.Key, Model: sameModelForEveryFold ? featureModel : Path.GetFullPath(kv.Value))).ToList()
+            : [(split, featureModel)];
         foreach (var (s, model) in folds)
             foreach (var dir in generatorModel is null ? [model] : new[] { model, generatorModel })
             {
@@ -285,7 +290,13 @@ public static class SidCoordTraining
         string sidModel = Path.GetFullPath(options.SidModel ?? options.GeneratorModel ?? from);
         var sids = ItemSids.Load(sidModel);
         var dropped = RankingLists.FeatureColumns(options.DropFeatures);
-        if (!options.AllowSeenQueries && RankingLists.ReadsModels(options.Retriever, dropped)) RankingLists.CheckUnseen(set, options.Split, options.FoldModels, featureModel, generatorModel);
+        if (!options.AllowSeenQueries)
+        {
+            if (RankingLists.ReadsModels(options.Retriever, dropped)) RankingLists.CheckUnseen(set, options.Split, options.FoldModels, featureModel, generatorModel);
+            // The SIDs too are something a model learnt: item codes shaped by its training pairs.
+            if (options.Items is ItemRepresentation.Both or ItemRepresentation.Sids || (options.UserAlignment && set.HasInteractions))
+                RankingLists.CheckUnseen(set, options.Split, options.FoldModels, sidModel, null, sameModelForEveryFold: true);
+        }
         var fusion = RetrieverSpec.ParseFusion(options.Fusion, "fusion");
         var lists = RankingLists.Build(set, options.Split, options.FoldModels, featureModel, generatorModel, options.Retriever, options.Depth, note, fusion,
             RankingLists.KeepsModelFeatures(dropped));

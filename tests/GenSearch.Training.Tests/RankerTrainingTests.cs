@@ -176,7 +176,9 @@ public class RankerTrainingTests
         ModelKinds.Get("unified").Train(new TrainingRequest(set, unifiedDir), Unified() with { Trainer = SmallTrainer with { BatchSize = 16, Epochs = 1 } });
         string[] drop = [.. RankingLists.ModelFeatures];
         var lambdaOptions = new LambdaMartTrainingOptions { Retriever = "bm25", Depth = 10, Trees = 10, Leaves = 4, MinLeafExamples = 2, DropFeatures = drop };
-        var sidOptions = new SidCoordTrainingOptions { Retriever = "bm25", Depth = 10, Dim = 8, Hidden = 8, ItemBuckets = 101, WordBuckets = 31, Trainer = SmallTrainer with { Epochs = 3 }, DropFeatures = drop };
+        // Items None: a SID-Coord that reads the unified model's SIDs reads what it learnt from train (checked below).
+        var sidOptions = new SidCoordTrainingOptions { Retriever = "bm25", Depth = 10, Dim = 8, Hidden = 8, ItemBuckets = 101, WordBuckets = 31, Trainer = SmallTrainer with { Epochs = 3 },
+            DropFeatures = drop, Items = GenSearch.Models.Ranking.ItemRepresentation.None, ValidationShare = 0.2 };
         string lambdaDir = Path.Combine(beir.Path, "lm"), sidDir = Path.Combine(beir.Path, "sc");
         LambdaMartTraining.Run(set, unifiedDir, lambdaDir, lambdaOptions);
         SidCoordTraining.Run(set, unifiedDir, sidDir, sidOptions);
@@ -185,6 +187,12 @@ public class RankerTrainingTests
             LambdaMartTraining.Run(set, unifiedDir, Path.Combine(beir.Path, "lm2"), lambdaOptions with { DropFeatures = drop[1..] })).Message);
         Assert.Contains("allow_seen_queries", Assert.Throws<InvalidDataException>(() =>
             SidCoordTraining.Run(set, unifiedDir, Path.Combine(beir.Path, "sc2"), sidOptions with { Retriever = "bm25+dense" })).Message);
+        // So does reading the SIDs of a model trained on these judgments.
+        var sids = Assert.Throws<InvalidDataException>(() => SidCoordTraining.Run(set, unifiedDir, Path.Combine(beir.Path, "sc3"),
+            sidOptions with { Items = GenSearch.Models.Ranking.ItemRepresentation.Sids }));
+        Assert.Contains($"the model in {Path.GetFullPath(unifiedDir)} was trained on these judgments", sids.Message);
+        Assert.Contains("allow_seen_queries", sids.Message);
+        Assert.True(File.Exists(Path.Combine(sidDir, "validation.json"))); // validation lists are split after the drop
 
         // Served: whatever the extractor gives in a dropped column, the scores are the same.
         var lists = RankingLists.Build(set, "dev", unifiedDir, null, "bm25", 10, null).Lists;
@@ -199,7 +207,7 @@ public class RankerTrainingTests
                 var hits = l.Ids.Select(id => new SearchHit(id, 0f)).ToArray();
                 var noisy = (float[])l.Features.Clone();
                 for (int i = 0; i < l.Ids.Length; i++)
-                    foreach (int f in columns) noisy[i * MatchFeatures.Count + f] = (float)(rng.NextDouble() * 100 - 50);
+                    foreach (int f in columns) noisy[i * MatchFeatures.Count + f] = i == 0 ? float.NaN : (float)(rng.NextDouble() * 100 - 50); // NaN too: not NaN * 0
                 Assert.Equal(ranker.Score(l.Query, hits, l.Features), ranker.Score(l.Query, hits, noisy));
                 // And a kept column does move them (the test could fail): BM25's.
                 var moved = (float[])l.Features.Clone();
@@ -221,9 +229,16 @@ public class RankerTrainingTests
         using var beir = new TinyBeir();
         var set = BeirDataset.Open(beir.Path);
         string unifiedDir = Path.Combine(beir.Path, "unified"), full = Path.Combine(beir.Path, "sc"), lexical = Path.Combine(beir.Path, "sc-lexical");
+        string generatorDir = Path.Combine(beir.Path, "generator"), withGenerator = Path.Combine(beir.Path, "sc-generator");
         UnifiedTraining.Run(set, unifiedDir, Unified() with { Trainer = SmallTrainer with { BatchSize = 16, Epochs = 1 } });
+        UnifiedTraining.Run(set, generatorDir, Unified() with { Trainer = SmallTrainer with { BatchSize = 16, Epochs = 1 }, Seed = 2 });
         var options = new SidCoordTrainingOptions { Retriever = "bm25+dense", Depth = 10, Dim = 8, Hidden = 8, ItemBuckets = 101, WordBuckets = 31, Trainer = SmallTrainer with { Epochs = 1 } };
         SidCoordTraining.Run(set, unifiedDir, full, options);
+        SidCoordTraining.Run(set, unifiedDir, withGenerator, options with { GeneratorModel = generatorDir, SidModel = unifiedDir });
+        Directory.Move(generatorDir, generatorDir + "-moved");
+        var bm = Bm25.Build(set.Corpus(), new Bm25Options());
+        Assert.Contains($"{Path.Combine(withGenerator, "config.json")}: generator_model {Path.GetFullPath(generatorDir)}: no model here",
+            Assert.Throws<InvalidDataException>(() => Reranker.Open(withGenerator, bm, _ => null)).Message);
         SidCoordTraining.Run(set, unifiedDir, lexical, options with { Retriever = "bm25", DropFeatures = [.. RankingLists.ModelFeatures] });
         Directory.Move(unifiedDir, unifiedDir + "-moved");
         var bm25 = Bm25.Build(set.Corpus(), new Bm25Options());

@@ -245,7 +245,8 @@ public sealed class SidCoordRanker(SidCoordModel model, ItemSids sids, float[] m
             var history = config.UserAlignment ? sids.History(query) : [];
             for (int i = 0; i < ids.Length; i++, row++)
             {
-                for (int f = 0; f < F; f++) x[row * F + f] = (features[i * F + f] - mean[f]) * scale[f];
+                // Scale 0 marks a dropped feature: 0 whatever the extractor gave (NaN * 0 would be NaN).
+                for (int f = 0; f < F; f++) x[row * F + f] = scale[f] == 0 ? 0 : (features[i * F + f] - mean[f]) * scale[f];
                 var target = sids.Of(ids[i]);
                 ItemSids.AlignmentOf(history, target, align.AsSpan(row * L, L));
                 for (int l = 0; l < L; l++) codes[row * L + l] = target?[l] ?? sids.Unknown;
