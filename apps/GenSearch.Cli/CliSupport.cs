@@ -133,6 +133,28 @@ internal static class CliSupport
         catch (ArgumentException e) { throw new CliException(e.Message); }
     }
 
+    /// <summary>--exclude-judged-in SPLIT: score only the items SPLIT's judgments never name.</summary>
+    public static Option<string?> ExcludeJudgedOption() => new("--exclude-judged-in")
+    {
+        Description = "Score only the items this split's judgments never name (any grade): they are removed from the results and from the judgments " +
+                      "before scoring, and a query left without a relevant item drops out. On homedepot an item judged in train is 4.8x less likely " +
+                      "to be judged in dev, a leak of the split models can learn: --exclude-judged-in train takes it out.",
+    };
+
+    /// <summary>
+    /// The items <paramref name="split"/>'s judgments name, for --exclude-judged-in (null when not given); it may
+    /// not be the split scored, which would leave nothing.
+    /// </summary>
+    public static HashSet<string>? JudgedIn(BeirDataset data, string? split, string scoredSplit)
+    {
+        if (split is null) return null;
+        if (split == scoredSplit) throw new CliException($"--exclude-judged-in {split}: that is the split scored; every judged item would be removed");
+        if (!File.Exists(data.QrelsPath(split))) throw new CliException($"--exclude-judged-in {split}: {data.QrelsPath(split)} does not exist");
+        var judged = data.Qrels(split).Qrels.JudgedDocuments();
+        Note($"scoring only items {data.QrelsPath(split)} never judges: {judged.Count:N0} items removed from the results and the judgments");
+        return judged;
+    }
+
     /// <summary>--rerank-depth N.</summary>
     public static Option<int> RerankDepthOption() => new("--rerank-depth")
     {

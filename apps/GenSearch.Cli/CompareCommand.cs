@@ -24,9 +24,10 @@ internal static class CompareCommand
         var seed = new Option<int>("--seed") { Description = "Randomization test: seed of the shuffles (same seed, same p).", DefaultValueFactory = _ => 1 };
         var threshold = new Option<int?>("--threshold") { Description = "Lowest grade that counts as relevant (default: the data set's; homedepot: 3)." };
         var report = new Option<string?>("--report") { Description = "Write the comparison here: JSON for .json, Markdown for .md." };
+        var excludeJudged = CliSupport.ExcludeJudgedOption();
         var command = new Command("compare", "Test whether two TREC runs differ: per metric the means, the difference, and the p-values of a paired randomization test and a paired t-test over queries.")
         {
-            runA, runB, data, split, metric, trials, seed, threshold, report,
+            runA, runB, data, split, metric, trials, seed, threshold, report, excludeJudged,
         };
         command.SetAction(parse => CliSupport.Guard(() =>
         {
@@ -47,7 +48,9 @@ internal static class CompareCommand
             // The queries eval scores: judged ones of the split whose query and items the data set knows.
             var queryIds = set.Queries().Select(q => q.Id).ToHashSet(StringComparer.Ordinal);
             var docIds = set.Corpus().Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
+            var excluded = CliSupport.JudgedIn(set, parse.GetValue(excludeJudged), splitName);
             var qrels = set.Qrels(splitName, queryIds, docIds, CliSupport.Note).Qrels;
+            if (excluded is not null) (qrels, a, b) = (qrels.Without(excluded), a.Without(excluded), b.Without(excluded));
             if (qrels.QueryCount == 0) throw new CliException($"{set.QrelsPath(splitName)}: no judgments left to evaluate");
             CliSupport.Note($"relevant: grade >= {options.RelevanceThreshold} of {set.Grades} ({set.Manifest.Source})");
             foreach (var (name, run) in new[] { ("A", a), ("B", b) })
@@ -60,11 +63,13 @@ internal static class CompareCommand
             var comparison = RunComparison.Compare(resultA, resultB, metrics.Select(m => m.Name).ToArray(), shuffles, parse.GetValue(seed));
 
             string nameA = Path.GetFileName(pathA), nameB = Path.GetFileName(pathB);
-            string title = $"{nameA} vs {nameB} on {Path.GetFileName(Path.GetFullPath(set.Directory).TrimEnd('/'))} {splitName}";
+            string title = $"{nameA} vs {nameB} on {Path.GetFileName(Path.GetFullPath(set.Directory).TrimEnd('/'))} {splitName}" +
+                           (parse.GetValue(excludeJudged) is { } ex ? $", items judged in {ex} excluded" : "");
             Console.Write(RunComparison.Markdown(comparison, title, nameA, nameB));
             if (reportPath != null)
             {
                 var meta = new Dictionary<string, string> { ["run_a"] = pathA, ["run_b"] = pathB, ["data"] = set.Directory, ["split"] = splitName };
+                if (parse.GetValue(excludeJudged) is { } exSplit) meta["excluded_judged_in"] = exSplit;
                 RunComparison.Write(comparison, reportPath, title, nameA, nameB, meta);
                 CliSupport.Note($"report written to {reportPath}");
             }

@@ -37,9 +37,10 @@ internal static class EvalCommand
         var rerank = CliSupport.RerankOption();
         var rerankDepth = CliSupport.RerankDepthOption();
         var fusion = CliSupport.FusionOption();
+        var excludeJudged = CliSupport.ExcludeJudgedOption();
         var command = new Command("eval", "Evaluate a retriever on a split: Recall, MRR, NDCG and hit rate at 10 and 100, with breakdowns; also Judged (share of the top K with a judgment) and CondensedNDCG (NDCG with the unjudged items removed).")
         {
-            data, split, retriever, model, hnsw, fromRun, run, report, k, threshold, k1, b, stop, noStem, addItems, rerank, rerankDepth, seenSplit, fusion,
+            data, split, retriever, model, hnsw, fromRun, run, report, k, threshold, k1, b, stop, noStem, addItems, rerank, rerankDepth, seenSplit, fusion, excludeJudged,
         };
         beam.AddTo(command);
         CliSupport.RerankDepthNeedsRerank(command, rerank, rerankDepth);
@@ -97,7 +98,9 @@ internal static class EvalCommand
                 }
             }
 
+            var excluded = CliSupport.JudgedIn(set, parse.GetValue(excludeJudged), splitName);
             var qrels = set.Qrels(splitName, queries.Keys.ToHashSet(StringComparer.Ordinal), docIds, CliSupport.Note).Qrels;
+            if (excluded is not null) qrels = qrels.Without(excluded);
             if (qrels.QueryCount == 0) throw new CliException($"{set.QrelsPath(splitName)}: no judgments left to evaluate");
             var evalOptions = set.EvaluationOptions(parse.GetValue(threshold));
             int minGrade = evalOptions.RelevanceThreshold;
@@ -124,10 +127,12 @@ internal static class EvalCommand
                     return n == relevant.Length ? "all added" : n == 0 ? "none added" : "some added";
                 }));
             foreach (var warning in RunCheck.Check(qrels, result, docIds.Contains).Warnings) CliSupport.Note("warning: " + warning);
-            var evaluation = Evaluator.Evaluate(qrels, result, evalOptions, segmentations);
+            // The run written (--run) is the search as it came; only the scoring leaves the excluded items out.
+            var evaluation = Evaluator.Evaluate(qrels, excluded is null ? result : result.Without(excluded), evalOptions, segmentations);
             if (evaluation.Queries == 0)
                 throw new CliException($"{set.QrelsPath(splitName)}: no judged query has an item graded {minGrade} or more ({set.Manifest.Source}): nothing to score");
-            string title = $"{tag} on {Path.GetFileName(Path.GetFullPath(set.Directory).TrimEnd('/'))} {splitName}";
+            string title = $"{tag} on {Path.GetFileName(Path.GetFullPath(set.Directory).TrimEnd('/'))} {splitName}" +
+                           (parse.GetValue(excludeJudged) is { } ex ? $", items judged in {ex} excluded" : "");
             var markdown = Report.Markdown(evaluation, title);
             Console.Write(markdown);
 
@@ -135,6 +140,7 @@ internal static class EvalCommand
             if (reportPath != null)
             {
                 var meta = new Dictionary<string, string> { ["retriever"] = tag, ["data"] = set.Directory, ["split"] = splitName };
+                if (parse.GetValue(excludeJudged) is { } exSplit) meta["excluded_judged_in"] = exSplit;
                 if (index != null) { meta["k1"] = index.Options.K1.ToString(CultureInfo.InvariantCulture); meta["b"] = index.Options.B.ToString(CultureInfo.InvariantCulture); meta["bm25_parameters"] = bm25Parameters?.Source ?? ""; }
                 Report.Write(evaluation, reportPath, title, meta);
                 CliSupport.Note($"report written to {reportPath}");

@@ -33,5 +33,23 @@ public sealed class Qrels
     /// <summary>True when <paramref name="queryId"/> has a judgment with grade at least <paramref name="threshold"/>.</summary>
     public bool HasRelevant(string queryId, int threshold) => For(queryId).Values.Any(g => g >= threshold);
 
+    /// <summary>Every document judged for some query, at any grade.</summary>
+    public HashSet<string> JudgedDocuments() => _byQuery.Values.SelectMany(d => d.Keys).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>
+    /// These judgments without the documents in <paramref name="excluded"/> (a query left with none drops out).
+    /// With <see cref="Run.Without"/>, for scoring only the documents another split never judged: on a data set
+    /// whose splits share one catalog, having been judged in train says something about a document's chances
+    /// in dev, and this takes that out (bench/RESULTS.md, "## unified").
+    /// </summary>
+    public Qrels Without(IReadOnlySet<string> excluded)
+    {
+        var result = new Qrels();
+        foreach (var (query, docs) in _byQuery)
+            foreach (var (doc, grade) in docs)
+                if (!excluded.Contains(doc)) result.Set(query, doc, grade);
+        return result;
+    }
+
     private static readonly Dictionary<string, int> Empty = new(StringComparer.Ordinal);
 }

@@ -22,6 +22,14 @@ public sealed class Run
 
     /// <summary>The ranked list of a query; empty when the run has none for it.</summary>
     public IReadOnlyList<RankedDoc> For(string queryId) => _byQuery.TryGetValue(queryId, out var r) ? r : [];
+
+    /// <summary>This run without the documents in <paramref name="excluded"/>: the rest keep their order and scores, moving up into the places freed (see <see cref="Qrels.Without"/>).</summary>
+    public Run Without(IReadOnlySet<string> excluded)
+    {
+        var result = new Run();
+        foreach (var (query, ranked) in _byQuery) result.Set(query, [.. ranked.Where(d => !excluded.Contains(d.DocId))]);
+        return result;
+    }
 }
 
 /// <summary>Thrown for a malformed TREC run or qrels file. The message reads "file:line: what is wrong".</summary>

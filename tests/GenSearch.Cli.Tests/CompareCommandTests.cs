@@ -43,6 +43,44 @@ public sealed class CompareCommandTests : IDisposable
     }
 
     [Fact]
+    public void ExcludingTheItemsAnotherSplitJudgedScoresOnlyTheRest()
+    {
+        // Dev: q1 judges d1 and d2 relevant, q2 judges d3. Train judges d1 and d3 (for other queries).
+        string data = Path.Combine(_dir, "leak");
+        Directory.CreateDirectory(Path.Combine(data, "qrels"));
+        File.WriteAllLines(Path.Combine(data, "corpus.jsonl"), Enumerable.Range(1, 4).Select(i => $"{{\"_id\": \"d{i}\", \"title\": \"item {i}\", \"text\": \"\"}}"));
+        File.WriteAllLines(Path.Combine(data, "queries.jsonl"), new[] { "q1", "q2", "t1", "t2" }.Select(q => $"{{\"_id\": \"{q}\", \"text\": \"query {q}\"}}"));
+        File.WriteAllLines(Path.Combine(data, "qrels", "dev.tsv"), ["query-id\tcorpus-id\tscore", "q1\td1\t1", "q1\td2\t1", "q2\td3\t1"]);
+        File.WriteAllLines(Path.Combine(data, "qrels", "train.tsv"), ["query-id\tcorpus-id\tscore", "t1\td1\t1", "t2\td3\t0"]);
+        string run = Path.Combine(_dir, "leak.trec"), written = Path.Combine(_dir, "written.trec"), report = Path.Combine(_dir, "leak.json");
+        // q1: d1 then d2; q2: d4 then d3.
+        File.WriteAllLines(run, ["q1 Q0 d1 1 2 r", "q1 Q0 d2 2 1 r", "q2 Q0 d4 1 2 r", "q2 Q0 d3 2 1 r"]);
+
+        var (code, stdout, stderr) = CliTests.Run("eval", "--data", data, "--split", "dev", "--from-run", run, "--report", report);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("| MRR@10 | 0.7500 |", stdout); // (1 + 1/2) / 2
+        (code, stdout, stderr) = CliTests.Run("eval", "--data", data, "--split", "dev", "--from-run", run, "--exclude-judged-in", "train", "--report", report, "--run", written);
+        Assert.True(code == 0, stderr);
+        // d1 and d3 (any grade) leave the judgments and the run: q1 keeps d2, now first; q2 has nothing left to find and drops out.
+        Assert.Contains("1 queries with a relevant item", stdout);
+        Assert.Contains("| MRR@10 | 1.0000 |", stdout);
+        Assert.Contains("items judged in train excluded", stdout);
+        Assert.Contains("2 items removed", stderr);
+        using (var json = JsonDocument.Parse(File.ReadAllText(report))) Assert.Equal("train", json.RootElement.GetProperty("excluded_judged_in").GetString());
+        Assert.Contains(File.ReadLines(written), l => l.StartsWith("q1 Q0 d1 ", StringComparison.Ordinal)); // the run written is the run as it came
+
+        (code, stdout, stderr) = CliTests.Run("compare", run, run, "--data", data, "--split", "dev", "--exclude-judged-in", "train", "--metric", "MRR@10", "--trials", "100");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("1 queries with a relevant item", stdout);
+        Assert.Contains("| MRR@10 | 1.0000 | 1.0000 |", stdout);
+        (code, _, stderr) = CliTests.Run("eval", "--data", data, "--split", "dev", "--from-run", run, "--exclude-judged-in", "dev");
+        Assert.Equal(1, code);
+        Assert.Contains("--exclude-judged-in dev: that is the split scored", stderr);
+        (code, _, stderr) = CliTests.Run("compare", run, run, "--data", data, "--exclude-judged-in", "test");
+        Assert.Contains($"--exclude-judged-in test: {Path.Combine(data, "qrels", "test.tsv")} does not exist", stderr);
+    }
+
+    [Fact]
     public void AWorseRunIsComparedAndReported()
     {
         string report = Path.Combine(_dir, "compare.json");
