@@ -102,6 +102,10 @@ internal static class EvalCommand
             var qrels = set.Qrels(splitName, queries.Keys.ToHashSet(StringComparer.Ordinal), docIds, CliSupport.Note).Qrels;
             if (excluded is not null) qrels = qrels.Without(excluded);
             if (qrels.QueryCount == 0) throw new CliException($"{set.QrelsPath(splitName)}: no judgments left to evaluate");
+            var blank = qrels.QueryIds.Where(id => string.IsNullOrWhiteSpace(queries[id].Text)).ToArray();
+            if (blank.Length > 0)
+                CliSupport.Note($"warning: {blank.Length:N0} judged quer{(blank.Length == 1 ? "y has" : "ies have")} no text in {set.QueriesPath} (first: '{blank[0]}'); " +
+                                "searched as given: BM25 finds nothing for them, a model answers from its context alone (search refuses an empty query)");
             var evalOptions = set.EvaluationOptions(parse.GetValue(threshold));
             int minGrade = evalOptions.RelevanceThreshold;
             CliSupport.Note($"relevant: grade >= {minGrade} of {set.Grades} ({set.Manifest.Source})");

@@ -59,6 +59,12 @@ public sealed class CompareCommandTests : IDisposable
         var (code, stdout, stderr) = CliTests.Run("eval", "--data", data, "--split", "dev", "--from-run", run, "--report", report);
         Assert.True(code == 0, stderr);
         Assert.Contains("| MRR@10 | 0.7500 |", stdout); // (1 + 1/2) / 2
+        Assert.DoesNotContain("no text", stderr);
+        // A judged query without text is scored, with a warning naming it (search refuses one outright).
+        File.WriteAllLines(Path.Combine(data, "queries.jsonl"), new[] { "q1", "q2", "t1", "t2" }.Select(q => $"{{\"_id\": \"{q}\", \"text\": \"{(q == "q2" ? " " : "query " + q)}\"}}"));
+        (code, _, stderr) = CliTests.Run("eval", "--data", data, "--split", "dev", "--from-run", run);
+        Assert.True(code == 0, stderr);
+        Assert.Contains($"warning: 1 judged query has no text in {Path.Combine(data, "queries.jsonl")} (first: 'q2')", stderr);
         (code, stdout, stderr) = CliTests.Run("eval", "--data", data, "--split", "dev", "--from-run", run, "--exclude-judged-in", "train", "--report", report, "--run", written);
         Assert.True(code == 0, stderr);
         // d1 and d3 (any grade) leave the judgments and the run: q1 keeps d2, now first; q2 has nothing left to find and drops out.
