@@ -168,6 +168,7 @@ public static class SettingsChecks
         c.AtLeast("vq_weight", o.VqWeight, 0);
         c.AtLeast("ntp_weight", o.NtpWeight, 0);
         c.AtLeast("judged_negatives", o.JudgedNegatives, 0);
+        c.Between("corpus_negatives", o.CorpusNegatives, 0, 64);
         c.AtLeast("dense_learning_rate_scale", o.DenseLearningRateScale, 0);
         c.Between("beam_size", o.BeamSize, 1, 10_000);
         c.AtLeast("latent_weight", o.LatentWeight, 0);

@@ -232,10 +232,12 @@ public class UnifiedTrainingTests
         Assert.Equal(count, live.Count);
     }
 
-    [Fact]
-    public void RunKilledMidEpochResumesToTheSameModel()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(2)] // corpus negatives are drawn from the seeded batch generator too
+    public void RunKilledMidEpochResumesToTheSameModel(int corpusNegatives)
     {
-        var options = Options(3) with { ResidualContrast = true }; // UniSearch's per-level loss trains here, the default elsewhere
+        var options = Options(3) with { ResidualContrast = true, CorpusNegatives = corpusNegatives }; // UniSearch's per-level loss trains here, the default elsewhere
         using var beir = new TinyBeir();
         string straight = Path.Combine(beir.Path, "straight"), killed = Path.Combine(beir.Path, "killed");
         UnifiedTraining.Run(BeirDataset.Open(beir.Path), straight, options);
@@ -249,6 +251,13 @@ public class UnifiedTrainingTests
 
         Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "model.safetensors")), File.ReadAllBytes(Path.Combine(killed, "model.safetensors")));
         Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "items.safetensors")), File.ReadAllBytes(Path.Combine(killed, "items.safetensors")));
+        if (corpusNegatives > 0)
+        {
+            // The negatives reach the loss: the same run without them ends elsewhere.
+            string without = Path.Combine(beir.Path, "without");
+            UnifiedTraining.Run(BeirDataset.Open(beir.Path), without, options with { CorpusNegatives = 0 });
+            Assert.NotEqual(File.ReadAllBytes(Path.Combine(straight, "model.safetensors")), File.ReadAllBytes(Path.Combine(without, "model.safetensors")));
+        }
     }
 
     [Fact]
@@ -282,7 +291,8 @@ public class UnifiedTrainingTests
     public void SettingsOutOfRangeAreRefusedByName()
     {
         var kind = ModelKinds.Get("unified");
-        var e = Assert.Throws<InvalidDataException>(() => kind.Settings(System.Text.Json.Nodes.JsonNode.Parse("""{"codes": 1, "decoder_temperature": 0, "freeze_ids_at": 40}""")!.AsObject(), "opts.json"));
+        var e = Assert.Throws<InvalidDataException>(() => kind.Settings(System.Text.Json.Nodes.JsonNode.Parse("""{"codes": 1, "decoder_temperature": 0, "freeze_ids_at": 40, "corpus_negatives": -1}""")!.AsObject(), "opts.json"));
+        Assert.Contains("corpus_negatives is -1", e.Message);
         Assert.Contains("codes is 1", e.Message);
         Assert.Contains("decoder_temperature is 0", e.Message);
         Assert.Contains("freeze_ids_at is 40", e.Message); // the default 40 epochs never start epoch 40
