@@ -50,7 +50,14 @@ internal static class CompareCommand
             var docIds = set.Corpus().Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
             var excluded = CliSupport.JudgedIn(set, parse.GetValue(excludeJudged), splitName);
             var qrels = set.Qrels(splitName, queryIds, docIds, CliSupport.Note).Qrels;
-            if (excluded is not null) (qrels, a, b) = (qrels.Without(excluded), a.Without(excluded), b.Without(excluded));
+            if (excluded is not null)
+            {
+                (qrels, a, b) = (qrels.Without(excluded), a.Without(excluded), b.Without(excluded));
+                double depthA = a.MeanDepth, depthB = b.MeanDepth;
+                (a, b) = Run.AtEqualDepth(a, b);
+                CliSupport.Note($"after the exclusion run A keeps {depthA:F1} results a query and run B {depthB:F1} (means); both are cut, query by query, " +
+                                $"to the shorter list ({a.MeanDepth:F1}), so deep metrics compare equal depths; search deeper (eval --k) to compare deeper");
+            }
             if (qrels.QueryCount == 0) throw new CliException($"{set.QrelsPath(splitName)}: no judgments left to evaluate");
             CliSupport.Note($"relevant: grade >= {options.RelevanceThreshold} of {set.Grades} ({set.Manifest.Source})");
             foreach (var (name, run) in new[] { ("A", a), ("B", b) })

@@ -100,12 +100,13 @@ internal static class EvalCommand
 
             var excluded = CliSupport.JudgedIn(set, parse.GetValue(excludeJudged), splitName);
             var qrels = set.Qrels(splitName, queries.Keys.ToHashSet(StringComparer.Ordinal), docIds, CliSupport.Note).Qrels;
+            var searched = qrels.QueryIds.ToArray(); // every judged query is searched, so the run written is whole
             if (excluded is not null) qrels = qrels.Without(excluded);
             if (qrels.QueryCount == 0) throw new CliException($"{set.QrelsPath(splitName)}: no judgments left to evaluate");
             var blank = qrels.QueryIds.Where(id => string.IsNullOrWhiteSpace(queries[id].Text)).ToArray();
             if (blank.Length > 0)
                 CliSupport.Note($"warning: {blank.Length:N0} judged quer{(blank.Length == 1 ? "y has" : "ies have")} no text in {set.QueriesPath} (first: '{blank[0]}'); " +
-                                "searched as given: BM25 finds nothing for them, a model answers from its context alone (search refuses an empty query)");
+                                "scored as given: BM25 finds nothing for them, a model answers from its context alone (search refuses an empty query)");
             var evalOptions = set.EvaluationOptions(parse.GetValue(threshold));
             int minGrade = evalOptions.RelevanceThreshold;
             CliSupport.Note($"relevant: grade >= {minGrade} of {set.Grades} ({set.Manifest.Source})");
@@ -115,7 +116,7 @@ internal static class EvalCommand
             if (searcher == null) result = TrecRun.Read(parse.GetValue(fromRun)!);
             else
             {
-                var batch = qrels.QueryIds.Select(id => queries[id]).ToArray();
+                var batch = searched.Select(id => queries[id]).ToArray();
                 var sw = Stopwatch.StartNew();
                 result = CliSupport.WithProgress($"searching {batch.Length:N0} queries", batch.Length,
                     progress => RetrieverRuns.Search(searcher, batch, topK, progress: done => progress(done)));
@@ -132,7 +133,13 @@ internal static class EvalCommand
                 }));
             foreach (var warning in RunCheck.Check(qrels, result, docIds.Contains).Warnings) CliSupport.Note("warning: " + warning);
             // The run written (--run) is the search as it came; only the scoring leaves the excluded items out.
-            var evaluation = Evaluator.Evaluate(qrels, excluded is null ? result : result.Without(excluded), evalOptions, segmentations);
+            var scored = excluded is null ? result : result.Without(excluded);
+            if (excluded is not null && scored.MeanDepth < evalOptions.Cutoffs.Max())
+                CliSupport.Note($"note: after the exclusion the run keeps {scored.MeanDepth:F1} results a query on average, fewer than the cut-off " +
+                                $"{evalOptions.Cutoffs.Max()}: deep metrics read shorter lists; search deeper (--k), and compare runs with compare --exclude-judged-in (equal depths)");
+            if (excluded is not null && qrels.QueryIds.Count(id => result.For(id).Count > 0 && scored.For(id).Count == 0) is var emptied and > 0)
+                CliSupport.Note($"note: {emptied:N0} queries had only excluded results; they count among those with no results");
+            var evaluation = Evaluator.Evaluate(qrels, scored, evalOptions, segmentations);
             if (evaluation.Queries == 0)
                 throw new CliException($"{set.QrelsPath(splitName)}: no judged query has an item graded {minGrade} or more ({set.Manifest.Source}): nothing to score");
             string title = $"{tag} on {Path.GetFileName(Path.GetFullPath(set.Directory).TrimEnd('/'))} {splitName}" +

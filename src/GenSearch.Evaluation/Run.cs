@@ -23,12 +23,43 @@ public sealed class Run
     /// <summary>The ranked list of a query; empty when the run has none for it.</summary>
     public IReadOnlyList<RankedDoc> For(string queryId) => _byQuery.TryGetValue(queryId, out var r) ? r : [];
 
-    /// <summary>This run without the documents in <paramref name="excluded"/>: the rest keep their order and scores, moving up into the places freed (see <see cref="Qrels.Without"/>).</summary>
+    /// <summary>
+    /// This run without the documents in <paramref name="excluded"/>: the rest keep their order and scores, moving
+    /// up into the places freed (see <see cref="Qrels.Without"/>). The lists get shorter, by as much as each run
+    /// placed excluded documents: compare two such runs at equal depth (<see cref="AtEqualDepth"/>).
+    /// </summary>
     public Run Without(IReadOnlySet<string> excluded)
     {
         var result = new Run();
         foreach (var (query, ranked) in _byQuery) result.Set(query, [.. ranked.Where(d => !excluded.Contains(d.DocId))]);
         return result;
+    }
+
+    /// <summary>Mean list length over the runs' queries (0 for an empty run).</summary>
+    public double MeanDepth => _byQuery.Count == 0 ? 0 : _byQuery.Values.Average(r => r.Count);
+
+    /// <summary>
+    /// Both runs cut, query by query, to the shorter of their two lists. A query that one run has no results for is
+    /// left as it is: that run scores 0 there, as always. After <see cref="Without"/>, two runs searched to the same
+    /// depth keep lists of different lengths (on homedepot dev, BM25's top 100 keeps 31 items on average and a
+    /// generative model's 42), and deep metrics such as Recall@100 would then measure the lengths.
+    /// </summary>
+    public static (Run A, Run B) AtEqualDepth(Run a, Run b)
+    {
+        Run ca = new(), cb = new();
+        foreach (var (query, ranked) in a._byQuery)
+        {
+            var other = b.For(query);
+            int depth = ranked.Count > 0 && other.Count > 0 ? Math.Min(ranked.Count, other.Count) : ranked.Count;
+            ca.Set(query, ranked.Count > depth ? [.. ranked.Take(depth)] : ranked);
+        }
+        foreach (var (query, ranked) in b._byQuery)
+        {
+            var other = a.For(query);
+            int depth = ranked.Count > 0 && other.Count > 0 ? Math.Min(ranked.Count, other.Count) : ranked.Count;
+            cb.Set(query, ranked.Count > depth ? [.. ranked.Take(depth)] : ranked);
+        }
+        return (ca, cb);
     }
 }
 

@@ -48,7 +48,7 @@ public sealed class CompareCommandTests : IDisposable
         // Dev: q1 judges d1 and d2 relevant, q2 judges d3. Train judges d1 and d3 (for other queries).
         string data = Path.Combine(_dir, "leak");
         Directory.CreateDirectory(Path.Combine(data, "qrels"));
-        File.WriteAllLines(Path.Combine(data, "corpus.jsonl"), Enumerable.Range(1, 4).Select(i => $"{{\"_id\": \"d{i}\", \"title\": \"item {i}\", \"text\": \"\"}}"));
+        File.WriteAllLines(Path.Combine(data, "corpus.jsonl"), Enumerable.Range(1, 4).Select(i => $"{{\"_id\": \"d{i}\", \"title\": \"query item {i}\", \"text\": \"\"}}"));
         File.WriteAllLines(Path.Combine(data, "queries.jsonl"), new[] { "q1", "q2", "t1", "t2" }.Select(q => $"{{\"_id\": \"{q}\", \"text\": \"query {q}\"}}"));
         File.WriteAllLines(Path.Combine(data, "qrels", "dev.tsv"), ["query-id\tcorpus-id\tscore", "q1\td1\t1", "q1\td2\t1", "q2\td3\t1"]);
         File.WriteAllLines(Path.Combine(data, "qrels", "train.tsv"), ["query-id\tcorpus-id\tscore", "t1\td1\t1", "t2\td3\t0"]);
@@ -79,6 +79,21 @@ public sealed class CompareCommandTests : IDisposable
         Assert.True(code == 0, stderr);
         Assert.Contains("1 queries with a relevant item", stdout);
         Assert.Contains("| MRR@10 | 1.0000 | 1.0000 |", stdout);
+        // Runs that keep lists of different lengths are compared at equal depth: B finds d2 at its 3rd place, which
+        // A's one remaining result does not reach, so Recall@10 ties at 0 rather than crediting B's longer list.
+        string deeper = Path.Combine(_dir, "deeper.trec"), shallow = Path.Combine(_dir, "shallow.trec");
+        File.WriteAllLines(shallow, ["q1 Q0 d4 1 2 s", "q1 Q0 d1 2 1 s"]);
+        File.WriteAllLines(deeper, ["q1 Q0 d4 1 3 s", "q1 Q0 d3 2 2 s", "q1 Q0 d2 3 1 s"]);
+        (code, stdout, stderr) = CliTests.Run("compare", shallow, deeper, "--data", data, "--split", "dev", "--exclude-judged-in", "train", "--metric", "Recall@10", "--trials", "100");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("run A keeps 1.0 results a query and run B 2.0 (means); both are cut, query by query, to the shorter list (1.0)", stderr);
+        Assert.Contains("| Recall@10 | 0.0000 | 0.0000 |", stdout);
+        // eval searches every judged query, the excluded ones too, so the run it writes is whole.
+        File.WriteAllLines(Path.Combine(data, "queries.jsonl"), new[] { "q1", "q2", "t1", "t2" }.Select(q => $"{{\"_id\": \"{q}\", \"text\": \"query {q}\"}}"));
+        (code, _, stderr) = CliTests.Run("eval", "--data", data, "--split", "dev", "--retriever", "bm25", "--exclude-judged-in", "train", "--run", written);
+        Assert.True(code == 0, stderr);
+        Assert.Contains(File.ReadLines(written), l => l.StartsWith("q2 Q0 ", StringComparison.Ordinal));
+        Assert.Contains("fewer than the cut-off 100", stderr);
         (code, _, stderr) = CliTests.Run("eval", "--data", data, "--split", "dev", "--from-run", run, "--exclude-judged-in", "dev");
         Assert.Equal(1, code);
         Assert.Contains("--exclude-judged-in dev: that is the split scored", stderr);

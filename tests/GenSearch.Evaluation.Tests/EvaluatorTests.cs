@@ -68,4 +68,27 @@ public class EvaluatorTests
         var md = Report.Markdown(result, "t");
         Assert.Contains("| Recall@10 | 0.5000 |", md);
     }
+
+    [Fact]
+    public void RunsAreCutToEqualDepthQueryByQueryAndAMissingListIsLeftAlone()
+    {
+        static Run Of(params (string Query, string[] Docs)[] lists)
+        {
+            var run = new Run();
+            foreach (var (q, docs) in lists) run.Set(q, [.. docs.Select((d, i) => new RankedDoc(d, -i))]);
+            return run;
+        }
+        var a = Of(("q1", ["a1", "a2", "a3", "a4"]), ("q2", []), ("q3", ["a5"]));
+        var b = Of(("q1", ["b1", "b2"]), ("q2", ["b3", "b4", "b5"]), ("q3", ["b6", "b7"]), ("q4", ["b8"]));
+        var (ca, cb) = Run.AtEqualDepth(a, b);
+        Assert.Equal(["a1", "a2"], ca.For("q1").Select(d => d.DocId));
+        Assert.Equal(["b1", "b2"], cb.For("q1").Select(d => d.DocId));
+        Assert.Empty(ca.For("q2"));
+        Assert.Equal(3, cb.For("q2").Count); // A has nothing there: it scores 0, B keeps its list
+        Assert.Equal(["b6"], cb.For("q3").Select(d => d.DocId));
+        Assert.Single(cb.For("q4"));
+        Assert.Equal(1.0, ca.MeanDepth, 12);  // (2 + 0 + 1) / 3
+        var excluded = a.Without(new HashSet<string> { "a1", "a3" });
+        Assert.Equal(["a2", "a4"], excluded.For("q1").Select(d => d.DocId));
+    }
 }
