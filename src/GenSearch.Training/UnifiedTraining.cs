@@ -84,8 +84,8 @@ public sealed record UnifiedTrainingOptions
     /// are never pushed down. On homedepot that is a leak the default model learns. The dev top 10 then holds
     /// fewer train-judged items than BM25's (0.49 against 0.58), and an item train judged is 4.8x less likely to
     /// be judged in dev. With 2 the share is 0.59, and NDCG@10 as judged falls by 0.015-0.018 on dev and on the
-    /// held-out tenth. Scored with the train-judged items removed, it rises by 0.006-0.007 (p 0.16-0.35), while
-    /// Recall@100 falls by 0.015-0.017 (p = 0.02). No clear win, so 0 (bench/RESULTS.md, "## unified", first subsection).
+    /// held-out tenth. Scored with the train-judged items removed (at equal depth), NDCG@10 rises by 0.006-0.007
+    /// and Recall@100 by 0.005, none of it significant. So 0 (bench/RESULTS.md, "## unified", first subsection).
     /// </summary>
     public int CorpusNegatives { get; init; }
     /// <summary>Judgments from this grade up are positives.</summary>
