@@ -48,7 +48,8 @@ internal static class CompareCommand
             // The queries eval scores: judged ones of the split whose query and items the data set knows.
             var queryIds = set.Queries().Select(q => q.Id).ToHashSet(StringComparer.Ordinal);
             var docIds = set.Corpus().Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
-            var excluded = CliSupport.JudgedIn(set, parse.GetValue(excludeJudged), splitName);
+            string? excludeSplit = parse.GetValue(excludeJudged);
+            var excluded = CliSupport.JudgedIn(set, excludeSplit, splitName);
             var qrels = set.Qrels(splitName, queryIds, docIds, CliSupport.Note).Qrels;
             if (excluded is not null)
             {
@@ -71,12 +72,12 @@ internal static class CompareCommand
 
             string nameA = Path.GetFileName(pathA), nameB = Path.GetFileName(pathB);
             string title = $"{nameA} vs {nameB} on {Path.GetFileName(Path.GetFullPath(set.Directory).TrimEnd('/'))} {splitName}" +
-                           (parse.GetValue(excludeJudged) is { } ex ? $", items judged in {ex} excluded" : "");
+                           (excludeSplit is null ? "" : $", items judged in {excludeSplit} excluded");
             Console.Write(RunComparison.Markdown(comparison, title, nameA, nameB));
             if (reportPath != null)
             {
                 var meta = new Dictionary<string, string> { ["run_a"] = pathA, ["run_b"] = pathB, ["data"] = set.Directory, ["split"] = splitName };
-                if (parse.GetValue(excludeJudged) is { } exSplit) meta["excluded_judged_in"] = exSplit;
+                if (excludeSplit is not null) meta["excluded_judged_in"] = excludeSplit;
                 RunComparison.Write(comparison, reportPath, title, nameA, nameB, meta);
                 CliSupport.Note($"report written to {reportPath}");
             }

@@ -98,7 +98,8 @@ internal static class EvalCommand
                 }
             }
 
-            var excluded = CliSupport.JudgedIn(set, parse.GetValue(excludeJudged), splitName);
+            string? excludeSplit = parse.GetValue(excludeJudged);
+            var excluded = CliSupport.JudgedIn(set, excludeSplit, splitName);
             var qrels = set.Qrels(splitName, queries.Keys.ToHashSet(StringComparer.Ordinal), docIds, CliSupport.Note).Qrels;
             var searched = qrels.QueryIds.ToArray(); // every judged query is searched, so the run written is whole
             if (excluded is not null) qrels = qrels.Without(excluded);
@@ -143,7 +144,7 @@ internal static class EvalCommand
             if (evaluation.Queries == 0)
                 throw new CliException($"{set.QrelsPath(splitName)}: no judged query has an item graded {minGrade} or more ({set.Manifest.Source}): nothing to score");
             string title = $"{tag} on {Path.GetFileName(Path.GetFullPath(set.Directory).TrimEnd('/'))} {splitName}" +
-                           (parse.GetValue(excludeJudged) is { } ex ? $", items judged in {ex} excluded" : "");
+                           (excludeSplit is null ? "" : $", items judged in {excludeSplit} excluded");
             var markdown = Report.Markdown(evaluation, title);
             Console.Write(markdown);
 
@@ -151,7 +152,7 @@ internal static class EvalCommand
             if (reportPath != null)
             {
                 var meta = new Dictionary<string, string> { ["retriever"] = tag, ["data"] = set.Directory, ["split"] = splitName };
-                if (parse.GetValue(excludeJudged) is { } exSplit) meta["excluded_judged_in"] = exSplit;
+                if (excludeSplit is not null) meta["excluded_judged_in"] = excludeSplit;
                 if (index != null) { meta["k1"] = index.Options.K1.ToString(CultureInfo.InvariantCulture); meta["b"] = index.Options.B.ToString(CultureInfo.InvariantCulture); meta["bm25_parameters"] = bm25Parameters?.Source ?? ""; }
                 Report.Write(evaluation, reportPath, title, meta);
                 CliSupport.Note($"report written to {reportPath}");

@@ -44,22 +44,18 @@ public sealed class Run
     /// depth keep lists of different lengths (on homedepot dev, BM25's top 100 keeps 31 items on average and a
     /// generative model's 42), and deep metrics such as Recall@100 would then measure the lengths.
     /// </summary>
-    public static (Run A, Run B) AtEqualDepth(Run a, Run b)
+    public static (Run A, Run B) AtEqualDepth(Run a, Run b) => (a.CutTo(b), b.CutTo(a));
+
+    /// <summary>This run with each query's list cut to <paramref name="other"/>'s length there, when both have one.</summary>
+    private Run CutTo(Run other)
     {
-        Run ca = new(), cb = new();
-        foreach (var (query, ranked) in a._byQuery)
+        var result = new Run();
+        foreach (var (query, ranked) in _byQuery)
         {
-            var other = b.For(query);
-            int depth = ranked.Count > 0 && other.Count > 0 ? Math.Min(ranked.Count, other.Count) : ranked.Count;
-            ca.Set(query, ranked.Count > depth ? [.. ranked.Take(depth)] : ranked);
+            int theirs = other.For(query).Count;
+            result.Set(query, ranked.Count > theirs && theirs > 0 ? [.. ranked.Take(theirs)] : ranked);
         }
-        foreach (var (query, ranked) in b._byQuery)
-        {
-            var other = a.For(query);
-            int depth = ranked.Count > 0 && other.Count > 0 ? Math.Min(ranked.Count, other.Count) : ranked.Count;
-            cb.Set(query, ranked.Count > depth ? [.. ranked.Take(depth)] : ranked);
-        }
-        return (ca, cb);
+        return result;
     }
 }
 
