@@ -61,10 +61,8 @@ public static class LambdaMartTraining
         var dropped = RankingLists.FeatureColumns(options.DropFeatures);
         if (!options.AllowSeenQueries && RankingLists.ReadsModels(options.Retriever, dropped)) RankingLists.CheckUnseen(set, options.Split, options.FoldModels, featureModel, generatorModel);
         var fusion = RetrieverSpec.ParseFusion(options.Fusion, "fusion");
-        var lists = RankingLists.Build(set, options.Split, options.FoldModels, featureModel, generatorModel, options.Retriever, options.Depth, note, fusion,
-            RankingLists.KeepsModelFeatures(dropped));
+        var lists = RankingLists.Build(set, options.Split, options.FoldModels, featureModel, generatorModel, options.Retriever, options.Depth, note, fusion, dropped);
         if (lists.Count == 0) throw new InvalidDataException($"{set.QrelsPath(options.Split)}: no {options.Split} query has a judged item above grade 0 among its candidates");
-        RankingLists.DropFeatures(lists, dropped);
         var (trees, _) = Train(lists, options, note);
         LambdaMartFormat.Save(dir.WeightsPath, trees);
         var served = RankingLists.ServedModels(options.Retriever, dropped, featureModel, generatorModel);

@@ -35,8 +35,11 @@ public static class RankingLists
             if (path is not null) ModelFormats.CheckRetrievalModel(setting, path);
     }
 
+    /// <summary>The match features a generator gives (the generator model is needed only for these). Declared first: <see cref="ModelFeatures"/> is built from it.</summary>
+    private static readonly string[] GeneratorFeatures = ["generator_logp", "generator_gap"];
+
     /// <summary>The match features a feature or generator model gives; the others come from BM25, the text and the retriever's list.</summary>
-    public static readonly IReadOnlyList<string> ModelFeatures = ["dense", "dense_gap", "generator_logp", "generator_gap"];
+    public static readonly IReadOnlyList<string> ModelFeatures = ["dense", "dense_gap", .. GeneratorFeatures];
 
     /// <summary>
     /// The columns of <paramref name="names"/> in <see cref="MatchFeatures.Names"/> (a ranker's <c>drop_features</c>),
@@ -59,7 +62,7 @@ public static class RankingLists
     /// never splits on a constant, and SID-Coord also standardises them to 0 at serving (scale 0), whatever the
     /// feature extractor gives there.
     /// </summary>
-    public static void DropFeatures(IReadOnlyList<RankingList> lists, int[] dropped)
+    private static void DropFeatures(IReadOnlyList<RankingList> lists, int[] dropped)
     {
         int F = MatchFeatures.Count;
         foreach (var l in lists)
@@ -75,7 +78,7 @@ public static class RankingLists
     public static bool ReadsModels(string retriever, int[] dropped) => RetrieverSpec.Parse(retriever).NeedsModel || KeepsModelFeatures(dropped);
 
     /// <summary>Whether a model feature is left after <paramref name="dropped"/>; when none is, the lists are built without scoring any candidate by a model.</summary>
-    public static bool KeepsModelFeatures(int[] dropped) => ModelFeatures.Any(name => !dropped.Contains(Column(name)));
+    private static bool KeepsModelFeatures(int[] dropped) => ModelFeatures.Any(name => !dropped.Contains(Column(name)));
 
     /// <summary>
     /// The feature and generator models a ranker's config.json records, which serving opens: none it reads nothing
@@ -84,7 +87,7 @@ public static class RankingLists
     /// </summary>
     public static (string? FeatureModel, string? GeneratorModel) ServedModels(string retriever, int[] dropped, string featureModel, string? generatorModel) =>
         (ReadsModels(retriever, dropped) ? featureModel : null,
-         new[] { "generator_logp", "generator_gap" }.Any(name => !dropped.Contains(Column(name))) ? generatorModel : null);
+         GeneratorFeatures.Any(name => !dropped.Contains(Column(name))) ? generatorModel : null);
 
     private static int Column(string name)
     {
@@ -94,11 +97,16 @@ public static class RankingLists
     }
 
     /// <summary>Builds the lists of <paramref name="split"/>; also returns how many judged queries were searched.</summary>
-    /// <remarks>With <paramref name="modelFeatures"/> false no candidate is scored by a model (the ranker drops those features: they are 0).</remarks>
+    /// <remarks>
+    /// The <paramref name="dropped"/> feature columns (<see cref="FeatureColumns"/>) are 0 in every list; when every
+    /// model feature is dropped, no candidate is scored by a model at all.
+    /// </remarks>
     public static (List<RankingList> Lists, int Queries) Build(BeirDataset set, string split, string featureModel, string? generatorModel, string retriever, int depth, Action<string>? note,
-        FusionMethod fusion = FusionMethod.ZScore, bool modelFeatures = true)
+        FusionMethod fusion = FusionMethod.ZScore, int[]? dropped = null)
     {
         var clock = Stopwatch.StartNew();
+        dropped ??= [];
+        bool modelFeatures = KeepsModelFeatures(dropped);
         // The candidates come from the feature model only when the expression searches with it ("bm25" does not;
         // the features still read the model).
         var spec = RetrieverSpec.Parse(retriever);
@@ -135,6 +143,7 @@ public static class RankingLists
             if ((q + 1) % 2000 == 0) note?.Invoke($"ranking lists: {q + 1:N0} of {queries.Count:N0} queries, {clock.Elapsed.TotalSeconds:F0} s");
         }
         note?.Invoke($"ranking lists: {lists.Count:N0} of {queries.Count:N0} queries have a candidate above grade 0; {lists.Sum(l => l.Ids.Length):N0} candidates in {clock.Elapsed.TotalSeconds:F0} s");
+        DropFeatures(lists, dropped);
         return (lists, queries.Count);
     }
 
@@ -145,12 +154,12 @@ public static class RankingLists
     /// query while each list's dense features are out of sample, as they are at serving time.
     /// </summary>
     public static List<RankingList> Build(BeirDataset set, string split, IReadOnlyDictionary<string, string>? foldModels, string featureModel,
-        string? generatorModel, string retriever, int depth, Action<string>? note, FusionMethod fusion = FusionMethod.ZScore, bool modelFeatures = true)
+        string? generatorModel, string retriever, int depth, Action<string>? note, FusionMethod fusion = FusionMethod.ZScore, int[]? dropped = null)
     {
-        if (foldModels is not { Count: > 0 }) return Build(set, split, featureModel, generatorModel, retriever, depth, note, fusion, modelFeatures).Lists;
+        if (foldModels is not { Count: > 0 }) return Build(set, split, featureModel, generatorModel, retriever, depth, note, fusion, dropped).Lists;
         var lists = new List<RankingList>();
         foreach (var (fold, model) in foldModels.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-            lists.AddRange(Build(set, fold, Path.GetFullPath(model), generatorModel, retriever, depth, note, fusion, modelFeatures).Lists);
+            lists.AddRange(Build(set, fold, Path.GetFullPath(model), generatorModel, retriever, depth, note, fusion, dropped).Lists);
         return lists;
     }
 
@@ -298,10 +307,8 @@ public static class SidCoordTraining
                 RankingLists.CheckUnseen(set, options.Split, options.FoldModels, sidModel, null, sameModelForEveryFold: true);
         }
         var fusion = RetrieverSpec.ParseFusion(options.Fusion, "fusion");
-        var lists = RankingLists.Build(set, options.Split, options.FoldModels, featureModel, generatorModel, options.Retriever, options.Depth, note, fusion,
-            RankingLists.KeepsModelFeatures(dropped));
+        var lists = RankingLists.Build(set, options.Split, options.FoldModels, featureModel, generatorModel, options.Retriever, options.Depth, note, fusion, dropped);
         if (lists.Count == 0) throw new InvalidDataException($"{set.QrelsPath(options.Split)}: no {options.Split} query has a judged item above grade 0 among its candidates");
-        RankingLists.DropFeatures(lists, dropped);
         List<RankingList>? validation = null;
         if (options.ValidationShare > 0)
         {
