@@ -68,7 +68,7 @@ internal static class TrainCommand
             if (trainer.Epochs <= 0 || trainer.BatchSize <= 0 || trainer.CheckpointEvery < 0 || !(trainer.LearningRate > 0))
                 throw new CliException("--epochs, --batch and --lr must be positive, --checkpoint-every not negative");
             string? fromDir = parse.GetValue(from);
-            if (kind.BuildsOn is not null && fromDir is null) throw new CliException($"--model {kind.Name} needs --from DIR: {kind.BuildsOn}");
+            if (fromDir is null && kind.NeedsFrom(settings)) throw new CliException($"--model {kind.Name} needs --from DIR: {kind.BuildsOn}");
             if (kind.BuildsOn is null && fromDir is not null) throw new CliException($"--model {kind.Name} builds on no other model; leave out --from");
             string outDir = parse.GetValue(output)!;
             CheckOutDir(outDir, fromDir, overrides);

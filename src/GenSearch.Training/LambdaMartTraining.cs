@@ -51,15 +51,16 @@ public sealed record LambdaMartTrainingOptions
 public static class LambdaMartTraining
 {
     /// <summary>Trains and writes the ranker to <paramref name="outDir"/>; returns NaN (LightGBM reports no loss we log).</summary>
-    public static float Run(BeirDataset set, string from, string outDir, LambdaMartTrainingOptions options, Action<string>? note = null)
+    /// <remarks><paramref name="from"/>, the feature model, may be null only for a ranker that reads no model (<see cref="RankingLists.ReadsModels"/>).</remarks>
+    public static float Run(BeirDataset set, string? from, string outDir, LambdaMartTrainingOptions options, Action<string>? note = null)
     {
+        RankingLists.CheckModelSettings(options.GeneratorModel, null, options.FoldModels);
+        var dropped = RankingLists.FeatureColumns(options.DropFeatures);
+        string? featureModel = RankingLists.FeatureModel(from, options.Retriever, dropped);
         var dir = new ModelDirectory(outDir);
         Directory.CreateDirectory(outDir);
-        string featureModel = Path.GetFullPath(from);
-        RankingLists.CheckModelSettings(options.GeneratorModel, null, options.FoldModels);
         string? generatorModel = options.GeneratorModel is null ? null : Path.GetFullPath(options.GeneratorModel);
-        var dropped = RankingLists.FeatureColumns(options.DropFeatures);
-        if (!options.AllowSeenQueries && RankingLists.ReadsModels(options.Retriever, dropped)) RankingLists.CheckUnseen(set, options.Split, options.FoldModels, featureModel, generatorModel);
+        if (!options.AllowSeenQueries && RankingLists.ReadsModels(options.Retriever, dropped)) RankingLists.CheckUnseen(set, options.Split, options.FoldModels, featureModel!, generatorModel);
         var fusion = RetrieverSpec.ParseFusion(options.Fusion, "fusion");
         var lists = RankingLists.Build(set, options.Split, options.FoldModels, featureModel, generatorModel, options.Retriever, options.Depth, note, fusion, dropped);
         if (lists.Count == 0) throw new InvalidDataException($"{set.QrelsPath(options.Split)}: no {options.Split} query has a judged item above grade 0 among its candidates");

@@ -30,6 +30,11 @@ public interface IModelKind
     string Description { get; }
     /// <summary>What <see cref="TrainingRequest.From"/> must be, when this kind builds on another model; null when it needs none.</summary>
     string? BuildsOn { get; }
+    /// <summary>
+    /// Whether a run with <paramref name="settings"/> needs <see cref="TrainingRequest.From"/>: every kind with
+    /// <see cref="BuildsOn"/> does, except a ranker that reads nothing from a model (BM25's candidates with the model features dropped).
+    /// </summary>
+    bool NeedsFrom(object settings);
     /// <summary>The settings record's defaults.</summary>
     object Defaults { get; }
     /// <summary>
@@ -49,8 +54,10 @@ public interface IModelKind
 }
 
 /// <summary>An <see cref="IModelKind"/> from a typed settings record and its training function.</summary>
+/// <remarks><paramref name="needsFrom"/>: when a kind that builds on a model can do without it (null: never).</remarks>
 public sealed class ModelKind<TSettings>(string name, string description, string? buildsOn, TSettings defaults,
-    Func<TSettings, TrainerOptions> trainer, Func<TSettings, IEnumerable<string>> problems, Func<TrainingRequest, TSettings, float> train)
+    Func<TSettings, TrainerOptions> trainer, Func<TSettings, IEnumerable<string>> problems, Func<TrainingRequest, TSettings, float> train,
+    Func<TSettings, bool>? needsFrom = null)
     : IModelKind where TSettings : class
 {
     /// <inheritdoc/>
@@ -59,6 +66,8 @@ public sealed class ModelKind<TSettings>(string name, string description, string
     public string Description => description;
     /// <inheritdoc/>
     public string? BuildsOn => buildsOn;
+    /// <inheritdoc/>
+    public bool NeedsFrom(object settings) => buildsOn is not null && (needsFrom?.Invoke((TSettings)settings) ?? true);
     /// <inheritdoc/>
     public object Defaults => defaults;
     /// <inheritdoc/>
@@ -74,7 +83,7 @@ public sealed class ModelKind<TSettings>(string name, string description, string
     /// <inheritdoc/>
     public float Train(TrainingRequest request, object settings)
     {
-        if (buildsOn is not null && request.From is null) throw new ArgumentException($"a {name} model needs --from DIR: {buildsOn}");
+        if (request.From is null && NeedsFrom(settings)) throw new ArgumentException($"a {name} model needs --from DIR: {buildsOn}");
         if (request.From is not null) ModelFormats.CheckRetrievalModel("--from", request.From, $"a {name} model builds on {buildsOn}");
         var typed = (TSettings)settings;
         var settingsJson = ModelKinds.ToJson(typed);
@@ -134,12 +143,14 @@ public static class ModelKinds
             "SID-Coord ranker: hashed item ID and attention-fused semantic IDs under a target-aware gate, match features through an MLP, listwise loss; reranks with eval --rerank",
             "the n-gram two-tower or unified model whose similarity (and generator log-probability) are features and which retrieves the candidates (IDs from sid_model, or from it when unified)",
             new SidCoordTrainingOptions(), o => o.Trainer, SettingsChecks.SidCoord,
-            (r, o) => SidCoordTraining.Run(r.Data, r.From!, r.OutDir, o, r.Note, r.Progress, r.Cancel)));
+            (r, o) => SidCoordTraining.Run(r.Data, r.From, r.OutDir, o, r.Note, r.Progress, r.Cancel),
+            o => RankingLists.ReadsModels(o.Retriever, RankingLists.FeatureColumns(o.DropFeatures)) || o.SidModel is null && o.GeneratorModel is null));
         Register(new ModelKind<LambdaMartTrainingOptions>(Serving.Ranking.LambdaMartFormat.Name,
             "LambdaMART ranker (LightGBM through ML.NET) on the match features: the reranking baseline",
             "the n-gram two-tower or unified model whose similarity (and generator log-probability) are features and which retrieves the candidates",
             new LambdaMartTrainingOptions(), o => new TrainerOptions { Epochs = o.Trees, BatchSize = 1, LearningRate = (float)o.LearningRate }, SettingsChecks.LambdaMart,
-            (r, o) => LambdaMartTraining.Run(r.Data, r.From!, r.OutDir, o, r.Note)));
+            (r, o) => LambdaMartTraining.Run(r.Data, r.From, r.OutDir, o, r.Note),
+            o => RankingLists.ReadsModels(o.Retriever, RankingLists.FeatureColumns(o.DropFeatures))));
     }
 
     /// <summary>The registered kinds, sorted by name.</summary>

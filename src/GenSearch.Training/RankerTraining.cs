@@ -77,6 +77,15 @@ public static class RankingLists
     /// </summary>
     public static bool ReadsModels(string retriever, int[] dropped) => RetrieverSpec.Parse(retriever).NeedsModel || KeepsModelFeatures(dropped);
 
+    /// <summary>
+    /// The feature model's full path, or null when <paramref name="from"/> is not given; refused then if the ranker
+    /// reads a model (<see cref="ReadsModels"/>).
+    /// </summary>
+    public static string? FeatureModel(string? from, string retriever, int[] dropped) =>
+        from is not null ? Path.GetFullPath(from)
+        : ReadsModels(retriever, dropped) ? throw new ArgumentException($"a ranker over '{retriever}' that reads the model features needs --from DIR: the model whose similarity (and generator log-probability) are features")
+        : null;
+
     /// <summary>Whether a model feature is left after <paramref name="dropped"/>; when none is, the lists are built without scoring any candidate by a model.</summary>
     private static bool KeepsModelFeatures(int[] dropped) => ModelFeatures.Any(name => !dropped.Contains(Column(name)));
 
@@ -85,7 +94,7 @@ public static class RankingLists
     /// from, so a ranker over BM25's candidates with the model features dropped serves without loading (or scoring
     /// by) a model.
     /// </summary>
-    public static (string? FeatureModel, string? GeneratorModel) ServedModels(string retriever, int[] dropped, string featureModel, string? generatorModel) =>
+    public static (string? FeatureModel, string? GeneratorModel) ServedModels(string retriever, int[] dropped, string? featureModel, string? generatorModel) =>
         (ReadsModels(retriever, dropped) ? featureModel : null,
          GeneratorFeatures.Any(name => !dropped.Contains(Column(name))) ? generatorModel : null);
 
@@ -101,7 +110,7 @@ public static class RankingLists
     /// The <paramref name="dropped"/> feature columns (<see cref="FeatureColumns"/>) are 0 in every list; when every
     /// model feature is dropped, no candidate is scored by a model at all.
     /// </remarks>
-    public static (List<RankingList> Lists, int Queries) Build(BeirDataset set, string split, string featureModel, string? generatorModel, string retriever, int depth, Action<string>? note,
+    public static (List<RankingList> Lists, int Queries) Build(BeirDataset set, string split, string? featureModel, string? generatorModel, string retriever, int depth, Action<string>? note,
         FusionMethod fusion = FusionMethod.ZScore, int[]? dropped = null)
     {
         var clock = Stopwatch.StartNew();
@@ -125,7 +134,7 @@ public static class RankingLists
         var items = set.Corpus().ToDictionary(d => d.Id, StringComparer.Ordinal);
         var generator = generatorModel is null || !modelFeatures ? null : QueryItemScorers.Open(generatorModel);
         if (generator is { HasGenerator: false }) throw new InvalidDataException($"generator_model {generatorModel}: a {generator.Kind} model has no generator; give a unified model");
-        var features = modelFeatures ? new MatchFeatures(bm25, id => items.GetValueOrDefault(id), QueryItemScorers.Open(featureModel), generator)
+        var features = modelFeatures ? new MatchFeatures(bm25, id => items.GetValueOrDefault(id), QueryItemScorers.Open(featureModel!), generator)
                                      : new MatchFeatures(bm25, id => items.GetValueOrDefault(id), null);
         var qrels = set.Qrels(split, warn: note).Qrels;
         var judged = qrels.QueryIds.ToHashSet(StringComparer.Ordinal);
@@ -153,7 +162,7 @@ public static class RankingLists
     /// fold with its own model's candidates and features: cross-fitting, so a ranker can train on every judged
     /// query while each list's dense features are out of sample, as they are at serving time.
     /// </summary>
-    public static List<RankingList> Build(BeirDataset set, string split, IReadOnlyDictionary<string, string>? foldModels, string featureModel,
+    public static List<RankingList> Build(BeirDataset set, string split, IReadOnlyDictionary<string, string>? foldModels, string? featureModel,
         string? generatorModel, string retriever, int depth, Action<string>? note, FusionMethod fusion = FusionMethod.ZScore, int[]? dropped = null)
     {
         if (foldModels is not { Count: > 0 }) return Build(set, split, featureModel, generatorModel, retriever, depth, note, fusion, dropped).Lists;
@@ -288,20 +297,25 @@ public sealed record SidCoordTrainingOptions
 public static class SidCoordTraining
 {
     /// <summary>Trains and writes the ranker to <paramref name="outDir"/>; returns the final mean loss.</summary>
-    public static float Run(BeirDataset set, string from, string outDir, SidCoordTrainingOptions options,
+    /// <remarks>
+    /// <paramref name="from"/>, the feature model, may be null only for a ranker that reads no model (<see cref="RankingLists.ReadsModels"/>)
+    /// and takes its SIDs from <c>sid_model</c> or <c>generator_model</c>.
+    /// </remarks>
+    public static float Run(BeirDataset set, string? from, string outDir, SidCoordTrainingOptions options,
         Action<string>? note = null, Action<TrainerProgress>? progress = null, CancellationToken cancel = default)
     {
+        RankingLists.CheckModelSettings(options.GeneratorModel, options.SidModel, options.FoldModels);
+        var dropped = RankingLists.FeatureColumns(options.DropFeatures);
+        string? featureModel = RankingLists.FeatureModel(from, options.Retriever, dropped);
+        string sidModel = Path.GetFullPath(options.SidModel ?? options.GeneratorModel ?? from
+            ?? throw new ArgumentException("a sid-coord ranker needs --from DIR or sid_model: the model whose semantic IDs it reads"));
         var dir = new ModelDirectory(outDir);
         Directory.CreateDirectory(outDir);
-        string featureModel = Path.GetFullPath(from);
         string? generatorModel = options.GeneratorModel is null ? null : Path.GetFullPath(options.GeneratorModel);
-        RankingLists.CheckModelSettings(options.GeneratorModel, options.SidModel, options.FoldModels);
-        string sidModel = Path.GetFullPath(options.SidModel ?? options.GeneratorModel ?? from);
         var sids = ItemSids.Load(sidModel);
-        var dropped = RankingLists.FeatureColumns(options.DropFeatures);
         if (!options.AllowSeenQueries)
         {
-            if (RankingLists.ReadsModels(options.Retriever, dropped)) RankingLists.CheckUnseen(set, options.Split, options.FoldModels, featureModel, generatorModel);
+            if (RankingLists.ReadsModels(options.Retriever, dropped)) RankingLists.CheckUnseen(set, options.Split, options.FoldModels, featureModel!, generatorModel);
             // The SIDs too are something a model learnt: item codes shaped by its training pairs.
             if (options.Items is ItemRepresentation.Both or ItemRepresentation.Sids || (options.UserAlignment && set.HasInteractions))
                 RankingLists.CheckUnseen(set, options.Split, options.FoldModels, sidModel, null, sameModelForEveryFold: true);

@@ -182,6 +182,23 @@ public class RankerTrainingTests
         string lambdaDir = Path.Combine(beir.Path, "lm"), sidDir = Path.Combine(beir.Path, "sc");
         LambdaMartTraining.Run(set, unifiedDir, lambdaDir, lambdaOptions);
         SidCoordTraining.Run(set, unifiedDir, sidDir, sidOptions);
+        // Reading no model, they need no --from (a SID-Coord names its SIDs' source in sid_model) and train the same rankers.
+        IModelKind lambdaKind = ModelKinds.Get("lambdamart"), sidKind = ModelKinds.Get("sid-coord");
+        Assert.False(lambdaKind.NeedsFrom(lambdaOptions));
+        Assert.True(lambdaKind.NeedsFrom(lambdaOptions with { DropFeatures = drop[1..] }));
+        Assert.True(lambdaKind.NeedsFrom(lambdaOptions with { Retriever = "bm25+dense" }));
+        Assert.True(sidKind.NeedsFrom(sidOptions)); // its SIDs would come from --from
+        Assert.False(sidKind.NeedsFrom(sidOptions with { SidModel = unifiedDir }));
+        string lambdaAlone = Path.Combine(beir.Path, "lm-alone"), sidAlone = Path.Combine(beir.Path, "sc-alone");
+        lambdaKind.Train(new TrainingRequest(set, lambdaAlone), lambdaOptions);
+        sidKind.Train(new TrainingRequest(set, sidAlone), sidOptions with { SidModel = unifiedDir });
+        Assert.Equal(File.ReadAllBytes(new ModelDirectory(lambdaDir).WeightsPath), File.ReadAllBytes(new ModelDirectory(lambdaAlone).WeightsPath));
+        Assert.Equal(File.ReadAllBytes(new ModelDirectory(sidDir).WeightsPath), File.ReadAllBytes(new ModelDirectory(sidAlone).WeightsPath));
+        Assert.Contains("needs --from DIR", Assert.Throws<ArgumentException>(() =>
+            lambdaKind.Train(new TrainingRequest(set, Path.Combine(beir.Path, "lm-none")), lambdaOptions with { DropFeatures = drop[1..] })).Message);
+        Assert.Contains("needs --from DIR", Assert.Throws<ArgumentException>(() =>
+            LambdaMartTraining.Run(set, null, Path.Combine(beir.Path, "lm-none"), lambdaOptions with { Retriever = "bm25+dense" })).Message);
+        Assert.False(Directory.Exists(Path.Combine(beir.Path, "lm-none"))); // refused before anything is written
         // Keeping one model feature, or searching with the model, reads what it learnt from train: refused as before.
         Assert.Contains("allow_seen_queries", Assert.Throws<InvalidDataException>(() =>
             LambdaMartTraining.Run(set, unifiedDir, Path.Combine(beir.Path, "lm2"), lambdaOptions with { DropFeatures = drop[1..] })).Message);
