@@ -49,7 +49,8 @@ public sealed record SpoTrainingOptions
     public float FeedbackWeight { get; init; } = 1f;
     /// <summary>
     /// How several feedback signals make one reward (SaFRO's question): a weighted sum of each signal's
-    /// value. The defaults rank deeper engagement above a click; a signal not listed counts 0.
+    /// value. The defaults rank deeper engagement above a click; a signal not listed counts 0. A weight may be
+    /// negative (a "return" or "dislike"): the item's feedback then falls below an unjudged item's 0.
     /// </summary>
     public Dictionary<string, float> SignalWeights { get; init; } = new() { ["click"] = 1f, ["add_to_cart"] = 2f, ["purchase"] = 4f };
     /// <summary>

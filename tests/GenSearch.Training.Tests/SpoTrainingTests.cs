@@ -132,6 +132,29 @@ public class SpoTrainingTests
     }
 
     [Fact]
+    public void ANegativeSignalWeightLowersAnItemsFeedback()
+    {
+        // A return or a dislike may weigh below zero: the item's feedback falls under an unjudged item's 0, and it
+        // still counts as known (with unjudged "unknown" it is pushed down, not left out of the group).
+        using var beir = new TinyBeir();
+        var set = BeirDataset.Open(beir.Path);
+        var data = TrainingData.Load(set, "train", null);
+        var catalogIndex = data.ItemIds.Select((id, i) => (id, i)).ToDictionary(p => p.id, p => p.i, StringComparer.Ordinal);
+        var (query, judgedItem) = Enumerable.Range(0, data.QueryTexts.Length).SelectMany(q => data.Judgments[q].Where(j => j.Grade > 0).Select(j => (q, j.Item))).First();
+        int otherItem = Enumerable.Range(0, data.ItemIds.Length).First(i => data.Judgments[query].All(j => j.Item != i));
+        float judged = data.Judgments[query].First(j => j.Item == judgedItem).Grade / (float)Math.Max(1, data.MaxGrade);
+        InteractionWriter.Write(set.InteractionsPath, [
+            new Interaction("u1", data.QueryTexts[query], data.ItemIds[judgedItem], 1, new Dictionary<string, double> { ["click"] = 1, ["return"] = 1 }),
+            new Interaction("u2", data.QueryTexts[query], data.ItemIds[otherItem], 1, new Dictionary<string, double> { ["click"] = 1, ["return"] = 1 }),
+        ]);
+        var options = new SpoTrainingOptions { SignalWeights = new() { ["click"] = 1f, ["return"] = -3f } };
+        var feedback = SpoTraining.Feedback(BeirDataset.Open(beir.Path), data, catalogIndex, options);
+        Assert.Equal(judged + 1f - 3f, feedback[(query, judgedItem)], 5);
+        Assert.Equal(-2f, feedback[(query, otherItem)], 5);
+        Assert.Empty(SettingsChecks.Spo(options));
+    }
+
+    [Fact]
     public void SettingsOutOfRangeAndAModelOfAnotherKindAreRefusedByName()
     {
         var kind = ModelKinds.Get("spo");
