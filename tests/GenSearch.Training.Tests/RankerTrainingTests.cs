@@ -238,6 +238,28 @@ public class RankerTrainingTests
         Assert.All(new[] { lambdaDir, sidDir }, dir => Assert.Null(RankerFormats.Header(dir).FeatureModel));
         var reranked = RetrieverOpener.Open(set, RetrieverSpec.Parse("bm25"), null, new RetrieverOpenOptions { Rerank = sidDir }).Retriever;
         Assert.Null(Assert.IsType<RerankRetriever>(reranked).Reranker.Features.Dense);
+
+        // Searching with the model, a ranker that dropped its features records it (the candidates' scores are its)
+        // but scores no candidate with it: the same order as an extractor that computes them.
+        string searching = Path.Combine(beir.Path, "lm-searching");
+        LambdaMartTraining.Run(set, unifiedDir, searching, lambdaOptions with { Retriever = "bm25+model", AllowSeenQueries = true });
+        var bm25 = Bm25.Build(set.Corpus(), new Bm25Options());
+        var catalog = set.Corpus().ToDictionary(d => d.Id);
+        var lean = Reranker.Open(searching, bm25, id => catalog.GetValueOrDefault(id));
+        Assert.NotNull(lean.Header.FeatureModel);
+        Assert.Null(lean.Features.Dense);
+        Assert.Null(lean.Features.Generator);
+        var full = new Reranker(lean.Ranker, new MatchFeatures(bm25, id => catalog.GetValueOrDefault(id), QueryItemScorers.Open(unifiedDir)), lean.Header);
+        Assert.NotNull(full.Features.Generator);
+        var searched = RetrieverOpener.Open(set, RetrieverSpec.Parse("bm25+model"), unifiedDir, new RetrieverOpenOptions()).Retriever;
+        var devQueries = set.Queries().Where(q => set.Qrels("dev").Qrels.QueryIds.Contains(q.Id)).ToArray();
+        var candidates = searched.Search(devQueries, 10);
+        for (int q = 0; q < devQueries.Length; q++)
+            Assert.Equal(full.Rerank(devQueries[q], candidates[q], 10), lean.Rerank(devQueries[q], candidates[q], 10));
+        // One that keeps the similarity scores with the model again.
+        string keeping = Path.Combine(beir.Path, "lm-keeping");
+        LambdaMartTraining.Run(set, unifiedDir, keeping, lambdaOptions with { Retriever = "bm25+model", AllowSeenQueries = true, DropFeatures = ["generator_logp", "generator_gap"] });
+        Assert.NotNull(Reranker.Open(keeping, bm25, id => catalog.GetValueOrDefault(id)).Features.Dense);
     }
 
     [Fact]

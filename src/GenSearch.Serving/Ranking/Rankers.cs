@@ -30,8 +30,20 @@ public interface IRanker
 /// <param name="Fusion">How the training candidates were fused when <paramref name="Retriever"/> has several terms ("zscore" or
 /// "rrf"): the retriever_score and log_rank features are on that fusion's scale, so a fused search it reranks must fuse
 /// the same way. Absent: "rrf", the only fusion when rankers were first written.</param>
-public sealed record RankerHeader(string Kind, string[] Features, string? FeatureModel, string? GeneratorModel, string Retriever, int Depth, string? Fusion = null)
+/// <param name="Training">The ranker's training settings, as its kind records them.</param>
+public sealed record RankerHeader(string Kind, string[] Features, string? FeatureModel, string? GeneratorModel, string Retriever, int Depth, string? Fusion = null,
+    JsonObject? Training = null)
 {
+    /// <summary>The match features the ranker was trained without (its <c>drop_features</c>): 0 in training, and nothing it scores depends on them.</summary>
+    public IReadOnlySet<string> DroppedFeatures =>
+        Training?["drop_features"] is JsonArray names ? names.Select(n => n?.GetValue<string>() ?? "").ToHashSet(StringComparer.Ordinal) : new HashSet<string>();
+
+    /// <summary>Whether the ranker reads the dense model's similarity (<c>dense</c> or <c>dense_gap</c>).</summary>
+    public bool ReadsDense => !DroppedFeatures.IsSupersetOf(["dense", "dense_gap"]);
+
+    /// <summary>Whether the ranker reads a generator's log-probability (<c>generator_logp</c> or <c>generator_gap</c>).</summary>
+    public bool ReadsGenerator => !DroppedFeatures.IsSupersetOf(["generator_logp", "generator_gap"]);
+
     /// <summary><see cref="Fusion"/> read (absent: reciprocal rank).</summary>
     public FusionMethod FusionMethod => RetrieverSpec.ParseFusion(Fusion ?? "rrf", "fusion");
 

@@ -30,9 +30,15 @@ public sealed class Reranker(IRanker ranker, MatchFeatures features, RankerHeade
         string config = new ModelDirectory(rankerDir).ConfigPath;
         foreach (var (setting, path) in new[] { ("feature_model", header.FeatureModel), ("generator_model", header.GeneratorModel) })
             if (path is not null) ModelFormats.CheckRetrievalModel($"{config}: {setting}", path, "the ranker reads its features from there: restore the model or retrain the ranker");
-        var dense = header.FeatureModel is null ? null : QueryItemScorers.Open(header.FeatureModel);
-        var generator = header.GeneratorModel is null ? null : QueryItemScorers.Open(header.GeneratorModel);
+        // A model whose features the ranker dropped is not scored at all (the extractor gives 0 in those columns, as in
+        // training): the feature model stays recorded when the ranker's retriever searches with it, but a query's
+        // candidates then cost no dense or generator pass the ranker would ignore.
+        var featureModel = header.FeatureModel is null || !header.ReadsDense && !(header.ReadsGenerator && header.GeneratorModel is null)
+            ? null : QueryItemScorers.Open(header.FeatureModel);
+        var generator = header.GeneratorModel is null || !header.ReadsGenerator ? null : QueryItemScorers.Open(header.GeneratorModel);
         if (generator is { HasGenerator: false }) throw new InvalidDataException($"{header.GeneratorModel}: a {generator.Kind} model has no generator (generator_model must be a unified model)");
+        if (generator is null && header.ReadsGenerator && featureModel is { HasGenerator: true }) generator = featureModel;
+        var dense = header.ReadsDense ? featureModel : null;
         return new Reranker(RankerFormats.Open(rankerDir), new MatchFeatures(bm25, items, dense, generator), header);
     }
 
