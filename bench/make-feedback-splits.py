@@ -6,17 +6,30 @@ held-out tenth (MD5 % 10 == 0) as "dev", as bench/make-holdout.py does, so the t
 queries neither saw. corpus.jsonl and queries.jsonl are symlinked.
 
     bench/make-feedback-splits.py ../shared/data/homedepot /tmp/spo      # then --data /tmp/spo/A and /tmp/spo/B
+
+--feedback-tenths K (default 1) gives SPO K tenths of the traffic (MD5 % 10 in 1..K) and the generator
+the rest but the held-out tenth (MD5 % 10 > K):
+
+    bench/make-feedback-splits.py ../shared/data/homedepot /tmp/spo4 --feedback-tenths 4
 """
 import os, sys
 from beircopy import md5, start, write_manifest
 
-src, out = sys.argv[1], sys.argv[2]
+args = sys.argv[1:]
+tenths = 1
+if "--feedback-tenths" in args:
+    i = args.index("--feedback-tenths")
+    tenths = int(args[i + 1])
+    del args[i:i + 2]
+if len(args) != 2 or not 1 <= tenths <= 8:
+    sys.exit("usage: make-feedback-splits.py SRC OUT [--feedback-tenths K, 1..8]")
+src, out = args
 lines = open(os.path.join(src, "qrels", "train.tsv")).read().splitlines()
 header, rows = lines[0], lines[1:]
 bucket = lambda row: md5(row.split("\t")[0]) % 10
 parts = {
-    "A": ("the generator's queries: train with MD5(query id) % 10 not 0 or 1", lambda b: b not in (0, 1)),
-    "B": ("new traffic: train with MD5(query id) % 10 == 1, SPO's feedback", lambda b: b == 1),
+    "A": (f"the generator's queries: train with MD5(query id) % 10 > {tenths}", lambda b: b > tenths),
+    "B": (f"new traffic: train with MD5(query id) % 10 in 1..{tenths}, SPO's feedback", lambda b: 1 <= b <= tenths),
 }
 for name, (what, keep) in parts.items():
     dir = os.path.join(out, name)
