@@ -127,6 +127,10 @@ public class UnifiedTrainingTests
                 for (int i = 0; i < expected[q].Count; i++) Assert.Equal(expected[q][i].Score, actual[q][i].Score, 1e-4f);
             }
         }
+        // After a search, the base's items hold their sketches as rows of the base's one block, not beside it.
+        var blocks = live.Catalog.Current.ItemIds.Select(id => System.Runtime.InteropServices.MemoryMarshal.TryGetArray(live.Item(id)!.Sketch, out var row) ? row.Array : null)
+            .GroupBy(array => array).Select(g => g.Count()).OrderDescending().ToArray();
+        Assert.True(blocks[0] > live.Catalog.Current.Count / 2, $"the largest share of one array is {blocks[0]} of {live.Catalog.Current.Count} sketches");
     }
 
     [Fact]

@@ -48,8 +48,9 @@ public sealed record UnifiedSearchOptions
 /// <summary>What the unified retriever keeps of a catalog item: its latent d and its codes (the ID without the collision token).</summary>
 /// <param name="Latent">d, the item encoder's output.</param>
 /// <param name="Codes">The item's ID without the collision token.</param>
-/// <param name="Sketch">The latent's <see cref="LatentSketch"/> (k + 1 values), which steers the upper levels.</param>
-public sealed record UnifiedItem(float[] Latent, int[] Codes, float[] Sketch);
+/// <param name="Sketch">The latent's <see cref="LatentSketch"/> (k + 1 values), which steers the upper levels: a base item's is its row
+/// of the base's entry-ordered block (held once, not beside it: 28 MB on homedepot), an added item's its own.</param>
+public sealed record UnifiedItem(float[] Latent, int[] Codes, ReadOnlyMemory<float> Sketch);
 
 /// <summary>
 /// Generative retrieval with the <see cref="UnifiedModel"/>: the model encodes the query (and the
@@ -269,7 +270,12 @@ public sealed class UnifiedRetriever : IUpdatableRetriever, ISidExplainer
         // items under a prefix are then a range of it.
         int width = _sketch.Width, entries = @base.Trie.ItemCount;
         var sketches = new float[entries * width];
-        for (int e = 0; e < entries; e++) items[@base.Trie.ItemAt(e)]?.Sketch.CopyTo(sketches, e * width);
+        for (int e = 0; e < entries; e++) items[@base.Trie.ItemAt(e)]?.Sketch.Span.CopyTo(sketches.AsSpan(e * width, width));
+        // Each base item's sketch then becomes its row of the block, so it is held once. Only if the item is still the
+        // one read: an upsert since then has replaced it with a record of its own, which stays.
+        for (int e = 0; e < entries; e++)
+            if (items[@base.Trie.ItemAt(e)] is { } item)
+                _items.TryUpdate(@base.Ids[@base.Trie.ItemAt(e)], item with { Sketch = sketches.AsMemory(e * width, width) }, item);
         return new BaseTables([.. items.Select(item => item?.Latent)], sketches);
     }
 
@@ -647,7 +653,7 @@ internal sealed class SlotLatents(GenerativeSnapshot snapshot, BaseTables tables
     /// The sketch of the delta's item (added, or moved since the base was built) at <paramref name="slot"/>, by its id
     /// (empty when the item is gone); the base's items are read from <see cref="BaseSketches"/> by entry.
     /// </summary>
-    public ReadOnlySpan<float> DeltaSketchOf(int slot) => items.TryGetValue(snapshot.SlotId(slot), out var item) ? item.Sketch : default;
+    public ReadOnlySpan<float> DeltaSketchOf(int slot) => items.TryGetValue(snapshot.SlotId(slot), out var item) ? item.Sketch.Span : default;
 
     public float[]? Of(int slot)
     {
