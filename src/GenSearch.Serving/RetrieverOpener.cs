@@ -107,7 +107,7 @@ public static class RetrieverOpener
             var items = new System.Collections.Concurrent.ConcurrentDictionary<string, Document>(data.Corpus().Select(d => KeyValuePair.Create(d.Id, d)), StringComparer.Ordinal);
             var reranker = Ranking.Reranker.Open(rankerDir, index!, id => items.GetValueOrDefault(id), rankerHeader);
             retriever = new Ranking.RerankRetriever(retriever, reranker, options.RerankDepth, items, spec.NeedsBm25 ? null : index);
-            note($"loaded {reranker.Ranker.Kind} ranker {rankerDir} (features from {reranker.Header.FeatureModel ?? "BM25 and text only"}), reranking the top {options.RerankDepth} in {sw.Elapsed.TotalSeconds:F1} s");
+            note($"loaded {reranker.Ranker.Kind} ranker {rankerDir} (features: {reranker.FeatureSources}), reranking the top {options.RerankDepth} in {sw.Elapsed.TotalSeconds:F1} s");
         }
         return new OpenedRetriever(retriever, spec, parts, spec.NeedsBm25 ? index : null);
     }

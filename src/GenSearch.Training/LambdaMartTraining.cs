@@ -50,6 +50,9 @@ public sealed record LambdaMartTrainingOptions
 /// </summary>
 public static class LambdaMartTraining
 {
+    /// <summary>Whether a run needs --from: unless it reads no model (<see cref="RankingLists.ReadsModels"/>).</summary>
+    public static bool NeedsFrom(LambdaMartTrainingOptions options) => RankingLists.ReadsModels(options.Retriever, RankingLists.FeatureColumns(options.DropFeatures));
+
     /// <summary>Trains and writes the ranker to <paramref name="outDir"/>; returns NaN (LightGBM reports no loss we log).</summary>
     /// <remarks><paramref name="from"/>, the feature model, may be null only for a ranker that reads no model (<see cref="RankingLists.ReadsModels"/>).</remarks>
     public static float Run(BeirDataset set, string? from, string outDir, LambdaMartTrainingOptions options, Action<string>? note = null)

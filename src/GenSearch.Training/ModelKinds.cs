@@ -141,16 +141,18 @@ public static class ModelKinds
             (r, o) => SpoTraining.Run(r.Data, r.From!, r.OutDir, o, r.Note, r.Progress, r.Cancel)));
         Register(new ModelKind<SidCoordTrainingOptions>(Serving.Ranking.SidCoordFormat.Name,
             "SID-Coord ranker: hashed item ID and attention-fused semantic IDs under a target-aware gate, match features through an MLP, listwise loss; reranks with eval --rerank",
-            "the n-gram two-tower or unified model whose similarity (and generator log-probability) are features and which retrieves the candidates (IDs from sid_model, or from it when unified)",
+            "the n-gram two-tower or unified model whose similarity (and generator log-probability) are features and which retrieves the candidates (IDs from sid_model, or from it when unified); " +
+            "none for \"retriever\": \"bm25\" with the model features in drop_features and sid_model given",
             new SidCoordTrainingOptions(), o => o.Trainer, SettingsChecks.SidCoord,
             (r, o) => SidCoordTraining.Run(r.Data, r.From, r.OutDir, o, r.Note, r.Progress, r.Cancel),
-            o => RankingLists.ReadsModels(o.Retriever, RankingLists.FeatureColumns(o.DropFeatures)) || o.SidModel is null && o.GeneratorModel is null));
+            SidCoordTraining.NeedsFrom));
         Register(new ModelKind<LambdaMartTrainingOptions>(Serving.Ranking.LambdaMartFormat.Name,
             "LambdaMART ranker (LightGBM through ML.NET) on the match features: the reranking baseline",
-            "the n-gram two-tower or unified model whose similarity (and generator log-probability) are features and which retrieves the candidates",
+            "the n-gram two-tower or unified model whose similarity (and generator log-probability) are features and which retrieves the candidates; " +
+            "none for \"retriever\": \"bm25\" with the model features in drop_features",
             new LambdaMartTrainingOptions(), o => new TrainerOptions { Epochs = o.Trees, BatchSize = 1, LearningRate = (float)o.LearningRate }, SettingsChecks.LambdaMart,
             (r, o) => LambdaMartTraining.Run(r.Data, r.From, r.OutDir, o, r.Note),
-            o => RankingLists.ReadsModels(o.Retriever, RankingLists.FeatureColumns(o.DropFeatures))));
+            LambdaMartTraining.NeedsFrom));
     }
 
     /// <summary>The registered kinds, sorted by name.</summary>

@@ -35,11 +35,8 @@ public static class RankingLists
             if (path is not null) ModelFormats.CheckRetrievalModel(setting, path);
     }
 
-    /// <summary>The match features a generator gives (the generator model is needed only for these). Declared first: <see cref="ModelFeatures"/> is built from it.</summary>
-    private static readonly string[] GeneratorFeatures = ["generator_logp", "generator_gap"];
-
     /// <summary>The match features a feature or generator model gives; the others come from BM25, the text and the retriever's list.</summary>
-    public static readonly IReadOnlyList<string> ModelFeatures = ["dense", "dense_gap", .. GeneratorFeatures];
+    public static readonly IReadOnlyList<string> ModelFeatures = [.. MatchFeatures.DenseNames, .. MatchFeatures.GeneratorNames];
 
     /// <summary>
     /// The columns of <paramref name="names"/> in <see cref="MatchFeatures.Names"/> (a ranker's <c>drop_features</c>),
@@ -83,7 +80,8 @@ public static class RankingLists
     /// </summary>
     public static string? FeatureModel(string? from, string retriever, int[] dropped) =>
         from is not null ? Path.GetFullPath(from)
-        : ReadsModels(retriever, dropped) ? throw new ArgumentException($"a ranker over '{retriever}' that reads the model features needs --from DIR: the model whose similarity (and generator log-probability) are features")
+        : RetrieverSpec.Parse(retriever).NeedsModel ? throw new ArgumentException($"a ranker over '{retriever}' needs --from DIR: the model that retriever searches with")
+        : KeepsModelFeatures(dropped) ? throw new ArgumentException($"a ranker that reads the model features ({string.Join(", ", ModelFeatures.Where(f => !dropped.Contains(Column(f))))}) needs --from DIR: the model that gives them; or list them in drop_features")
         : null;
 
     /// <summary>Whether a model feature is left after <paramref name="dropped"/>; when none is, the lists are built without scoring any candidate by a model.</summary>
@@ -96,7 +94,7 @@ public static class RankingLists
     /// </summary>
     public static (string? FeatureModel, string? GeneratorModel) ServedModels(string retriever, int[] dropped, string? featureModel, string? generatorModel) =>
         (ReadsModels(retriever, dropped) ? featureModel : null,
-         GeneratorFeatures.Any(name => !dropped.Contains(Column(name))) ? generatorModel : null);
+         MatchFeatures.GeneratorNames.Any(name => !dropped.Contains(Column(name))) ? generatorModel : null);
 
     private static int Column(string name)
     {
@@ -296,6 +294,15 @@ public sealed record SidCoordTrainingOptions
 /// </summary>
 public static class SidCoordTraining
 {
+    /// <summary>
+    /// Whether a run needs --from: unless it reads no model (<see cref="RankingLists.ReadsModels"/>) and its SIDs come
+    /// from sid_model or generator_model (as <see cref="Run"/> takes them).
+    /// </summary>
+    public static bool NeedsFrom(SidCoordTrainingOptions options) =>
+        RankingLists.ReadsModels(options.Retriever, RankingLists.FeatureColumns(options.DropFeatures)) || SidSource(options, null) is null;
+
+    private static string? SidSource(SidCoordTrainingOptions options, string? from) => options.SidModel ?? options.GeneratorModel ?? from;
+
     /// <summary>Trains and writes the ranker to <paramref name="outDir"/>; returns the final mean loss.</summary>
     /// <remarks>
     /// <paramref name="from"/>, the feature model, may be null only for a ranker that reads no model (<see cref="RankingLists.ReadsModels"/>)
@@ -307,7 +314,7 @@ public static class SidCoordTraining
         RankingLists.CheckModelSettings(options.GeneratorModel, options.SidModel, options.FoldModels);
         var dropped = RankingLists.FeatureColumns(options.DropFeatures);
         string? featureModel = RankingLists.FeatureModel(from, options.Retriever, dropped);
-        string sidModel = Path.GetFullPath(options.SidModel ?? options.GeneratorModel ?? from
+        string sidModel = Path.GetFullPath(SidSource(options, from)
             ?? throw new ArgumentException("a sid-coord ranker needs --from DIR or sid_model: the model whose semantic IDs it reads"));
         var dir = new ModelDirectory(outDir);
         Directory.CreateDirectory(outDir);

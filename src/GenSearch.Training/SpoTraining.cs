@@ -50,7 +50,9 @@ public sealed record SpoTrainingOptions
     /// <summary>
     /// How several feedback signals make one reward (SaFRO's question): a weighted sum of each signal's
     /// value. The defaults rank deeper engagement above a click; a signal not listed counts 0. A weight may be
-    /// negative (a "return" or "dislike"): the item's feedback then falls below an unjudged item's 0.
+    /// negative (a "return" or "dislike"): the item's feedback falls below 0, so the group's normalisation puts it under
+    /// the candidates with positive feedback (and, with <see cref="Unjudged"/> "negative", under the unjudged ones too).
+    /// An options file adds its own signals beside these defaults and replaces a default it names again.
     /// </summary>
     public Dictionary<string, float> SignalWeights { get; init; } = new() { ["click"] = 1f, ["add_to_cart"] = 2f, ["purchase"] = 4f };
     /// <summary>

@@ -32,7 +32,7 @@ public static class TrainingOptionsFile
     public static T Apply<T>(T defaults, JsonObject overrides, string source) where T : class
     {
         var merged = JsonSerializer.SerializeToNode(defaults, AllKeys)!.AsObject();
-        Merge(merged, overrides, source, "");
+        Merge(merged, overrides, source, "", typeof(T));
         try
         {
             return merged.Deserialize<T>(AllKeys) ?? throw new InvalidDataException($"{source}: empty");
@@ -45,14 +45,24 @@ public static class TrainingOptionsFile
         }
     }
 
-    private static void Merge(JsonObject target, JsonObject overrides, string path, string prefix)
+    /// <remarks>
+    /// <paramref name="type"/>: the settings type <paramref name="target"/> is the JSON of, which says where a key is a
+    /// setting (an unknown one is refused) and where it is a map's key (signal_weights: a signal of the user's
+    /// own, such as "return", is added beside the defaults, and a default given again is replaced).
+    /// </remarks>
+    private static void Merge(JsonObject target, JsonObject overrides, string path, string prefix, Type? type)
     {
+        bool map = type is not null && IsMap(type);
         foreach (var (key, value) in overrides)
         {
             // An unknown key is a typo that would otherwise silently train with the default.
-            if (!target.ContainsKey(key)) throw new InvalidDataException($"{path}: unknown setting '{prefix}{key}'");
-            if (value is JsonObject inner && target[key] is JsonObject existing) Merge(existing, inner, path, prefix + key + ".");
+            if (!map && !target.ContainsKey(key)) throw new InvalidDataException($"{path}: unknown setting '{prefix}{key}'");
+            var inner = map ? null : type?.GetProperties().FirstOrDefault(p => JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name) == key)?.PropertyType;
+            if (value is JsonObject given && target[key] is JsonObject existing) Merge(existing, given, path, prefix + key + ".", inner);
             else target[key] = value?.DeepClone();
         }
     }
+
+    private static bool IsMap(Type type) =>
+        type.GetInterfaces().Append(type).Any(i => i.IsGenericType && i.GetGenericTypeDefinition() is var d && (d == typeof(IDictionary<,>) || d == typeof(IReadOnlyDictionary<,>)));
 }

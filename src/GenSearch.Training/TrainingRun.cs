@@ -55,12 +55,27 @@ public static class TrainingRun
             ["qrels/train.tsv"] = Sha256(data.QrelsPath("train")),
         };
         var result = new JsonObject { ["kind"] = kind, ["data"] = files, ["settings"] = settings.DeepClone() };
-        if (from is not null)
-        {
-            string path = Path.Combine(from, FingerprintFile);
-            result["from"] = File.Exists(path) ? Sha256(path) : "no fingerprint: " + Sha256(Path.Combine(from, "model.safetensors"));
-        }
+        if (from is not null) result["from"] = ModelIdentity(from);
+        // A model a setting names is read as --from's is: retrained in place, it makes another run (a ranker trained
+        // without --from takes its SIDs from sid_model alone).
+        var models = new JsonObject();
+        foreach (var key in ModelSettings)
+            if (settings[key] is JsonValue v && v.TryGetValue(out string? path)) models[key] = ModelIdentity(path);
+        if (settings["fold_models"] is JsonObject folds)
+            foreach (var (fold, value) in folds)
+                if (value is JsonValue v && v.TryGetValue(out string? path)) models[$"fold_models.{fold}"] = ModelIdentity(path);
+        if (models.Count > 0) result["models"] = models;
         return result;
+    }
+
+    /// <summary>The settings that name a model directory a run reads (besides --from, and the per-fold <c>fold_models</c>).</summary>
+    private static readonly string[] ModelSettings = ["sid_model", "generator_model", "ranker", "init_table_from"];
+
+    /// <summary>A model directory's identity: SHA-256 of its fingerprint, or of its weights when it has none.</summary>
+    private static string ModelIdentity(string dir)
+    {
+        string path = Path.Combine(dir, FingerprintFile), weights = Path.Combine(dir, "model.safetensors");
+        return File.Exists(path) ? Sha256(path) : File.Exists(weights) ? "no fingerprint: " + Sha256(weights) : "no model";
     }
 
     /// <summary>
@@ -149,7 +164,9 @@ public static class TrainingRun
         }
         string Show(JsonNode? n) => n is null ? "(none)" : n.ToJsonString().Length > 40 ? n.ToJsonString()[..37] + "..." : n.ToJsonString();
         if (!JsonNode.DeepEquals(a, b))
-            result.Add(path.StartsWith("data.", StringComparison.Ordinal) ? $"{path[5..]} changed" : $"{path}: {Show(a)} -> {Show(b)}");
+            result.Add(path.StartsWith("data.", StringComparison.Ordinal) ? $"{path[5..]} changed"
+                : path.StartsWith("models.", StringComparison.Ordinal) ? $"the model {path[7..]} names changed"
+                : path == "from" ? "the --from model changed" : $"{path}: {Show(a)} -> {Show(b)}");
     }
 
     internal static JsonNode? Read(string path)

@@ -194,6 +194,15 @@ public class RankerTrainingTests
         sidKind.Train(new TrainingRequest(set, sidAlone), sidOptions with { SidModel = unifiedDir });
         Assert.Equal(File.ReadAllBytes(new ModelDirectory(lambdaDir).WeightsPath), File.ReadAllBytes(new ModelDirectory(lambdaAlone).WeightsPath));
         Assert.Equal(File.ReadAllBytes(new ModelDirectory(sidDir).WeightsPath), File.ReadAllBytes(new ModelDirectory(sidAlone).WeightsPath));
+        // The SIDs' model is part of the run as --from would be: the same command is done, but not once that model is retrained in place.
+        Assert.True(float.IsNaN(sidKind.Train(new TrainingRequest(set, sidAlone), sidOptions with { SidModel = unifiedDir })));
+        string retrained = Path.Combine(beir.Path, "unified-2");
+        ModelKinds.Get("unified").Train(new TrainingRequest(set, retrained), Unified() with { Trainer = SmallTrainer with { BatchSize = 16, Epochs = 1 }, Seed = 2 });
+        Directory.Move(unifiedDir, unifiedDir + "-old");
+        Directory.Move(retrained, unifiedDir);
+        Assert.Contains("sid_model", Assert.Throws<TrainingConflictException>(() => sidKind.Train(new TrainingRequest(set, sidAlone), sidOptions with { SidModel = unifiedDir })).Message);
+        Directory.Move(unifiedDir, retrained);
+        Directory.Move(unifiedDir + "-old", unifiedDir);
         Assert.Contains("needs --from DIR", Assert.Throws<ArgumentException>(() =>
             lambdaKind.Train(new TrainingRequest(set, Path.Combine(beir.Path, "lm-none")), lambdaOptions with { DropFeatures = drop[1..] })).Message);
         Assert.Contains("needs --from DIR", Assert.Throws<ArgumentException>(() =>
@@ -259,7 +268,10 @@ public class RankerTrainingTests
         // One that keeps the similarity scores with the model again.
         string keeping = Path.Combine(beir.Path, "lm-keeping");
         LambdaMartTraining.Run(set, unifiedDir, keeping, lambdaOptions with { Retriever = "bm25+model", AllowSeenQueries = true, DropFeatures = ["generator_logp", "generator_gap"] });
-        Assert.NotNull(Reranker.Open(keeping, bm25, id => catalog.GetValueOrDefault(id)).Features.Dense);
+        var kept = Reranker.Open(keeping, bm25, id => catalog.GetValueOrDefault(id));
+        Assert.NotNull(kept.Features.Dense);
+        Assert.Null(kept.Features.Generator); // the unified feature model is not asked for log P(ID | q) it would give
+        Assert.Equal($"BM25 and text, similarity from {Path.GetFullPath(unifiedDir)}", kept.FeatureSources);
     }
 
     [Fact]

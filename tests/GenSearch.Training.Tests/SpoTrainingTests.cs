@@ -134,8 +134,8 @@ public class SpoTrainingTests
     [Fact]
     public void ANegativeSignalWeightLowersAnItemsFeedback()
     {
-        // A return or a dislike may weigh below zero: the item's feedback falls under an unjudged item's 0, and it
-        // still counts as known (with unjudged "unknown" it is pushed down, not left out of the group).
+        // A return or a dislike may weigh below zero: the item's feedback falls under 0, and it still counts as feedback
+        // (in the group's normalisation, not left out of it). An options file adds the signal beside the defaults.
         using var beir = new TinyBeir();
         var set = BeirDataset.Open(beir.Path);
         var data = TrainingData.Load(set, "train", null);
@@ -147,11 +147,16 @@ public class SpoTrainingTests
             new Interaction("u1", data.QueryTexts[query], data.ItemIds[judgedItem], 1, new Dictionary<string, double> { ["click"] = 1, ["return"] = 1 }),
             new Interaction("u2", data.QueryTexts[query], data.ItemIds[otherItem], 1, new Dictionary<string, double> { ["click"] = 1, ["return"] = 1 }),
         ]);
-        var options = new SpoTrainingOptions { SignalWeights = new() { ["click"] = 1f, ["return"] = -3f } };
+        var options = (SpoTrainingOptions)ModelKinds.Get("spo").Settings(
+            System.Text.Json.Nodes.JsonNode.Parse("""{"signal_weights": {"return": -3, "add_to_cart": 3}}""")!.AsObject(), "spo.json");
+        Assert.Equal(new Dictionary<string, float> { ["click"] = 1f, ["add_to_cart"] = 3f, ["purchase"] = 4f, ["return"] = -3f }, options.SignalWeights);
         var feedback = SpoTraining.Feedback(BeirDataset.Open(beir.Path), data, catalogIndex, options);
         Assert.Equal(judged + 1f - 3f, feedback[(query, judgedItem)], 5);
         Assert.Equal(-2f, feedback[(query, otherItem)], 5);
         Assert.Empty(SettingsChecks.Spo(options));
+        // In a group with the judged item and one unjudged candidate (unjudged "unknown"), the returned item is pushed down.
+        var advantages = GenSearch.Models.Unified.PreferenceLosses.GroupAdvantages([judged, feedback[(query, otherItem)], 0f], 3, [true, true, false]);
+        Assert.True(advantages[1] < 0 && advantages[0] > 0 && advantages[2] == 0, string.Join(", ", advantages));
     }
 
     [Fact]

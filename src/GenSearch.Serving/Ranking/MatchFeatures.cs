@@ -17,7 +17,8 @@ namespace GenSearch.Serving.Ranking;
 /// </list>
 /// A value the model cannot give (an item with no vector or ID) is the lowest of the query's other candidates.
 /// </summary>
-public sealed class MatchFeatures(Bm25 bm25, Func<string, Document?> items, IQueryItemScorer? dense, IQueryItemScorer? generator = null)
+/// <remarks><paramref name="readsGenerator"/> false: no generator is asked (the generator features are 0), not even the dense model's own.</remarks>
+public sealed class MatchFeatures(Bm25 bm25, Func<string, Document?> items, IQueryItemScorer? dense, IQueryItemScorer? generator = null, bool readsGenerator = true)
 {
     /// <summary>The features' names, in order.</summary>
     public static readonly IReadOnlyList<string> Names =
@@ -29,11 +30,17 @@ public sealed class MatchFeatures(Bm25 bm25, Func<string, Document?> items, IQue
     /// <summary>Features per candidate.</summary>
     public static int Count => Names.Count;
 
+    /// <summary>The features the dense model gives.</summary>
+    public static readonly IReadOnlyList<string> DenseNames = ["dense", "dense_gap"];
+
+    /// <summary>The features a generator gives.</summary>
+    public static readonly IReadOnlyList<string> GeneratorNames = ["generator_logp", "generator_gap"];
+
     /// <summary>The model the dense similarity comes from, when there is one.</summary>
     public IQueryItemScorer? Dense => dense;
 
     /// <summary>The model the generator features come from: the one given, else the dense model when it generates.</summary>
-    public IQueryItemScorer? Generator { get; } = generator ?? (dense is { HasGenerator: true } ? dense : null);
+    public IQueryItemScorer? Generator { get; } = !readsGenerator ? null : generator ?? (dense is { HasGenerator: true } ? dense : null);
 
     /// <summary>The features of each candidate [candidates.Count, <see cref="Count"/>], row-major.</summary>
     public float[] Extract(Query query, IReadOnlyList<SearchHit> candidates)
@@ -44,7 +51,7 @@ public sealed class MatchFeatures(Bm25 bm25, Func<string, Document?> items, IQue
         var ids = candidates.Select(h => h.Id).ToArray();
         var bm = bm25.Score(query.Text, ids);
         float[]? similarity = null, logp = null;
-        if (dense is not null) (similarity, logp) = dense.Score(query, ids, items);
+        if (dense is not null) (similarity, logp) = dense.Score(query, ids, items, idLogProbabilities: ReferenceEquals(Generator, dense));
         if (Generator is not null && !ReferenceEquals(Generator, dense)) logp = Generator.Score(query, ids, items).IdLogProbability;
         if (Generator is null) logp = null;
         FillMissing(similarity);

@@ -20,9 +20,9 @@ public interface IQueryItemScorer
     /// <summary>
     /// Dense similarity of the query with each item (<paramref name="items"/> gives an item's text when the
     /// model has no vector for it: a new item), and the ID log-probabilities when <see cref="HasGenerator"/>
-    /// (NaN for an item without an ID); null otherwise.
+    /// and <paramref name="idLogProbabilities"/> (NaN for an item without an ID); null otherwise.
     /// </summary>
-    (float[] Similarity, float[]? IdLogProbability) Score(Query query, IReadOnlyList<string> ids, Func<string, Document?> items);
+    (float[] Similarity, float[]? IdLogProbability) Score(Query query, IReadOnlyList<string> ids, Func<string, Document?> items, bool idLogProbabilities = true);
 }
 
 /// <summary>A model format that can score given (query, item) pairs (n-gram towers, the unified model).</summary>
@@ -53,7 +53,7 @@ internal sealed class NgramTowerScorer(NgramTowerModel model, NgramVocabulary vo
     public string Kind => NgramTowerFormat.Name;
     public bool HasGenerator => false;
 
-    public (float[] Similarity, float[]? IdLogProbability) Score(Query query, IReadOnlyList<string> ids, Func<string, Document?> items)
+    public (float[] Similarity, float[]? IdLogProbability) Score(Query query, IReadOnlyList<string> ids, Func<string, Document?> items, bool idLogProbabilities = true)
     {
         var q = model.Encode(vocabulary, [query.Text]);
         var result = new float[ids.Count];
@@ -74,12 +74,12 @@ internal sealed class UnifiedScorer(UnifiedRetriever generator) : IQueryItemScor
     public string Kind => UnifiedFormat.Name;
     public bool HasGenerator => true;
 
-    public (float[] Similarity, float[]? IdLogProbability) Score(Query query, IReadOnlyList<string> ids, Func<string, Document?> items)
+    public (float[] Similarity, float[]? IdLogProbability) Score(Query query, IReadOnlyList<string> ids, Func<string, Document?> items, bool idLogProbabilities = true)
     {
         var q = generator.EncodeQueries([query]);
         var sim = new float[ids.Count];
         for (int i = 0; i < ids.Count; i++)
             sim[i] = generator.Item(ids[i]) is { } item ? UnifiedRetriever.Similarity(q, item.Latent) : float.NaN;
-        return (sim, generator.IdLogProbabilities(q, ids));
+        return (sim, idLogProbabilities ? generator.IdLogProbabilities(q, ids) : null);
     }
 }

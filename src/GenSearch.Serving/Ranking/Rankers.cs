@@ -36,13 +36,14 @@ public sealed record RankerHeader(string Kind, string[] Features, string? Featur
 {
     /// <summary>The match features the ranker was trained without (its <c>drop_features</c>): 0 in training, and nothing it scores depends on them.</summary>
     public IReadOnlySet<string> DroppedFeatures =>
-        Training?["drop_features"] is JsonArray names ? names.Select(n => n?.GetValue<string>() ?? "").ToHashSet(StringComparer.Ordinal) : new HashSet<string>();
+        Training?["drop_features"] is JsonArray names
+            ? names.Select(n => n is JsonValue v && v.TryGetValue(out string? name) ? name : "").ToHashSet(StringComparer.Ordinal) : new HashSet<string>();
 
-    /// <summary>Whether the ranker reads the dense model's similarity (<c>dense</c> or <c>dense_gap</c>).</summary>
-    public bool ReadsDense => !DroppedFeatures.IsSupersetOf(["dense", "dense_gap"]);
+    /// <summary>Whether the ranker reads the dense model's similarity (<see cref="MatchFeatures.DenseNames"/>).</summary>
+    public bool ReadsDense => !DroppedFeatures.IsSupersetOf(MatchFeatures.DenseNames);
 
-    /// <summary>Whether the ranker reads a generator's log-probability (<c>generator_logp</c> or <c>generator_gap</c>).</summary>
-    public bool ReadsGenerator => !DroppedFeatures.IsSupersetOf(["generator_logp", "generator_gap"]);
+    /// <summary>Whether the ranker reads a generator's log-probability (<see cref="MatchFeatures.GeneratorNames"/>).</summary>
+    public bool ReadsGenerator => !DroppedFeatures.IsSupersetOf(MatchFeatures.GeneratorNames);
 
     /// <summary><see cref="Fusion"/> read (absent: reciprocal rank).</summary>
     public FusionMethod FusionMethod => RetrieverSpec.ParseFusion(Fusion ?? "rrf", "fusion");

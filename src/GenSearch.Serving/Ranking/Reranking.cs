@@ -17,6 +17,11 @@ public sealed class Reranker(IRanker ranker, MatchFeatures features, RankerHeade
     /// <summary>What the ranker's directory records.</summary>
     public RankerHeader Header => header;
 
+    /// <summary>Where the features come from, for messages: BM25 and the text, and the models asked.</summary>
+    public string FeatureSources =>
+        string.Join(", ", new[] { "BM25 and text", features.Dense is null ? null : $"similarity from {header.FeatureModel}",
+            features.Generator is null ? null : $"log P(ID | q) from {header.GeneratorModel ?? header.FeatureModel}" }.OfType<string>());
+
     /// <summary>
     /// Opens the ranker in <paramref name="rankerDir"/> with features over <paramref name="bm25"/> and the
     /// catalog's items (<paramref name="items"/> gives an item by id); <paramref name="header"/>: the
@@ -30,7 +35,7 @@ public sealed class Reranker(IRanker ranker, MatchFeatures features, RankerHeade
         string config = new ModelDirectory(rankerDir).ConfigPath;
         foreach (var (setting, path) in new[] { ("feature_model", header.FeatureModel), ("generator_model", header.GeneratorModel) })
             if (path is not null) ModelFormats.CheckRetrievalModel($"{config}: {setting}", path, "the ranker reads its features from there: restore the model or retrain the ranker");
-        // A model whose features the ranker dropped is not scored at all (the extractor gives 0 in those columns, as in
+        // A model whose features the ranker dropped is not asked for them (the extractor gives 0 in those columns, as in
         // training): the feature model stays recorded when the ranker's retriever searches with it, but a query's
         // candidates then cost no dense or generator pass the ranker would ignore.
         var featureModel = header.FeatureModel is null || !header.ReadsDense && !(header.ReadsGenerator && header.GeneratorModel is null)
@@ -39,7 +44,7 @@ public sealed class Reranker(IRanker ranker, MatchFeatures features, RankerHeade
         if (generator is { HasGenerator: false }) throw new InvalidDataException($"{header.GeneratorModel}: a {generator.Kind} model has no generator (generator_model must be a unified model)");
         if (generator is null && header.ReadsGenerator && featureModel is { HasGenerator: true }) generator = featureModel;
         var dense = header.ReadsDense ? featureModel : null;
-        return new Reranker(RankerFormats.Open(rankerDir), new MatchFeatures(bm25, items, dense, generator), header);
+        return new Reranker(RankerFormats.Open(rankerDir), new MatchFeatures(bm25, items, dense, generator, header.ReadsGenerator), header);
     }
 
     /// <summary>
