@@ -187,6 +187,9 @@ public static class SettingsChecks
         if (o.Unjudged is not ("negative" or "unknown")) c.Problems.Add($"unjudged '{o.Unjudged}' is unknown (known: negative, unknown)");
         c.AtLeast("group_size", o.GroupSize, 2);
         c.AtLeast("beam_size", o.BeamSize, o.GroupSize);
+        c.Between("logged_candidates", o.LoggedCandidates, 0, o.GroupSize - 1);
+        if (o.LoggedCandidates > 0 && o.Ranker is not null) c.Problems.Add("logged_candidates is given with a ranker: the ranker reads the beam's scores, which logged items off the beam do not have");
+        if (o.LoggedCandidates > 0 && o.Mode == "dpo") c.Problems.Add("logged_candidates is given with mode dpo: DPO reads logged pairs only; the candidates are policy mode's");
         c.Above("temperature", o.Temperature, 0);
         c.AtLeast("kl_weight", o.KlWeight, 0);
         c.Above("dpo_beta", o.DpoBeta, 0);

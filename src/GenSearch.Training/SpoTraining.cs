@@ -25,6 +25,13 @@ public sealed record SpoTrainingOptions
     /// <summary>Beams when drawing candidates.</summary>
     public int BeamSize { get; init; } = 32;
     /// <summary>
+    /// Up to this many of a query's items with positive feedback that the beam's best <see cref="GroupSize"/> miss take
+    /// the group's last places, best feedback first (off-policy candidates, as DPO's logged pairs are). 0: the beam
+    /// only, as UniSearch. The beam alone seldom holds two items with feedback, and with <see cref="Unjudged"/>
+    /// "unknown" a group needs two to move at all. Not with a <see cref="Ranker"/>: it reads the beam's scores.
+    /// </summary>
+    public int LoggedCandidates { get; init; }
+    /// <summary>
     /// Temperature of the policy over a group, pi = softmax(s / T). The item scores carry w (sim - 1) with
     /// w = 100 on homedepot, so the beam's best candidates differ by several units and softmax(s) is
     /// nearly one-hot, where the policy gradient vanishes.
@@ -117,6 +124,9 @@ public static class SpoTraining
                 ? [.. history.Queries.Select(t => "q:" + t), .. history.Items.Select(i => "i:" + data.ItemIds[i])] : null,
         }).ToArray();
         var feedback = Feedback(set, data, catalogIndex, options);
+        // Each query's items with positive feedback, best first (the logged candidates).
+        var logged = feedback.Where(kv => kv.Value > 0).GroupBy(kv => kv.Key.Query)
+            .ToDictionary(g => g.Key, g => g.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key.Item).Select(kv => kv.Key.Item).ToArray());
         var queries = Enumerable.Range(0, data.QueryTexts.Length)
             .Where(q => data.Judgments[q].Any(j => j.Grade >= options.MinPositiveGrade)).ToArray();
         var pairs = options.Mode == "dpo" ? DpoPairs(data) : [];
@@ -212,7 +222,9 @@ public static class SpoTraining
                 var kept = hits[b].Where(h => catalogIndex.ContainsKey(h.Id)).ToArray();
                 if (kept.Length != N) continue;
                 float[] system = reranker is null ? [] : PreferenceLosses.GroupAdvantages(reranker.Ranker.Score(records[b], kept, reranker.Features.Extract(records[b], kept)), N);
-                groups.Add((batchQueries[b], kept.Select(h => catalogIndex[h.Id]).ToArray(), system));
+                var items = kept.Select(h => catalogIndex[h.Id]).ToArray();
+                if (options.LoggedCandidates > 0) items = WithLogged(items, logged.GetValueOrDefault(batchQueries[b]) ?? [], options.LoggedCandidates);
+                groups.Add((batchQueries[b], items, system));
             }
             if (groups.Count == 0)
                 throw new InvalidDataException($"the beam returned fewer than group_size = {N} candidates for every query of a batch; lower group_size (the catalog has {data.ItemIds.Length:N0} items)");
@@ -298,6 +310,16 @@ public static class SpoTraining
             throw new InvalidDataException($"{set.InteractionsPath}: no logged signal has a weight in signal_weights (logged: {string.Join(", ", unweighted)}; " +
                                            $"weighted: {string.Join(", ", options.SignalWeights.Keys.Order(StringComparer.Ordinal))}); name the log's signals in signal_weights");
         return result;
+    }
+
+    /// <summary>
+    /// The group of <paramref name="beam"/>'s items with up to <paramref name="most"/> of <paramref name="logged"/> (best
+    /// first) that it lacks in its last places: the beam's order kept, its lowest-ranked items given up.
+    /// </summary>
+    internal static int[] WithLogged(int[] beam, int[] logged, int most)
+    {
+        var missing = logged.Where(i => Array.IndexOf(beam, i) < 0).Take(Math.Min(most, beam.Length)).ToArray();
+        return [.. beam.Take(beam.Length - missing.Length), .. missing];
     }
 
     /// <summary>Logged preference pairs: for each judged query, every (better, worse) pair of its judged items whose grades differ.</summary>

@@ -85,6 +85,31 @@ public class SpoTrainingTests
     }
 
     [Fact]
+    public void LoggedCandidatesTakeTheGroupsLastPlacesBestFeedbackFirst()
+    {
+        // Beam [10, 11, 12, 13]; logged best first 20, 11 (in the beam already), 21, 22.
+        Assert.Equal([10, 11, 20, 21], SpoTraining.WithLogged([10, 11, 12, 13], [20, 11, 21, 22], 2));
+        Assert.Equal([10, 11, 12, 20], SpoTraining.WithLogged([10, 11, 12, 13], [20, 11, 21, 22], 1));
+        Assert.Equal([10, 11, 12, 13], SpoTraining.WithLogged([10, 11, 12, 13], [11, 13], 3)); // all in the beam
+        Assert.Equal([10, 11, 12, 13], SpoTraining.WithLogged([10, 11, 12, 13], [], 3));
+
+        // Through training: with every group holding a judged item the beam missed, SPO still raises the first hit.
+        using var beir = new TinyBeir();
+        string unified = Path.Combine(beir.Path, "unified"), aligned = Path.Combine(beir.Path, "spo");
+        UnifiedTraining.Run(BeirDataset.Open(beir.Path), unified, Unified(1));
+        double before = TopOneOnTrain(unified, beir.Path);
+        SpoTraining.Run(BeirDataset.Open(beir.Path), unified, aligned, Spo("policy", 12) with { LoggedCandidates = 2 });
+        double after = TopOneOnTrain(aligned, beir.Path);
+        Assert.True(after > before, $"the first hit is the grade-4 item for {after:P0} of train queries after SPO, {before:P0} before");
+        Assert.Equal(2, (int)new ModelDirectory(aligned).ReadConfig<UnifiedModelConfig>().Training!["spo"]!["logged_candidates"]!);
+        // Refused where it has no meaning.
+        var kind = ModelKinds.Get("spo");
+        var e = Assert.Throws<InvalidDataException>(() => kind.Settings(System.Text.Json.Nodes.JsonNode.Parse("""{"logged_candidates": 16, "mode": "dpo"}""")!.AsObject(), "spo.json"));
+        Assert.Contains("logged_candidates is 16; it must lie in [0, 15]", e.Message);
+        Assert.Contains("logged_candidates is given with mode dpo", e.Message);
+    }
+
+    [Fact]
     public void ARankingModelsScoresAreTheSystemReward()
     {
         // R = g1 z(ranker) with no feedback at all: the ranker alone must still teach the first hit.
