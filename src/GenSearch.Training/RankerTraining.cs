@@ -132,7 +132,8 @@ public static class RankingLists
         var items = set.Corpus().ToDictionary(d => d.Id, StringComparer.Ordinal);
         var generator = generatorModel is null || !modelFeatures ? null : QueryItemScorers.Open(generatorModel);
         if (generator is { HasGenerator: false }) throw new InvalidDataException($"generator_model {generatorModel}: a {generator.Kind} model has no generator; give a unified model");
-        var features = modelFeatures ? new MatchFeatures(bm25, id => items.GetValueOrDefault(id), QueryItemScorers.Open(featureModel!), generator)
+        var features = modelFeatures ? new MatchFeatures(bm25, id => items.GetValueOrDefault(id), QueryItemScorers.Open(featureModel!), generator,
+                                                         readsGenerator: MatchFeatures.GeneratorNames.Any(name => !dropped.Contains(Column(name))))
                                      : new MatchFeatures(bm25, id => items.GetValueOrDefault(id), null);
         var qrels = set.Qrels(split, warn: note).Qrels;
         var judged = qrels.QueryIds.ToHashSet(StringComparer.Ordinal);

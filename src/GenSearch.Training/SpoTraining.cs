@@ -133,6 +133,7 @@ public static class SpoTraining
         int examples = options.Mode == "dpo" ? pairs.Length : queries.Length;
         if (examples == 0) throw new InvalidDataException($"{set.Directory}: no training {(options.Mode == "dpo" ? "pairs of differently judged items" : "queries with a relevant item")} for SPO");
         if (options.Ranker is not null && options.Mode == "dpo") throw new InvalidDataException("ranker: DPO learns from logged pairs only; a system reward needs mode policy");
+        if (options.Ranker is not null && options.LoggedCandidates > 0) throw new InvalidDataException("logged_candidates is given with a ranker: the ranker reads the beam's scores, which logged items off the beam do not have");
         // The ranker scores the generator's own beam, whose retriever_score is the generator's item score: a ranker
         // trained on another retriever's candidates would read that feature off its training scale. Checked before any work.
         var rankerHeader = options.Ranker is null ? null : Serving.Ranking.RankerFormats.Header(options.Ranker);

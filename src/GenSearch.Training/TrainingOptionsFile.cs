@@ -12,7 +12,13 @@ namespace GenSearch.Training;
 public static class TrainingOptionsFile
 {
     // Settings whose default is null (no title cuts, say) must still be keys that a file may set.
-    private static readonly JsonSerializerOptions AllKeys = new(ModelDirectory.Json) { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never };
+    // A key no setting has is refused here too: a record whose default is null (pseudo_queries) is taken whole from the
+    // file, so the merge cannot check its keys.
+    private static readonly JsonSerializerOptions AllKeys = new(ModelDirectory.Json)
+    {
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never,
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+    };
 
     /// <summary><paramref name="defaults"/> with the values in <paramref name="path"/> laid over them.</summary>
     public static T Apply<T>(T defaults, string path) where T : class

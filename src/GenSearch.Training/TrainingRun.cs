@@ -147,9 +147,18 @@ public static class TrainingRun
     }
 
     /// <summary>What differs between two fingerprints, as "path: old -> new" lines (at most eight).</summary>
+    /// <remarks>
+    /// A fingerprint written before runs recorded the models their settings name (no "models") is compared without
+    /// them: its identical rerun is still "nothing to train", and its unfinished run still resumes.
+    /// </remarks>
     public static List<string> Differences(JsonNode? before, JsonNode? now)
     {
         var result = new List<string>();
+        if (before is JsonObject old && !old.ContainsKey("models") && now is JsonObject current && current.ContainsKey("models"))
+        {
+            now = current.DeepClone();
+            now.AsObject().Remove("models");
+        }
         Compare(before, now, "", result);
         return result.Count > 8 ? [.. result.Take(8), $"{result.Count - 8} more"] : result;
     }

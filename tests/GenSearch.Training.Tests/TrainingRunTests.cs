@@ -146,6 +146,13 @@ public class TrainingRunTests
         Assert.Contains("drop_features drops every match feature", Assert.Throws<InvalidDataException>(() =>
             ModelKinds.Get("sid-coord").Settings(new JsonObject { ["drop_features"] = every.DeepClone(), ["items"] = "None" }, "sc.json")).Message);
         ModelKinds.Get("sid-coord").Settings(new JsonObject { ["drop_features"] = every.DeepClone(), ["items"] = "Sids" }, "sc.json"); // the item tables are left
+        // A typo inside a setting whose default is null (taken whole from the file) is refused as well.
+        Assert.Contains("whole_titel_share", Assert.Throws<InvalidDataException>(() => ModelKinds.Get("two-stage").Settings(
+            new JsonObject { ["pseudo_queries"] = new JsonObject { ["whole_titel_share"] = 0.3 } }, "tw.json")).Message);
+        // A fingerprint from before runs recorded the models their settings name still matches its identical rerun.
+        var now = new JsonObject { ["kind"] = "sid-coord", ["models"] = new JsonObject { ["sid_model"] = "abc" } };
+        Assert.Empty(TrainingRun.Differences(new JsonObject { ["kind"] = "sid-coord" }, now));
+        Assert.Equal(["the model sid_model names changed"], TrainingRun.Differences(new JsonObject { ["kind"] = "sid-coord", ["models"] = new JsonObject { ["sid_model"] = "abd" } }, now));
         var spo = Assert.Throws<InvalidDataException>(() => ModelKinds.Get("spo").Settings(new JsonObject { ["mode"] = "dpo", ["ranker"] = "r" }, "spo.json"));
         Assert.Contains("ranker is given with mode dpo", spo.Message);
         Assert.Contains("ranker is empty", Assert.Throws<InvalidDataException>(() => ModelKinds.Get("spo").Settings(new JsonObject { ["ranker"] = "" }, "spo.json")).Message);
