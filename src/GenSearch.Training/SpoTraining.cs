@@ -26,9 +26,11 @@ public sealed record SpoTrainingOptions
     public int BeamSize { get; init; } = 32;
     /// <summary>
     /// Up to this many of a query's items with positive feedback that the beam's best <see cref="GroupSize"/> miss take
-    /// the group's last places, best feedback first (off-policy candidates, as DPO's logged pairs are). 0: the beam
-    /// only, as UniSearch. The beam alone seldom holds two items with feedback, and with <see cref="Unjudged"/>
-    /// "unknown" a group needs two to move at all. Not with a <see cref="Ranker"/>: it reads the beam's scores.
+    /// the group's last places without feedback, best feedback first (off-policy candidates, as DPO's logged pairs
+    /// are), and those with a positive advantage are also pulled up by their log-likelihood, -A log pi (their pi is
+    /// near 0, so the expected-advantage gradient hardly moves them). 0: the beam only, as UniSearch. The beam alone
+    /// seldom holds two items with feedback, and with <see cref="Unjudged"/> "unknown" a group needs two to move at
+    /// all. Not with a <see cref="Ranker"/>: it reads the beam's scores.
     /// </summary>
     public int LoggedCandidates { get; init; }
     /// <summary>
@@ -217,15 +219,20 @@ public static class SpoTraining
             model.Train();
             // Every group holds the beam's best N; a query whose beam returned fewer (a small catalog) sits the step out.
             int N = options.GroupSize;
-            var groups = new List<(int Query, int[] Items, float[] System)>();
+            var groups = new List<(int Query, int[] Items, float[] System, int Logged)>();
             for (int b = 0; b < batchQueries.Length; b++)
             {
                 var kept = hits[b].Where(h => catalogIndex.ContainsKey(h.Id)).ToArray();
                 if (kept.Length != N) continue;
                 float[] system = reranker is null ? [] : PreferenceLosses.GroupAdvantages(reranker.Ranker.Score(records[b], kept, reranker.Features.Extract(records[b], kept)), N);
                 var items = kept.Select(h => catalogIndex[h.Id]).ToArray();
-                if (options.LoggedCandidates > 0) items = WithLogged(items, logged.GetValueOrDefault(batchQueries[b]) ?? [], options.LoggedCandidates);
-                groups.Add((batchQueries[b], items, system));
+                int fromLog = 0;
+                if (options.LoggedCandidates > 0)
+                {
+                    int query = batchQueries[b];
+                    (items, fromLog) = WithLogged(items, logged.GetValueOrDefault(query) ?? [], options.LoggedCandidates, i => feedback.ContainsKey((query, i)));
+                }
+                groups.Add((batchQueries[b], items, system, fromLog));
             }
             if (groups.Count == 0)
                 throw new InvalidDataException($"the beam returned fewer than group_size = {N} candidates for every query of a batch; lower group_size (the catalog has {data.ItemIds.Length:N0} items)");
@@ -259,7 +266,16 @@ public static class SpoTraining
             }
             var policyScores = Scores(model, rowQ, rowI).Reshape(G, N).Scale(1f / options.Temperature);
             var tempered = ReferenceScores(rowQ, rowI).Select(x => x / options.Temperature).ToArray();
-            parts.Add("policy", PreferenceLosses.GroupPolicyGradient(policyScores, advantages, tempered, options.KlWeight));
+            // The logged candidates (each group's last places) with a positive advantage are also pulled up by their log-likelihood:
+            // off the beam, their pi is near 0 and the expected-advantage gradient, pi (A - mean), hardly moves them.
+            float[]? pulled = null;
+            if (options.LoggedCandidates > 0)
+            {
+                pulled = new float[G * N];
+                for (int g = 0; g < G; g++)
+                    for (int i = N - groups[g].Logged; i < N; i++) pulled[g * N + i] = Math.Max(advantages[g * N + i], 0f);
+            }
+            parts.Add("policy", PreferenceLosses.GroupPolicyGradient(policyScores, advantages, tempered, options.KlWeight, pulled));
             // The reward of the item the policy ranks first among the candidates (a figure to watch, not a loss).
             float top = 0;
             for (int g = 0; g < G; g++) top += rewards[g * N]; // hits come best first
@@ -315,12 +331,15 @@ public static class SpoTraining
 
     /// <summary>
     /// The group of <paramref name="beam"/>'s items with up to <paramref name="most"/> of <paramref name="logged"/> (best
-    /// first) that it lacks in its last places: the beam's order kept, its lowest-ranked items given up.
+    /// first) that it lacks in its last places: the beam's order kept, its lowest-ranked items without feedback given up
+    /// (<paramref name="hasFeedback"/>; a beam item with feedback stays). Also returns how many logged items came in.
     /// </summary>
-    internal static int[] WithLogged(int[] beam, int[] logged, int most)
+    internal static (int[] Items, int Logged) WithLogged(int[] beam, int[] logged, int most, Func<int, bool> hasFeedback)
     {
-        var missing = logged.Where(i => Array.IndexOf(beam, i) < 0).Take(Math.Min(most, beam.Length)).ToArray();
-        return [.. beam.Take(beam.Length - missing.Length), .. missing];
+        int room = Math.Min(most, beam.Count(i => !hasFeedback(i)));
+        var missing = logged.Where(i => Array.IndexOf(beam, i) < 0).Take(room).ToArray();
+        var dropped = new HashSet<int>(beam.Reverse().Where(i => !hasFeedback(i)).Take(missing.Length));
+        return ([.. beam.Where(i => !dropped.Contains(i)), .. missing], missing.Length);
     }
 
     /// <summary>Logged preference pairs: for each judged query, every (better, worse) pair of its judged items whose grades differ.</summary>

@@ -37,6 +37,9 @@ public class PreferenceLossesTests
         // Bounded: however far the scores part, the loss stays at least minus the largest advantage.
         var apart = Tensor.FromArray([50f, -50f], 1, 2);
         Assert.Equal(-1f, PreferenceLosses.GroupPolicyGradient(apart, [1f, -1f], [0f, 0f], 0f).Item(), 5);
+        // The log-likelihood term of a logged candidate: weight 2 on the second, -2 ln(2/3) beside the first term's 1/3.
+        Assert.Equal(1f / 3 - 2f * MathF.Log(2f / 3), PreferenceLosses.GroupPolicyGradient(scores, [1f, -1f], [0f, 0f], 0f, [0f, 2f]).Item(), 5);
+        Assert.Throws<ArgumentException>(() => PreferenceLosses.GroupPolicyGradient(scores, [1f, -1f], [0f, 0f], 0f, [0f, -1f]));
     }
 
     [Fact]
@@ -57,6 +60,8 @@ public class PreferenceLossesTests
         var rng = new Rng(3);
         Assert.Empty(GradientCheck.Run(x => PreferenceLosses.GroupPolicyGradient(x[0], [1f, -0.5f, -0.5f, 0f, 1.2f, -1.2f], [0.3f, -0.2f, 0.1f, 0.5f, 0f, -1f], 0.7f),
             [R(rng, 2, 3)]));
+        Assert.Empty(GradientCheck.Run(x => PreferenceLosses.GroupPolicyGradient(x[0], [1f, -0.5f, -0.5f, 0f, 1.2f, -1.2f], [0.3f, -0.2f, 0.1f, 0.5f, 0f, -1f], 0.7f,
+            [0f, 0f, 0.8f, 1.5f, 0f, 0f]), [R(rng, 2, 3)]));
         Assert.Empty(GradientCheck.Run(x => PreferenceLosses.Dpo(x[0], x[1], [0.2f, -0.4f, 1f], [0.1f, 0.3f, -0.5f], 0.8f), [R(rng, 3), R(rng, 3)]));
     }
 }

@@ -87,11 +87,21 @@ public class SpoTrainingTests
     [Fact]
     public void LoggedCandidatesTakeTheGroupsLastPlacesBestFeedbackFirst()
     {
-        // Beam [10, 11, 12, 13]; logged best first 20, 11 (in the beam already), 21, 22.
-        Assert.Equal([10, 11, 20, 21], SpoTraining.WithLogged([10, 11, 12, 13], [20, 11, 21, 22], 2));
-        Assert.Equal([10, 11, 12, 20], SpoTraining.WithLogged([10, 11, 12, 13], [20, 11, 21, 22], 1));
-        Assert.Equal([10, 11, 12, 13], SpoTraining.WithLogged([10, 11, 12, 13], [11, 13], 3)); // all in the beam
-        Assert.Equal([10, 11, 12, 13], SpoTraining.WithLogged([10, 11, 12, 13], [], 3));
+        // Beam [10, 11, 12, 13]; logged best first 20, 11 (in the beam already), 21, 22; feedback on 11 and the logged ones.
+        bool Fed(int i) => i is 11 or >= 20;
+        void Group(int[] expected, int logged, int[] beam, int[] log, int most)
+        {
+            var (items, count) = SpoTraining.WithLogged(beam, log, most, Fed);
+            Assert.Equal(expected, items);
+            Assert.Equal(logged, count);
+        }
+        Group([10, 11, 20, 21], 2, [10, 11, 12, 13], [20, 11, 21, 22], 2);
+        Group([10, 11, 12, 20], 1, [10, 11, 12, 13], [20, 11, 21, 22], 1);
+        Group([10, 11, 12, 13], 0, [10, 11, 12, 13], [11], 3);  // all in the beam
+        Group([10, 11, 12, 13], 0, [10, 11, 12, 13], [], 3);
+        Group([11, 20, 21, 22], 3, [10, 11, 12, 13], [20, 11, 21, 22], 3); // the beam's item with feedback stays, wherever it is
+        Group([10, 11, 20], 1, [10, 13, 11], [20], 2); // the lowest-ranked item without feedback (13) gives way; 11 below it stays
+
 
         // Through training: with every group holding a judged item the beam missed, SPO still raises the first hit.
         using var beir = new TinyBeir();

@@ -57,15 +57,23 @@ public static class PreferenceLosses
     /// REINFORCE's -sum_i A_i log pi_i, as if each candidate had been drawn, has no lower bound: on the
     /// test catalog it drove the losers' scores down without end and the first hit's reward from 97% to 34%.
     /// </summary>
-    public static Tensor GroupPolicyGradient(Tensor scores, float[] advantages, float[] referenceScores, float klWeight)
+    /// <remarks>
+    /// <paramref name="logLikelihoodWeights"/> [groups * size], when given, adds -sum_i w_i log pi_i (w_i at least 0, so
+    /// bounded below by 0): for candidates the beam did not rank (logged ones), whose pi_i is near 0, so that the
+    /// expected-advantage term's gradient pi_i (A_i - mean) hardly moves them.
+    /// </remarks>
+    public static Tensor GroupPolicyGradient(Tensor scores, float[] advantages, float[] referenceScores, float klWeight, float[]? logLikelihoodWeights = null)
     {
         if (scores.Rank != 2) throw new ArgumentException($"scores must be [groups, size], got {scores.ShapeString}");
         int groups = scores.Shape[0], size = scores.Shape[1];
         if (advantages.Length != groups * size || referenceScores.Length != groups * size)
             throw new ArgumentException($"{advantages.Length} advantages and {referenceScores.Length} reference scores for {groups} x {size} candidates");
+        if (logLikelihoodWeights is not null && (logLikelihoodWeights.Length != groups * size || logLikelihoodWeights.Any(w => !(w >= 0))))
+            throw new ArgumentException($"{logLikelihoodWeights.Length} log-likelihood weights for {groups} x {size} candidates; each must be at least 0");
         var logPi = scores.LogSoftmax();
         var pi = logPi.Exp();
         var policy = Tensor.Mul(pi, Tensor.FromArray(advantages, groups, size)).SumAll().Scale(-1f);
+        if (logLikelihoodWeights is not null) policy = policy - Tensor.Mul(logPi, Tensor.FromArray((float[])logLikelihoodWeights.Clone(), groups, size)).SumAll();
         if (klWeight == 0f) return policy.Scale(1f / groups);
         var logReference = Tensor.FromArray((float[])referenceScores.Clone(), groups, size).LogSoftmax().Detach();
         // KL(pi || pi_ref) = sum_i pi_i (log pi_i - log pi_ref_i).
