@@ -278,8 +278,9 @@ public static class SpoTraining
             parts.Add("policy", PreferenceLosses.GroupPolicyGradient(policyScores, advantages, tempered, options.KlWeight, pulled));
             // The reward of the item the policy ranks first among the candidates (a figure to watch, not a loss).
             float top = 0;
-            for (int g = 0; g < G; g++) top += rewards[g * N]; // hits come best first
+            for (int g = 0; g < G; g++) top += rewards[g * N]; // hits come best first, and logged candidates never displace the first
             parts.Record("reward_at_1", top / G);
+            if (options.LoggedCandidates > 0) parts.Record("logged", (float)groups.Average(g => g.Logged)); // logged candidates a group
             return parts;
         }, cancel);
         if (cancel.IsCancellationRequested) return loss;
@@ -332,13 +333,15 @@ public static class SpoTraining
     /// <summary>
     /// The group of <paramref name="beam"/>'s items with up to <paramref name="most"/> of <paramref name="logged"/> (best
     /// first) that it lacks in its last places: the beam's order kept, its lowest-ranked items without feedback given up
-    /// (<paramref name="hasFeedback"/>; a beam item with feedback stays). Also returns how many logged items came in.
+    /// (<paramref name="hasFeedback"/>; a beam item with feedback stays, and so does the beam's best). Also returns how
+    /// many logged items came in.
     /// </summary>
     internal static (int[] Items, int Logged) WithLogged(int[] beam, int[] logged, int most, Func<int, bool> hasFeedback)
     {
-        int room = Math.Min(most, beam.Count(i => !hasFeedback(i)));
-        var missing = logged.Where(i => Array.IndexOf(beam, i) < 0).Take(room).ToArray();
-        var dropped = new HashSet<int>(beam.Reverse().Where(i => !hasFeedback(i)).Take(missing.Length));
+        // The beam's best always stays: it is what the policy would show first.
+        var droppable = beam.Skip(1).Where(i => !hasFeedback(i)).ToArray();
+        var missing = logged.Where(i => Array.IndexOf(beam, i) < 0).Take(Math.Min(most, droppable.Length)).ToArray();
+        var dropped = new HashSet<int>(droppable.Reverse().Take(missing.Length));
         return ([.. beam.Where(i => !dropped.Contains(i)), .. missing], missing.Length);
     }
 

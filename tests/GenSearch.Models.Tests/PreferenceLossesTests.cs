@@ -40,6 +40,9 @@ public class PreferenceLossesTests
         // The log-likelihood term of a logged candidate: weight 2 on the second, -2 ln(2/3) beside the first term's 1/3.
         Assert.Equal(1f / 3 - 2f * MathF.Log(2f / 3), PreferenceLosses.GroupPolicyGradient(scores, [1f, -1f], [0f, 0f], 0f, [0f, 2f]).Item(), 5);
         Assert.Throws<ArgumentException>(() => PreferenceLosses.GroupPolicyGradient(scores, [1f, -1f], [0f, 0f], 0f, [0f, -1f]));
+        Assert.Throws<ArgumentException>(() => PreferenceLosses.GroupPolicyGradient(scores, [1f, -1f], [0f, 0f], 0f, [0f, float.PositiveInfinity]));
+        // Averaged over groups like the rest: the second group adds nothing.
+        Assert.Equal((1f / 3 - 2f * MathF.Log(2f / 3)) / 2, PreferenceLosses.GroupPolicyGradient(two, [1f, -1f, 0f, 0f], [0f, 0f, 0f, 0f], 0f, [0f, 2f, 0f, 0f]).Item(), 5);
     }
 
     [Fact]

@@ -99,11 +99,11 @@ public class SpoTrainingTests
         Group([10, 11, 12, 20], 1, [10, 11, 12, 13], [20, 11, 21, 22], 1);
         Group([10, 11, 12, 13], 0, [10, 11, 12, 13], [11], 3);  // all in the beam
         Group([10, 11, 12, 13], 0, [10, 11, 12, 13], [], 3);
-        Group([11, 20, 21, 22], 3, [10, 11, 12, 13], [20, 11, 21, 22], 3); // the beam's item with feedback stays, wherever it is
+        Group([10, 11, 20, 21], 2, [10, 11, 12, 13], [20, 11, 21, 22], 3); // the beam's best and its item with feedback stay
         Group([10, 11, 20], 1, [10, 13, 11], [20], 2); // the lowest-ranked item without feedback (13) gives way; 11 below it stays
 
 
-        // Through training: with every group holding a judged item the beam missed, SPO still raises the first hit.
+        // Through training: with judged items the beam missed in the groups (the log counts them), SPO still raises the first hit.
         using var beir = new TinyBeir();
         string unified = Path.Combine(beir.Path, "unified"), aligned = Path.Combine(beir.Path, "spo");
         UnifiedTraining.Run(BeirDataset.Open(beir.Path), unified, Unified(1));
@@ -112,6 +112,9 @@ public class SpoTrainingTests
         double after = TopOneOnTrain(aligned, beir.Path);
         Assert.True(after > before, $"the first hit is the grade-4 item for {after:P0} of train queries after SPO, {before:P0} before");
         Assert.Equal(2, (int)new ModelDirectory(aligned).ReadConfig<UnifiedModelConfig>().Training!["spo"]!["logged_candidates"]!);
+        var (names, rows) = TrainingLog.Read(Path.Combine(aligned, "training-log.tsv"));
+        int column = Array.IndexOf(names, "logged");
+        Assert.True(column >= 0 && rows.Average(r => r.Parts[column].Value) > 0, "no group took a logged candidate");
         // Refused where it has no meaning.
         var kind = ModelKinds.Get("spo");
         var e = Assert.Throws<InvalidDataException>(() => kind.Settings(System.Text.Json.Nodes.JsonNode.Parse("""{"logged_candidates": 16, "mode": "dpo"}""")!.AsObject(), "spo.json"));

@@ -68,8 +68,8 @@ public static class PreferenceLosses
         int groups = scores.Shape[0], size = scores.Shape[1];
         if (advantages.Length != groups * size || referenceScores.Length != groups * size)
             throw new ArgumentException($"{advantages.Length} advantages and {referenceScores.Length} reference scores for {groups} x {size} candidates");
-        if (logLikelihoodWeights is not null && (logLikelihoodWeights.Length != groups * size || logLikelihoodWeights.Any(w => !(w >= 0))))
-            throw new ArgumentException($"{logLikelihoodWeights.Length} log-likelihood weights for {groups} x {size} candidates; each must be at least 0");
+        if (logLikelihoodWeights is not null && (logLikelihoodWeights.Length != groups * size || logLikelihoodWeights.Any(w => !(float.IsFinite(w) && w >= 0))))
+            throw new ArgumentException($"{logLikelihoodWeights.Length} log-likelihood weights for {groups} x {size} candidates; each must be finite and at least 0");
         var logPi = scores.LogSoftmax();
         var pi = logPi.Exp();
         var policy = Tensor.Mul(pi, Tensor.FromArray(advantages, groups, size)).SumAll().Scale(-1f);
