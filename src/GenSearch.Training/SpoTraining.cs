@@ -125,7 +125,7 @@ public static class SpoTraining
             Context = data.QueryContexts?[q] is { } history
                 ? [.. history.Queries.Select(t => "q:" + t), .. history.Items.Select(i => "i:" + data.ItemIds[i])] : null,
         }).ToArray();
-        var feedback = Feedback(set, data, catalogIndex, options);
+        var feedback = Feedback(set, data, catalogIndex, options, note);
         // Each query's items with positive feedback, best first (the logged candidates).
         var logged = feedback.Where(kv => kv.Value > 0).GroupBy(kv => kv.Key.Query)
             .ToDictionary(g => g.Key, g => g.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key.Item).Select(kv => kv.Key.Item).ToArray());
@@ -297,7 +297,9 @@ public static class SpoTraining
     /// Feedback per (judged query, catalog item): grade / max grade for judged items, plus the weighted
     /// signals of logged events whose query text is the judged query's.
     /// </summary>
-    internal static Dictionary<(int Query, int Item), float> Feedback(BeirDataset set, TrainingData data, Dictionary<string, int> catalogIndex, SpoTrainingOptions options)
+    /// <remarks>A signal the settings weigh beyond the defaults that the log never holds (a typo, "purchse") is noted.</remarks>
+    internal static Dictionary<(int Query, int Item), float> Feedback(BeirDataset set, TrainingData data, Dictionary<string, int> catalogIndex, SpoTrainingOptions options,
+        Action<string>? note = null)
     {
         var result = new Dictionary<(int, int), float>();
         float max = Math.Max(1, data.MaxGrade);
@@ -308,12 +310,13 @@ public static class SpoTraining
         var byText = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int q = 0; q < data.QueryTexts.Length; q++) byText.TryAdd(data.QueryTexts[q], q);
         var unweighted = new SortedSet<string>(StringComparer.Ordinal);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         bool anyWeighted = false;
         foreach (var e in InteractionReader.Read(set.InteractionsPath))
         {
             double value = 0;
             foreach (var (signal, amount) in e.Signals)
-                if (options.SignalWeights.TryGetValue(signal, out float weight)) { value += weight * amount; anyWeighted = true; }
+                if (options.SignalWeights.TryGetValue(signal, out float weight)) { value += weight * amount; anyWeighted = true; seen.Add(signal); }
                 else unweighted.Add(signal);
             if (e.Item is null || !byText.TryGetValue(e.Query, out int q) || !catalogIndex.TryGetValue(e.Item, out int item)) continue;
             if (value == 0) continue;
@@ -323,6 +326,9 @@ public static class SpoTraining
                 throw new InvalidDataException($"{set.InteractionsPath}: the weighted signals of query '{e.Query}' on item '{e.Item}' add up to {total:G3}, beyond what a reward can hold; check the signal values");
             result[(q, item)] = (float)total;
         }
+        var defaults = new SpoTrainingOptions().SignalWeights;
+        foreach (var signal in options.SignalWeights.Keys.Where(k => !defaults.ContainsKey(k) && !seen.Contains(k)).Order(StringComparer.Ordinal))
+            note?.Invoke($"signal_weights.{signal}: no event in {set.InteractionsPath} has this signal (logged: {string.Join(", ", seen.Concat(unweighted).Distinct().Order(StringComparer.Ordinal))})");
         // A log whose signals all miss signal_weights (a "clicks" for "click") would add no feedback at all, silently.
         if (!anyWeighted && unweighted.Count > 0)
             throw new InvalidDataException($"{set.InteractionsPath}: no logged signal has a weight in signal_weights (logged: {string.Join(", ", unweighted)}; " +

@@ -188,7 +188,12 @@ public class SpoTrainingTests
         var options = (SpoTrainingOptions)ModelKinds.Get("spo").Settings(
             System.Text.Json.Nodes.JsonNode.Parse("""{"signal_weights": {"return": -3, "add_to_cart": 3}}""")!.AsObject(), "spo.json");
         Assert.Equal(new Dictionary<string, float> { ["click"] = 1f, ["add_to_cart"] = 3f, ["purchase"] = 4f, ["return"] = -3f }, options.SignalWeights);
-        var feedback = SpoTraining.Feedback(BeirDataset.Open(beir.Path), data, catalogIndex, options);
+        var notes = new List<string>();
+        var feedback = SpoTraining.Feedback(BeirDataset.Open(beir.Path), data, catalogIndex, options, notes.Add);
+        Assert.Empty(notes); // "return" is logged; the defaults are not asked to be
+        var typo = options with { SignalWeights = new(options.SignalWeights) { ["purchse"] = 8f } };
+        SpoTraining.Feedback(BeirDataset.Open(beir.Path), data, catalogIndex, typo, notes.Add);
+        Assert.Equal([$"signal_weights.purchse: no event in {BeirDataset.Open(beir.Path).InteractionsPath} has this signal (logged: click, return)"], notes);
         Assert.Equal(judged + 1f - 3f, feedback[(query, judgedItem)], 5);
         Assert.Equal(-2f, feedback[(query, otherItem)], 5);
         Assert.Empty(SettingsChecks.Spo(options));
