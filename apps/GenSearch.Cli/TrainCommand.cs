@@ -113,11 +113,7 @@ internal static class TrainCommand
         if (File.Exists(outDir)) throw new CliException($"--out {outDir}: is a file; give a model directory");
         string target = Path.TrimEndingDirectorySeparator(Path.GetFullPath(outDir));
         var reads = new List<(string Setting, string? Path)> { ("--from", fromDir) };
-        foreach (var key in (string[])["sid_model", "generator_model", "ranker"])
-            if (overrides[key] is JsonValue v && v.TryGetValue(out string? path)) reads.Add((key, path));
-        if (overrides["fold_models"] is JsonObject folds)
-            foreach (var (fold, value) in folds)
-                if (value is JsonValue v && v.TryGetValue(out string? path)) reads.Add(($"fold_models.{fold}", path));
+        reads.AddRange(TrainingRun.ModelPaths(overrides).Select(x => (x.Setting, (string?)x.Path)));
         foreach (var (setting, path) in reads)
             if (!string.IsNullOrWhiteSpace(path) && string.Equals(Path.TrimEndingDirectorySeparator(Path.GetFullPath(path)), target, StringComparison.Ordinal))
                 throw new CliException($"--out {outDir} is the model that {setting} reads; write the new model to another directory");

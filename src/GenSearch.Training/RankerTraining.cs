@@ -87,6 +87,9 @@ public static class RankingLists
     /// <summary>Whether a model feature is left after <paramref name="dropped"/>; when none is, the lists are built without scoring any candidate by a model.</summary>
     private static bool KeepsModelFeatures(int[] dropped) => ModelFeatures.Any(name => !dropped.Contains(Column(name)));
 
+    /// <summary>Whether a generator feature is left after <paramref name="dropped"/>: only then is a generator asked.</summary>
+    private static bool KeepsGeneratorFeatures(int[] dropped) => MatchFeatures.GeneratorNames.Any(name => !dropped.Contains(Column(name)));
+
     /// <summary>
     /// The feature and generator models a ranker's config.json records, which serving opens: none it reads nothing
     /// from, so a ranker over BM25's candidates with the model features dropped serves without loading (or scoring
@@ -94,7 +97,7 @@ public static class RankingLists
     /// </summary>
     public static (string? FeatureModel, string? GeneratorModel) ServedModels(string retriever, int[] dropped, string? featureModel, string? generatorModel) =>
         (ReadsModels(retriever, dropped) ? featureModel : null,
-         MatchFeatures.GeneratorNames.Any(name => !dropped.Contains(Column(name))) ? generatorModel : null);
+         KeepsGeneratorFeatures(dropped) ? generatorModel : null);
 
     private static int Column(string name)
     {
@@ -133,7 +136,7 @@ public static class RankingLists
         var generator = generatorModel is null || !modelFeatures ? null : QueryItemScorers.Open(generatorModel);
         if (generator is { HasGenerator: false }) throw new InvalidDataException($"generator_model {generatorModel}: a {generator.Kind} model has no generator; give a unified model");
         var features = modelFeatures ? new MatchFeatures(bm25, id => items.GetValueOrDefault(id), QueryItemScorers.Open(featureModel!), generator,
-                                                         readsGenerator: MatchFeatures.GeneratorNames.Any(name => !dropped.Contains(Column(name))))
+                                                         readsGenerator: KeepsGeneratorFeatures(dropped))
                                      : new MatchFeatures(bm25, id => items.GetValueOrDefault(id), null);
         var qrels = set.Qrels(split, warn: note).Qrels;
         var judged = qrels.QueryIds.ToHashSet(StringComparer.Ordinal);

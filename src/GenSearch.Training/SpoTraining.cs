@@ -105,6 +105,9 @@ public static class SpoTraining
     public static float Run(BeirDataset set, string fromDir, string outDir, SpoTrainingOptions options,
         Action<string>? note = null, Action<TrainerProgress>? progress = null, CancellationToken cancel = default)
     {
+        // The settings checks the registry makes, for a caller that comes here directly (a ranker with DPO or with
+        // logged candidates would otherwise be misread, not refused).
+        if (SettingsChecks.Spo(options).ToList() is { Count: > 0 } problems) throw new InvalidDataException(string.Join("; ", problems));
         var from = new ModelDirectory(fromDir);
         if (ModelFormats.KindOf(from) != UnifiedFormat.Name) throw new InvalidDataException($"{from.ConfigPath}: SPO aligns a unified model; this is a {ModelFormats.KindOf(from)} model");
         var baseConfig = from.ReadConfig<UnifiedModelConfig>();
@@ -134,8 +137,6 @@ public static class SpoTraining
         var pairs = options.Mode == "dpo" ? DpoPairs(data) : [];
         int examples = options.Mode == "dpo" ? pairs.Length : queries.Length;
         if (examples == 0) throw new InvalidDataException($"{set.Directory}: no training {(options.Mode == "dpo" ? "pairs of differently judged items" : "queries with a relevant item")} for SPO");
-        if (options.Ranker is not null && options.Mode == "dpo") throw new InvalidDataException("ranker: DPO learns from logged pairs only; a system reward needs mode policy");
-        if (options.Ranker is not null && options.LoggedCandidates > 0) throw new InvalidDataException("logged_candidates is given with a ranker: the ranker reads the beam's scores, which logged items off the beam do not have");
         // The ranker scores the generator's own beam, whose retriever_score is the generator's item score: a ranker
         // trained on another retriever's candidates would read that feature off its training scale. Checked before any work.
         var rankerHeader = options.Ranker is null ? null : Serving.Ranking.RankerFormats.Header(options.Ranker);

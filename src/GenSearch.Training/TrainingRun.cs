@@ -59,17 +59,26 @@ public static class TrainingRun
         // A model a setting names is read as --from's is: retrained in place, it makes another run (a ranker trained
         // without --from takes its SIDs from sid_model alone).
         var models = new JsonObject();
-        foreach (var key in ModelSettings)
-            if (settings[key] is JsonValue v && v.TryGetValue(out string? path)) models[key] = ModelIdentity(path);
-        if (settings["fold_models"] is JsonObject folds)
-            foreach (var (fold, value) in folds)
-                if (value is JsonValue v && v.TryGetValue(out string? path)) models[$"fold_models.{fold}"] = ModelIdentity(path);
+        foreach (var (setting, path) in ModelPaths(settings)) models[setting] = ModelIdentity(path);
         if (models.Count > 0) result["models"] = models;
         return result;
     }
 
     /// <summary>The settings that name a model directory a run reads (besides --from, and the per-fold <c>fold_models</c>).</summary>
     private static readonly string[] ModelSettings = ["sid_model", "generator_model", "ranker", "init_table_from"];
+
+    /// <summary>
+    /// The model directories <paramref name="settings"/> (a kind's settings as JSON, or an options file's keys) name, by
+    /// setting: sid_model, generator_model, ranker, init_table_from and each fold_models.FOLD.
+    /// </summary>
+    public static IEnumerable<(string Setting, string Path)> ModelPaths(JsonObject settings)
+    {
+        foreach (var key in ModelSettings)
+            if (settings[key] is JsonValue v && v.TryGetValue(out string? path)) yield return (key, path);
+        if (settings["fold_models"] is JsonObject folds)
+            foreach (var (fold, value) in folds)
+                if (value is JsonValue v && v.TryGetValue(out string? path)) yield return ($"fold_models.{fold}", path);
+    }
 
     /// <summary>A model directory's identity: SHA-256 of its fingerprint, or of its weights when it has none.</summary>
     private static string ModelIdentity(string dir)

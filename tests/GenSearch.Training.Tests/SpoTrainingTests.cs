@@ -120,6 +120,9 @@ public class SpoTrainingTests
         var e = Assert.Throws<InvalidDataException>(() => kind.Settings(System.Text.Json.Nodes.JsonNode.Parse("""{"logged_candidates": 16, "mode": "dpo"}""")!.AsObject(), "spo.json"));
         Assert.Contains("logged_candidates is 16; it must lie in [0, 15]", e.Message);
         Assert.Contains("logged_candidates is given with mode dpo", e.Message);
+        // And by SpoTraining.Run itself, for a caller that does not come through the registry.
+        Assert.Contains("logged_candidates is given with a ranker", Assert.Throws<InvalidDataException>(() => SpoTraining.Run(BeirDataset.Open(beir.Path), unified,
+            Path.Combine(beir.Path, "spo-ranker"), Spo("policy", 1) with { LoggedCandidates = 2, Ranker = Path.Combine(beir.Path, "ranker") })).Message);
     }
 
     [Fact]
